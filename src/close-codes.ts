@@ -1,0 +1,185 @@
+/**
+ * Named close codes shared by every rung, each with the decision a client makes when it sees it.
+ * One table, so that the client, the server and the docs can never disagree about what a code means.
+ * WebSocket carries the code natively; SSE and WebTransport carry the same numbers in their own close signals.
+ */
+
+export const CloseCode = {
+  /** The side that closed meant to: no reconnect. */
+  Normal: 1000,
+  /** Server shutting down or page leaving: reconnect (to another node). */
+  GoingAway: 1001,
+  /** The peer broke the framing rules of the rung: do not retry, it will happen again. */
+  ProtocolError: 1002,
+  /** A frame type the endpoint does not accept (e.g. binary where only text is allowed). */
+  UnsupportedData: 1003,
+  /** The connection dropped without a close handshake (never sent on the wire). */
+  Abnormal: 1006,
+  /** Text that is not valid UTF-8. */
+  InvalidPayload: 1007,
+  /** Generic policy refusal. */
+  PolicyViolation: 1008,
+  /** A message over `maxMessageBytes`. */
+  MessageTooBig: 1009,
+  /** The server failed; a retry may succeed. */
+  InternalError: 1011,
+  /** The server restarts; reconnect soon. */
+  ServiceRestart: 1012,
+  /** Overloaded; reconnect later with backoff. */
+  TryAgainLater: 1013,
+  /** No heartbeat answer within the allowed time. */
+  HeartbeatTimeout: 4000,
+  /** Missing, forged or replayed token. */
+  Unauthorized: 4001,
+  /** Token expired: fetch a fresh one and retry. */
+  TokenExpired: 4002,
+  /** Origin not on the allow-list. */
+  ForbiddenOrigin: 4003,
+  /** An envelope that does not parse or validate. */
+  BadEnvelope: 4004,
+  /** The client stopped reading and the server's bounded queue for it filled up. */
+  SlowConsumer: 4008,
+  /** A newer connection of the same session took over. */
+  Replaced: 4009,
+  /** Unknown or expired session (SSE upstream, resume). */
+  UnknownSession: 4010,
+  /** Per-connection or per-IP message rate exceeded. */
+  RateLimited: 4029,
+  /** Too many connections from this IP. */
+  TooManyConnections: 4030,
+} as const;
+
+export type CloseCodeName = keyof typeof CloseCode;
+
+/** What a client does after a close with this code. */
+export type RetryDecision = 'never' | 'retry';
+
+export interface CloseCodeInfo {
+  readonly name: CloseCodeName | 'Unknown';
+  readonly retry: RetryDecision;
+  /** Why this decision: a fatal code would fail again on retry; a retryable one is about time or place. */
+  readonly why: string;
+}
+
+const table: Record<number, CloseCodeInfo> = {
+  [CloseCode.Normal]: { name: 'Normal', retry: 'never', why: 'the close was intended' },
+  [CloseCode.GoingAway]: {
+    name: 'GoingAway',
+    retry: 'retry',
+    why: 'the server is shutting down; another node or the restarted one will serve',
+  },
+  [CloseCode.ProtocolError]: {
+    name: 'ProtocolError',
+    retry: 'never',
+    why: 'a framing bug repeats on every attempt',
+  },
+  [CloseCode.UnsupportedData]: {
+    name: 'UnsupportedData',
+    retry: 'never',
+    why: 'the same data would be refused again',
+  },
+  [CloseCode.Abnormal]: { name: 'Abnormal', retry: 'retry', why: 'the network dropped the connection' },
+  [CloseCode.InvalidPayload]: {
+    name: 'InvalidPayload',
+    retry: 'never',
+    why: 'the client produces invalid text; retrying repeats it',
+  },
+  [CloseCode.PolicyViolation]: {
+    name: 'PolicyViolation',
+    retry: 'never',
+    why: 'the server refuses this client by policy',
+  },
+  [CloseCode.MessageTooBig]: {
+    name: 'MessageTooBig',
+    retry: 'retry',
+    why: 'the oversize message is dropped; the connection itself can be re-established',
+  },
+  [CloseCode.InternalError]: {
+    name: 'InternalError',
+    retry: 'retry',
+    why: 'a server fault may be transient',
+  },
+  [CloseCode.ServiceRestart]: {
+    name: 'ServiceRestart',
+    retry: 'retry',
+    why: 'the server comes back shortly',
+  },
+  [CloseCode.TryAgainLater]: { name: 'TryAgainLater', retry: 'retry', why: 'overload passes; back off' },
+  [CloseCode.HeartbeatTimeout]: {
+    name: 'HeartbeatTimeout',
+    retry: 'retry',
+    why: 'the path died silently; a new connection may take another path',
+  },
+  [CloseCode.Unauthorized]: {
+    name: 'Unauthorized',
+    retry: 'never',
+    why: 'the same credentials would be refused again',
+  },
+  [CloseCode.TokenExpired]: { name: 'TokenExpired', retry: 'retry', why: 'a fresh token fixes it' },
+  [CloseCode.ForbiddenOrigin]: {
+    name: 'ForbiddenOrigin',
+    retry: 'never',
+    why: 'the page origin will not change by retrying',
+  },
+  [CloseCode.BadEnvelope]: {
+    name: 'BadEnvelope',
+    retry: 'never',
+    why: 'the client speaks a protocol the server does not',
+  },
+  [CloseCode.SlowConsumer]: {
+    name: 'SlowConsumer',
+    retry: 'retry',
+    why: 'reconnecting resumes from history once the client reads again',
+  },
+  [CloseCode.Replaced]: {
+    name: 'Replaced',
+    retry: 'never',
+    why: 'a newer connection of this session is alive',
+  },
+  [CloseCode.UnknownSession]: { name: 'UnknownSession', retry: 'retry', why: 'a new session can be opened' },
+  [CloseCode.RateLimited]: { name: 'RateLimited', retry: 'retry', why: 'the bucket refills; back off' },
+  [CloseCode.TooManyConnections]: {
+    name: 'TooManyConnections',
+    retry: 'retry',
+    why: 'another connection may close; back off',
+  },
+};
+
+/** The decision for any code, including codes this version does not know (unknown 4xxx are treated as retryable). */
+export function closeCodeInfo(code: number): CloseCodeInfo {
+  const known = table[code];
+  if (known) return known;
+  return { name: 'Unknown', retry: 'retry', why: 'unknown code: assume the condition is transient' };
+}
+
+export function isRetryable(code: number): boolean {
+  return closeCodeInfo(code).retry === 'retry';
+}
+
+/** Codes an application may send in a close frame (RFC 6455 section 7.4: 1000 and 3000-4999 plus the registered ones). */
+export function isSendableCloseCode(code: number): boolean {
+  if (!Number.isInteger(code)) return false;
+  if (code >= 3000 && code <= 4999) return true;
+  return (
+    code === 1000 ||
+    code === 1001 ||
+    (code >= 1007 && code <= 1014 && code !== 1010) ||
+    code === 1002 ||
+    code === 1003
+  );
+}
+
+const encoder = new TextEncoder();
+/** RFC 6455 limits a close reason to 123 bytes of UTF-8; cut on a character boundary. */
+export function capCloseReason(reason: string, maxBytes = 123): string {
+  if (encoder.encode(reason).byteLength <= maxBytes) return reason;
+  let out = '';
+  let bytes = 0;
+  for (const ch of reason) {
+    const n = encoder.encode(ch).byteLength;
+    if (bytes + n > maxBytes) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
+}

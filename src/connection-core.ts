@@ -1,0 +1,113 @@
+/**
+ * The bookkeeping every adapter repeats otherwise: state transitions, one `close` event exactly once,
+ * and the checks a payload must pass before any rung touches it. Adapters own the I/O; this owns the rules.
+ */
+import { CloseCode, capCloseReason, isSendableCloseCode } from './close-codes.ts';
+import { Emitter } from './emitter.ts';
+import { SwitchyardError } from './errors.ts';
+import { assertChannel } from './frame.ts';
+import type { CloseEvent, Payload, SendOptions, TransportState } from './transport.ts';
+import { DEFAULT_CHANNEL } from './transport.ts';
+import { payloadByteLength } from './utf8.ts';
+
+export interface CoreEvents {
+  open: undefined;
+  message: import('./transport.ts').MessageEvent;
+  close: CloseEvent;
+  error: SwitchyardError;
+}
+
+export class ConnectionCore<Events extends CoreEvents = CoreEvents> {
+  state: TransportState = 'connecting';
+  readonly events = new Emitter<Events>();
+  #closeEvent: CloseEvent | undefined;
+
+  markOpen(): boolean {
+    if (this.state !== 'connecting') return false;
+    this.state = 'open';
+    this.events.emit('open', undefined as Events['open']);
+    return true;
+  }
+
+  /** Emits `close` once; later calls are ignored (a rung may report the end several ways). */
+  markClosed(code: number, reason: string, wasClean: boolean): boolean {
+    if (this.#closeEvent) return false;
+    this.state = 'closed';
+    this.#closeEvent = { code, reason, wasClean };
+    this.events.emit('close', this.#closeEvent as Events['close']);
+    return true;
+  }
+
+  get closeEvent(): CloseEvent | undefined {
+    return this.#closeEvent;
+  }
+
+  emitError(error: SwitchyardError): void {
+    this.events.emit('error', error as Events['error']);
+  }
+
+  /** Validates one outgoing message; throws the error `send()` must reject with. */
+  checkSend(
+    data: Payload,
+    options: SendOptions | undefined,
+    maxMessageBytes: number,
+  ): { channel: string; bytes: number } {
+    if (this.state !== 'open') {
+      throw new SwitchyardError(
+        this.state === 'connecting' ? 'ERR_NOT_OPEN' : 'ERR_CLOSED',
+        `cannot send: connection is ${this.state}`,
+      );
+    }
+    const channel = options?.channel ?? DEFAULT_CHANNEL;
+    assertChannel(channel);
+    const bytes = payloadByteLength(data);
+    if (bytes > maxMessageBytes) {
+      throw new SwitchyardError(
+        'ERR_MESSAGE_TOO_BIG',
+        `message of ${bytes} bytes exceeds the limit of ${maxMessageBytes}`,
+        {
+          closeCode: CloseCode.MessageTooBig,
+        },
+      );
+    }
+    return { channel, bytes };
+  }
+}
+
+/** Normalises the arguments of `close(code, reason)` the same way on every rung. */
+export function normalizeClose(
+  code: number | undefined,
+  reason: string | undefined,
+): { code: number; reason: string } {
+  const c = code ?? CloseCode.Normal;
+  if (!isSendableCloseCode(c)) {
+    throw new SwitchyardError(
+      'ERR_INVALID_CLOSE_CODE',
+      `close code ${c} may not be sent (use 1000 or 3000-4999)`,
+    );
+  }
+  return { code: c, reason: capCloseReason(reason ?? '') };
+}
+
+/** Resolves once `bufferedAmount()` is at or below `highWaterMark`, polling because browsers offer no drain event. */
+export function waitForDrain(
+  bufferedAmount: () => number,
+  highWaterMark: number,
+  isClosed: () => boolean,
+  pollMs = 5,
+): Promise<void> {
+  if (bufferedAmount() <= highWaterMark) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const tick = () => {
+      if (isClosed()) {
+        reject(
+          new SwitchyardError('ERR_CLOSED', 'connection closed while waiting for the send buffer to drain'),
+        );
+        return;
+      }
+      if (bufferedAmount() <= highWaterMark) resolve();
+      else setTimeout(tick, pollMs);
+    };
+    setTimeout(tick, pollMs);
+  });
+}

@@ -1,0 +1,57 @@
+/**
+ * Channel framing for the rungs that multiplex every channel over one ordered connection
+ * (WebSocket, and SSE+POST). WebTransport does not need it: there each channel is its own stream.
+ *
+ *   text frame:   <channel> ":" <text>               (the default channel costs one byte: ":")
+ *   binary frame: <u8 channel length> <channel ASCII> <bytes>
+ *
+ * Channel names match CHANNEL_PATTERN, so they never contain ":" and fit in one length byte.
+ */
+import { CloseCode } from './close-codes.ts';
+import { SwitchyardError } from './errors.ts';
+import { CHANNEL_PATTERN, DEFAULT_CHANNEL } from './transport.ts';
+
+export function assertChannel(channel: string): void {
+  if (!CHANNEL_PATTERN.test(channel)) {
+    throw new SwitchyardError(
+      'ERR_INVALID_CHANNEL',
+      `channel must match ${CHANNEL_PATTERN} (got ${JSON.stringify(channel.slice(0, 80))})`,
+    );
+  }
+}
+
+export function encodeTextFrame(channel: string, text: string): string {
+  return channel === DEFAULT_CHANNEL ? `:${text}` : `${channel}:${text}`;
+}
+
+export function decodeTextFrame(frame: string): { channel: string; data: string } {
+  const colon = frame.indexOf(':');
+  if (colon < 0 || colon > 64) throw invalidFrame('text frame has no channel prefix');
+  const channel = frame.slice(0, colon);
+  if (!CHANNEL_PATTERN.test(channel)) throw invalidFrame('text frame has an invalid channel name');
+  return { channel, data: frame.slice(colon + 1) };
+}
+
+export function encodeBinaryFrame(channel: string, bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(1 + channel.length + bytes.byteLength);
+  out[0] = channel.length;
+  for (let i = 0; i < channel.length; i++) out[1 + i] = channel.charCodeAt(i);
+  out.set(bytes, 1 + channel.length);
+  return out;
+}
+
+/** The returned `data` is a view into `frame` (no copy). */
+export function decodeBinaryFrame(frame: Uint8Array): { channel: string; data: Uint8Array } {
+  if (frame.byteLength < 1) throw invalidFrame('empty binary frame');
+  const length = frame[0]!;
+  if (length > 64 || frame.byteLength < 1 + length)
+    throw invalidFrame('binary frame channel length out of range');
+  let channel = '';
+  for (let i = 0; i < length; i++) channel += String.fromCharCode(frame[1 + i]!);
+  if (!CHANNEL_PATTERN.test(channel)) throw invalidFrame('binary frame has an invalid channel name');
+  return { channel, data: frame.subarray(1 + length) };
+}
+
+function invalidFrame(message: string): SwitchyardError {
+  return new SwitchyardError('ERR_INVALID_FRAME', message, { closeCode: CloseCode.ProtocolError });
+}

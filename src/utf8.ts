@@ -1,0 +1,48 @@
+/**
+ * Strict UTF-8 in one place: every rung must refuse invalid text the same way (WebSocket closes 1007,
+ * SSE POST answers 400) instead of letting a lenient decoder turn it into U+FFFD behind the app's back.
+ */
+
+import { CloseCode } from './close-codes.ts';
+import { SwitchyardError } from './errors.ts';
+
+const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const encoder = new TextEncoder();
+
+export function decodeUtf8Strict(bytes: Uint8Array): string {
+  try {
+    return strictDecoder.decode(bytes);
+  } catch (cause) {
+    throw new SwitchyardError('ERR_INVALID_UTF8', 'text payload is not valid UTF-8', {
+      closeCode: CloseCode.InvalidPayload,
+      cause,
+    });
+  }
+}
+
+export function encodeUtf8(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+/** Exact UTF-8 length without allocating (lone surrogates count as U+FFFD, 3 bytes, as the encoder emits). */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/** Byte length of a payload as it travels (text as UTF-8). */
+export function payloadByteLength(data: string | Uint8Array): number {
+  return typeof data === 'string' ? utf8Length(data) : data.byteLength;
+}
