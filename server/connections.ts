@@ -1,0 +1,48 @@
+/**
+ * Every open ServerConnection of this process, whatever its rung, so that shutdown can close them all
+ * with 1001 after their queued data has drained, and so that limits can count them.
+ */
+import { CloseCode } from '../src/close-codes.ts';
+import type { ConnectionHandler, ServerConnection } from '../src/transport.ts';
+
+export class ConnectionRegistry {
+  readonly #open = new Set<ServerConnection>();
+
+  get size(): number {
+    return this.#open.size;
+  }
+
+  [Symbol.iterator](): IterableIterator<ServerConnection> {
+    return this.#open.values();
+  }
+
+  /** Wraps a handler so that every connection it sees is tracked until it closes. */
+  track(handler: ConnectionHandler): ConnectionHandler {
+    return (connection) => {
+      this.#open.add(connection);
+      connection.on('close', () => this.#open.delete(connection));
+      handler(connection);
+    };
+  }
+
+  /** Waits (up to `drainMs`) for queued data to leave, then closes every connection with `code`. */
+  async closeAll(
+    code: number = CloseCode.GoingAway,
+    reason = 'server shutting down',
+    drainMs = 2000,
+  ): Promise<void> {
+    const deadline = Date.now() + drainMs;
+    while (Date.now() < deadline && [...this.#open].some((c) => c.bufferedAmount > 0)) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const closing = [...this.#open].map(
+      (connection) =>
+        new Promise<void>((resolve) => {
+          if (connection.state === 'closed') return resolve();
+          connection.on('close', () => resolve());
+          connection.close(code, reason);
+        }),
+    );
+    await Promise.race([Promise.all(closing), new Promise((resolve) => setTimeout(resolve, drainMs))]);
+  }
+}

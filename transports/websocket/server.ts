@@ -1,0 +1,154 @@
+/**
+ * WebSocket rung, server side, independent of the runtime: a binding (./server-node.ts for `ws`,
+ * ./server-deno.ts for Deno) feeds raw frames in and supplies a `RawServerSocket` to write to.
+ */
+import { CloseCode } from '../../src/close-codes.ts';
+import { ConnectionCore, normalizeClose, waitForDrain } from '../../src/connection-core.ts';
+import { SwitchyardError } from '../../src/errors.ts';
+import { decodeBinaryFrame, decodeTextFrame, encodeBinaryFrame, encodeTextFrame } from '../../src/frame.ts';
+import type {
+  ConnectionRequest,
+  Payload,
+  SendOptions,
+  ServerConnection,
+  ServerConnectionEvents,
+  ServerTransportLimits,
+  TransportCapabilities,
+  TransportState,
+} from '../../src/transport.ts';
+import { payloadByteLength } from '../../src/utf8.ts';
+
+/** What a runtime binding must provide for one accepted socket. */
+export interface RawServerSocket {
+  readonly bufferedAmount: number;
+  send(data: string | Uint8Array): void;
+  close(code: number, reason: string): void;
+  /** Drop the TCP connection without a handshake (dead or hostile peers). */
+  terminate(): void;
+}
+
+const CAPABILITIES: TransportCapabilities = {
+  datagrams: false,
+  independentStreams: false,
+  binary: true,
+  upstream: 'native',
+};
+
+let nextId = 0;
+
+/** Exact size check without scanning every short string (a UTF-16 unit is at most 3 UTF-8 bytes). */
+function exceeds(data: Payload, max: number): boolean {
+  if (typeof data !== 'string') return data.byteLength > max;
+  return data.length > max || (data.length * 3 > max && payloadByteLength(data) > max);
+}
+
+export class WebSocketServerConnection implements ServerConnection {
+  readonly id = `ws-${(++nextId).toString(36)}`;
+  readonly kind = 'websocket' as const;
+  readonly capabilities = CAPABILITIES;
+  readonly request: ConnectionRequest;
+  readonly #core = new ConnectionCore();
+  readonly #socket: RawServerSocket;
+  readonly #limits: ServerTransportLimits;
+
+  constructor(socket: RawServerSocket, request: ConnectionRequest, limits: ServerTransportLimits) {
+    this.#socket = socket;
+    this.request = request;
+    this.#limits = limits;
+    this.#core.markOpen();
+  }
+
+  get state(): TransportState {
+    return this.#core.state;
+  }
+
+  get bufferedAmount(): number {
+    return this.#socket.bufferedAmount;
+  }
+
+  /** Called by the binding for every text frame (already UTF-8 validated by the runtime). */
+  receiveText(text: string): void {
+    if (this.#core.state !== 'open') return;
+    this.#dispatch(() => {
+      const frame = decodeTextFrame(text);
+      return { data: frame.data, channel: frame.channel };
+    });
+  }
+
+  /** Called by the binding for every binary frame. */
+  receiveBinary(bytes: Uint8Array): void {
+    if (this.#core.state !== 'open') return;
+    this.#dispatch(() => decodeBinaryFrame(bytes));
+  }
+
+  #dispatch(decode: () => { data: Payload; channel: string }): void {
+    let frame: { data: Payload; channel: string };
+    try {
+      frame = decode();
+    } catch (error) {
+      if (!(error instanceof SwitchyardError)) throw error;
+      this.#core.emitError(error);
+      this.close(error.closeCode ?? CloseCode.ProtocolError, error.message);
+      return;
+    }
+    if (exceeds(frame.data, this.#limits.maxMessageBytes)) {
+      this.#tooBig();
+      return;
+    }
+    this.#core.events.emit('message', { data: frame.data, channel: frame.channel, unreliable: false });
+  }
+
+  #tooBig(): void {
+    this.#core.emitError(
+      new SwitchyardError('ERR_MESSAGE_TOO_BIG', `message over ${this.#limits.maxMessageBytes} bytes`, {
+        closeCode: CloseCode.MessageTooBig,
+      }),
+    );
+    this.close(CloseCode.MessageTooBig, 'message too big');
+  }
+
+  /** Called by the binding once, when the socket is gone. */
+  receiveClose(code: number, reason: string, wasClean: boolean): void {
+    this.#core.markClosed(code, reason, wasClean);
+  }
+
+  send(data: Payload, options?: SendOptions): Promise<void> {
+    let channel: string;
+    try {
+      channel = this.#core.checkSend(data, options, Number.POSITIVE_INFINITY).channel;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (options?.reliable === false && this.#socket.bufferedAmount > this.#limits.highWaterMark) {
+      return Promise.resolve();
+    }
+    this.#socket.send(
+      typeof data === 'string' ? encodeTextFrame(channel, data) : encodeBinaryFrame(channel, data),
+    );
+    return waitForDrain(
+      () => this.#socket.bufferedAmount,
+      this.#limits.highWaterMark,
+      () => this.#core.state === 'closed',
+    );
+  }
+
+  close(code?: number, reason?: string): void {
+    const normalized = normalizeClose(code, reason);
+    if (this.#core.state !== 'open') return;
+    this.#core.state = 'closing';
+    this.#socket.close(normalized.code, normalized.reason);
+  }
+
+  /** Ends the connection without a handshake and reports `code` locally (e.g. HeartbeatTimeout). */
+  terminate(code: number, reason: string): void {
+    this.#socket.terminate();
+    this.#core.markClosed(code, reason, false);
+  }
+
+  on<K extends keyof ServerConnectionEvents>(
+    type: K,
+    listener: (event: ServerConnectionEvents[K]) => void,
+  ): () => void {
+    return this.#core.events.on(type, listener);
+  }
+}
