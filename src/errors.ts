@@ -23,7 +23,11 @@ export type ErrorCode =
   | 'ERR_RATE_LIMITED'
   | 'ERR_NEGOTIATION_FAILED'
   | 'ERR_TRANSPORT'
-  | 'ERR_UNSUPPORTED';
+  | 'ERR_UNSUPPORTED'
+  /** The server refused one operation (its own code is in the error envelope); the connection stays up. */
+  | 'ERR_REJECTED'
+  /** The client stopped retrying: a fatal close code, or `backoff.maxAttempts` failed rounds. */
+  | 'ERR_DISCONNECTED';
 
 export class SwitchyardError extends Error {
   override readonly name = 'SwitchyardError';

@@ -1,0 +1,45 @@
+/**
+ * The pub/sub contract between the protocol handler and whatever stores topics: the in-memory hub now,
+ * Redis later. Every method is async so that a networked hub fits without changing callers; a hub
+ * guarantees per-topic order, gap-free delivery to a subscriber, and bounded history.
+ */
+
+export interface HubMessage {
+  readonly topic: string;
+  /** Per-topic sequence number, 1 for the first message of a topic, +1 for each after it. */
+  readonly seq: number;
+  readonly data: unknown;
+}
+
+/**
+ * Why a subscriber's position was moved rather than continued:
+ * - `subscribed`: a subscription without a position starts at the current head (its baseline);
+ * - `history-gap`: the messages after the subscriber's position were trimmed from history;
+ * - `ahead-of-history`: the subscriber claims a sequence the hub never reached (e.g. history lost in a restart).
+ */
+export type ResetReason = 'subscribed' | 'history-gap' | 'ahead-of-history';
+
+export type HubEvent =
+  | { readonly type: 'msg'; readonly topic: string; readonly seq: number; readonly data: unknown }
+  /** The subscriber's position is now `seq` (the topic's head): later messages have `seq` above it. */
+  | { readonly type: 'reset'; readonly topic: string; readonly seq: number; readonly reason: ResetReason };
+
+export type HubListener = (event: HubEvent) => void;
+
+export interface HubSubscription {
+  unsubscribe(): void;
+}
+
+export interface Hub {
+  /** Appends to the topic's history, fans out to subscribers and returns the message's sequence number. */
+  publish(topic: string, data: unknown): Promise<number>;
+  /**
+   * Delivers, in order and without gaps or duplicates: the history after `since` (or a `reset` when
+   * history cannot fill the gap), then every later message. `since` undefined: a `reset` with reason
+   * `subscribed` carrying the current head, then live messages.
+   */
+  subscribe(topic: string, since: number | undefined, listener: HubListener): Promise<HubSubscription>;
+  /** Current head sequence of a topic (0 when nothing was published). */
+  head(topic: string): Promise<number>;
+  close(): Promise<void>;
+}

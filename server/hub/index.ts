@@ -1,0 +1,3 @@
+/** Entry point of the hub layer: the contract and the embedded implementation. */
+export type { Hub, HubEvent, HubListener, HubMessage, HubSubscription, ResetReason } from './hub.ts';
+export { MemoryHub, type MemoryHubOptions } from './memory.ts';

@@ -1,0 +1,113 @@
+/**
+ * The embedded hub for one process: topics, per-topic sequence numbers and a bounded history in memory.
+ * Replay and registration happen in one synchronous step, so no message can slip between them.
+ * Memory is bounded twice: history per topic, and the number of idle topics kept.
+ */
+import type { Hub, HubEvent, HubListener, HubMessage, HubSubscription } from './hub.ts';
+
+export interface MemoryHubOptions {
+  /** Messages kept per topic for resume (default 1000). */
+  readonly historySize?: number;
+  /** Topics kept in total; beyond it the least recently published topic without subscribers is forgotten (default 10 000). */
+  readonly maxTopics?: number;
+}
+
+interface TopicState {
+  head: number;
+  /** Ring of the last `historySize` messages, oldest first from `start`. */
+  readonly ring: (HubMessage | undefined)[];
+  start: number;
+  count: number;
+  readonly listeners: Set<HubListener>;
+}
+
+export class MemoryHub implements Hub {
+  readonly #topics = new Map<string, TopicState>();
+  readonly #historySize: number;
+  readonly #maxTopics: number;
+
+  constructor(options: MemoryHubOptions = {}) {
+    this.#historySize = Math.max(1, options.historySize ?? 1000);
+    this.#maxTopics = Math.max(1, options.maxTopics ?? 10_000);
+  }
+
+  #topic(name: string): TopicState {
+    let state = this.#topics.get(name);
+    if (!state) {
+      state = { head: 0, ring: new Array(this.#historySize), start: 0, count: 0, listeners: new Set() };
+      this.#topics.set(name, state);
+      this.#evict(name);
+    }
+    return state;
+  }
+
+  #evict(keep: string): void {
+    if (this.#topics.size <= this.#maxTopics) return;
+    for (const [name, state] of this.#topics) {
+      if (this.#topics.size <= this.#maxTopics) return;
+      if (state.listeners.size === 0 && name !== keep) this.#topics.delete(name);
+    }
+  }
+
+  publishSync(topic: string, data: unknown): number {
+    const state = this.#topic(topic);
+    // Re-insert so that Map order is "least recently published first" for eviction.
+    this.#topics.delete(topic);
+    this.#topics.set(topic, state);
+    const message: HubMessage = { topic, seq: ++state.head, data };
+    const index = (state.start + state.count) % this.#historySize;
+    state.ring[index] = message;
+    if (state.count < this.#historySize) state.count++;
+    else state.start = (state.start + 1) % this.#historySize;
+    const event: HubEvent = { type: 'msg', topic, seq: message.seq, data };
+    for (const listener of [...state.listeners]) {
+      try {
+        listener(event);
+      } catch {
+        // One broken subscriber must not stop delivery to the others.
+      }
+    }
+    return message.seq;
+  }
+
+  async publish(topic: string, data: unknown): Promise<number> {
+    return this.publishSync(topic, data);
+  }
+
+  async subscribe(topic: string, since: number | undefined, listener: HubListener): Promise<HubSubscription> {
+    const state = this.#topic(topic);
+    const oldest = state.count > 0 ? (state.ring[state.start] as HubMessage).seq : state.head + 1;
+    if (since === undefined) {
+      listener({ type: 'reset', topic, seq: state.head, reason: 'subscribed' });
+    } else if (since > state.head) {
+      listener({ type: 'reset', topic, seq: state.head, reason: 'ahead-of-history' });
+    } else if (since + 1 < oldest) {
+      listener({ type: 'reset', topic, seq: state.head, reason: 'history-gap' });
+    } else {
+      for (let i = 0; i < state.count; i++) {
+        const message = state.ring[(state.start + i) % this.#historySize] as HubMessage;
+        if (message.seq > since) listener({ type: 'msg', topic, seq: message.seq, data: message.data });
+      }
+    }
+    state.listeners.add(listener);
+    return {
+      unsubscribe: () => {
+        state.listeners.delete(listener);
+      },
+    };
+  }
+
+  async head(topic: string): Promise<number> {
+    return this.#topics.get(topic)?.head ?? 0;
+  }
+
+  /** Number of topics currently held (for tests and metrics). */
+  get topicCount(): number {
+    return this.#topics.size;
+  }
+
+  async close(): Promise<void> {
+    for (const state of this.#topics.values()) state.listeners.clear();
+    this.#topics.clear();
+  }
+}

@@ -1,0 +1,18 @@
+/**
+ * How the client opens a rung: a factory per transport kind, injected by the app (transports/index.browser.ts
+ * or transports/index.node.ts), because src/ must not import transports/. A factory gets the server's offer
+ * for that rung (URLs, certificate hashes) plus the generic connect options.
+ */
+import type { OfferedTransport } from '../negotiate.ts';
+import type { Transport, TransportConnectOptions, TransportKind } from '../transport.ts';
+
+export interface RungConnectOptions extends TransportConnectOptions {
+  /** What `/rt/negotiate` said about this rung. */
+  readonly offer: OfferedTransport;
+  /** For rungs whose browser API cannot carry it in the first message (URL parameter); the hello carries it too. */
+  readonly token?: string;
+}
+
+export type RungFactory = (options: RungConnectOptions) => Transport;
+
+export type RungFactories = Partial<Readonly<Record<TransportKind, RungFactory>>>;
