@@ -75,8 +75,19 @@ export interface ProtocolOptions {
   readonly maxSubscriptions?: number;
 }
 
+/** Counters for tests, metrics and the bench. */
+export interface ProtocolStats {
+  /** `pub` messages that repeated an id already applied (re-sent after a drop): acked, not re-applied. */
+  duplicates: number;
+  /** `pub` messages applied (the app callback ran). */
+  applied: number;
+  /** Connections closed because their outgoing queue overflowed. */
+  slowConsumers: number;
+}
+
 export interface Protocol {
   readonly onConnection: ConnectionHandler;
+  readonly stats: Readonly<ProtocolStats>;
   readonly sessions: SessionStore;
   readonly hub: Hub;
   readonly heartbeatMs: number;
@@ -92,7 +103,9 @@ export function createProtocol(options: ProtocolOptions): Protocol {
   const heartbeatMs = options.heartbeatMs ?? 15_000;
   const sessions = new SessionStore(options.sessions);
   const live = new Set<ProtocolConnection>();
+  const stats: ProtocolStats = { duplicates: 0, applied: 0, slowConsumers: 0 };
   const settings: Settings = {
+    stats,
     hub: options.hub,
     heartbeatMs,
     maxMessageBytes: options.maxMessageBytes ?? DEFAULT_LIMITS.maxMessageBytes,
@@ -116,6 +129,7 @@ export function createProtocol(options: ProtocolOptions): Protocol {
       new ProtocolConnection(connection, settings);
     },
     sessions,
+    stats,
     hub: options.hub,
     heartbeatMs,
     get activeConnections() {
@@ -129,6 +143,7 @@ export function createProtocol(options: ProtocolOptions): Protocol {
 }
 
 interface Settings {
+  readonly stats: ProtocolStats;
   readonly hub: Hub;
   readonly heartbeatMs: number;
   readonly maxMessageBytes: number;
@@ -226,6 +241,7 @@ class ProtocolConnection {
       this.#out.length + 1 > this.#settings.maxOutMessages ||
       this.#outBytes + bytes > this.#settings.maxOutBytes
     ) {
+      this.#settings.stats.slowConsumers++;
       this.#close(CloseCode.SlowConsumer, 'outgoing queue full: the client does not read fast enough');
       return;
     }
@@ -435,7 +451,8 @@ class ProtocolConnection {
   async #publish(envelope: PublishEnvelope): Promise<void> {
     const session = this.#session as Session;
     const context = this.#context();
-    const { outcome } = session.dedup(envelope.id, async (): Promise<PublishOutcome> => {
+    const { outcome, duplicate } = session.dedup(envelope.id, async (): Promise<PublishOutcome> => {
+      this.#settings.stats.applied++;
       try {
         if (envelope.topic !== undefined) {
           if (envelope.topic.length === 0 || envelope.topic.length > MAX_TOPIC_LENGTH) {
@@ -460,6 +477,7 @@ class ProtocolConnection {
         return { ok: false, code, message: describeError(error) };
       }
     });
+    if (duplicate) this.#settings.stats.duplicates++;
     const result = await outcome;
     if (result.ok) this.#send({ type: 'ack', id: envelope.id });
     else this.#sendError(result.code, result.message, envelope.id);

@@ -143,6 +143,7 @@ type TypeOf<In> = In extends { readonly type: infer T extends string } ? T : nev
 
 const DEFAULT_TIMEOUTS: Record<TransportKind, number> = { webtransport: 1000, websocket: 1200, sse: 4000 };
 const MAX_PENDING_VALIDATIONS = 1000;
+const OFFERS_TTL_MS = 5 * 60_000;
 
 type LinkPhase = 'handshake' | 'active' | 'retired';
 
@@ -216,6 +217,7 @@ export class Client<In = unknown> {
   #probe: Link | undefined;
   readonly #handshaking = new Set<Link>();
   #ladder: OfferedTransport[] = [];
+  #offers: { offers: OfferedTransport[]; at: number } | undefined;
   #maxMessageBytes = DEFAULT_LIMITS.maxMessageBytes;
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   #beatId = 0;
@@ -405,6 +407,7 @@ export class Client<In = unknown> {
         const outcome = await this.#round();
         if (outcome === 'connected' || this.#stopped) return;
         if (outcome === 'fatal') return;
+        const delay = this.#backoff.next();
         if (this.#backoff.exhausted) {
           this.#giveUp(
             describeClose(
@@ -414,7 +417,7 @@ export class Client<In = unknown> {
           );
           return;
         }
-        await this.#sleep(this.#backoff.next());
+        await this.#sleep(delay);
       }
     } finally {
       this.#running = false;
@@ -423,14 +426,28 @@ export class Client<In = unknown> {
 
   /** One pass over the ladder: negotiate, then each rung in turn. */
   async #round(): Promise<'connected' | 'failed' | 'fatal'> {
+    const outcome = await this.#roundOnce();
+    // A failed round may mean the server changed (restart with other rungs): negotiate again next time.
+    if (outcome !== 'connected') this.#offers = undefined;
+    return outcome;
+  }
+
+  async #roundOnce(): Promise<'connected' | 'failed' | 'fatal'> {
     let offers: OfferedTransport[];
     const attempt = ++this.#attemptSeq;
     const started = Date.now();
     try {
-      const negotiated = await this.#negotiate();
-      offers = negotiated.transports;
-      this.#maxMessageBytes = negotiated.maxMessageBytes;
-      this.#reportAttempt(attempt, 'negotiate', 'connect', started);
+      // Reconnects reuse what the server said a moment ago: one round trip less, and no waiting on a
+      // pooled keep-alive HTTP connection that died with the path the heartbeat just gave up on.
+      if (this.#offers && Date.now() - this.#offers.at < OFFERS_TTL_MS) {
+        offers = this.#offers.offers;
+      } else {
+        const negotiated = await this.#negotiate();
+        offers = negotiated.transports;
+        this.#maxMessageBytes = negotiated.maxMessageBytes;
+        this.#offers = { offers, at: Date.now() };
+        this.#reportAttempt(attempt, 'negotiate', 'connect', started);
+      }
     } catch (error) {
       const message = (error as Error).message;
       this.#reportAttempt(attempt, 'negotiate', 'connect', started, message);
