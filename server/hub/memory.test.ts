@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import type { HubEvent } from './hub.ts';
+import { MemoryHub } from './memory.ts';
+
+function collect(): { events: HubEvent[]; listener: (e: HubEvent) => void } {
+  const events: HubEvent[] = [];
+  return { events, listener: (e) => events.push(e) };
+}
+
+describe('MemoryHub', () => {
+  it('numbers messages per topic from 1 and fans out in order', async () => {
+    const hub = new MemoryHub();
+    const a = collect();
+    await hub.subscribe('t', undefined, a.listener);
+    expect(await hub.publish('t', 'x')).toBe(1);
+    expect(await hub.publish('u', 'y')).toBe(1);
+    expect(await hub.publish('t', 'z')).toBe(2);
+    expect(a.events).toEqual([
+      { type: 'reset', topic: 't', seq: 0, reason: 'subscribed' },
+      { type: 'msg', topic: 't', seq: 1, data: 'x' },
+      { type: 'msg', topic: 't', seq: 2, data: 'z' },
+    ]);
+  });
+
+  it('replays history after `since`; resets on a trimmed gap or a position ahead of the head', async () => {
+    const hub = new MemoryHub({ historySize: 3 });
+    for (let i = 1; i <= 5; i++) await hub.publish('t', i);
+    const fits = collect();
+    await hub.subscribe('t', 2, fits.listener);
+    expect(fits.events.map((e) => e.seq)).toEqual([3, 4, 5]);
+    const gap = collect();
+    await hub.subscribe('t', 1, gap.listener);
+    expect(gap.events).toEqual([{ type: 'reset', topic: 't', seq: 5, reason: 'history-gap' }]);
+    const ahead = collect();
+    await hub.subscribe('t', 9, ahead.listener);
+    expect(ahead.events).toEqual([{ type: 'reset', topic: 't', seq: 5, reason: 'ahead-of-history' }]);
+    const upToDate = collect();
+    await hub.subscribe('t', 5, upToDate.listener);
+    expect(upToDate.events).toEqual([]);
+  });
+
+  it('unsubscribe stops delivery; a throwing listener does not stop the others', async () => {
+    const hub = new MemoryHub();
+    const a = collect();
+    await hub.subscribe('t', 0, () => {
+      throw new Error('bad listener');
+    });
+    const sub = await hub.subscribe('t', 0, a.listener);
+    await hub.publish('t', 1);
+    sub.unsubscribe();
+    await hub.publish('t', 2);
+    expect(a.events.map((e) => e.seq)).toEqual([1]);
+  });
+
+  it('keeps at most maxTopics, forgetting idle topics first', async () => {
+    const hub = new MemoryHub({ maxTopics: 2 });
+    await hub.subscribe('kept', undefined, () => undefined);
+    await hub.publish('a', 1);
+    await hub.publish('b', 1);
+    expect(hub.topicCount).toBe(2);
+    expect(await hub.head('kept')).toBe(0);
+    expect(await hub.head('a')).toBe(0); // forgotten
+    expect(await hub.head('b')).toBe(1);
+  });
+});

@@ -1,0 +1,219 @@
+/**
+ * The server protocol seen from a raw WebSocket client (no switchyard client logic), so that every rule
+ * is checked on the wire: hello first, BadEnvelope on garbage, refusals, dedup, resume, slow consumers.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { CloseCode } from '../../src/close-codes.ts';
+import type { Envelope } from '../../src/envelope.ts';
+import type { CloseEvent, Transport } from '../../src/transport.ts';
+import { createNodeWebSocketTransport } from '../../transports/websocket/node.ts';
+import { MemoryHub } from '../hub/memory.ts';
+import { type RunningServer, startNodeServer } from '../node.ts';
+import { createProtocol, type Protocol, type ProtocolOptions } from './index.ts';
+
+let server: RunningServer | undefined;
+let protocol: Protocol | undefined;
+afterEach(async () => {
+  await server?.close();
+  protocol?.close();
+  server = undefined;
+});
+
+interface Peer {
+  transport: Transport;
+  received: Envelope[];
+  closed: Promise<CloseEvent>;
+  send(envelope: Envelope | string): void;
+  next(type: Envelope['type']): Promise<Envelope>;
+}
+
+async function start(options: Partial<ProtocolOptions> = {}) {
+  const hub = new MemoryHub();
+  protocol = createProtocol({ hub, heartbeatMs: 60_000, ...options });
+  server = await startNodeServer({ onConnection: protocol.onConnection });
+  return hub;
+}
+
+async function peer(): Promise<Peer> {
+  const transport = createNodeWebSocketTransport({ url: `${server?.url.replace('http', 'ws')}/rt/ws` });
+  const received: Envelope[] = [];
+  const waiters: (() => void)[] = [];
+  transport.on('message', (e) => {
+    received.push(JSON.parse(e.data as string) as Envelope);
+    for (const w of waiters.splice(0)) w();
+  });
+  const closed = new Promise<CloseEvent>((resolve) => transport.on('close', resolve));
+  await new Promise<void>((resolve) => transport.on('open', () => resolve()));
+  let cursor = 0;
+  return {
+    transport,
+    received,
+    closed,
+    send: (envelope) =>
+      void transport.send(typeof envelope === 'string' ? envelope : JSON.stringify(envelope)),
+    async next(type) {
+      for (;;) {
+        while (cursor < received.length) {
+          const e = received[cursor++] as Envelope;
+          if (e.type === type) return e;
+        }
+        await new Promise<void>((resolve) => waiters.push(resolve));
+      }
+    },
+  };
+}
+
+describe('server protocol', () => {
+  it('hello -> welcome with a session, ping -> pong', async () => {
+    await start();
+    const p = await peer();
+    p.send({ type: 'hello', v: 1 });
+    const welcome = await p.next('welcome');
+    expect(welcome).toMatchObject({ type: 'welcome', resumed: false, heartbeatMs: 60_000 });
+    p.send({ type: 'ping', id: 7 });
+    expect(await p.next('pong')).toEqual({ type: 'pong', id: 7 });
+  });
+
+  it('closes with BadEnvelope (4004) on JSON that is not an envelope, after an error saying why', async () => {
+    await start();
+    const p = await peer();
+    p.send({ type: 'hello', v: 1 });
+    await p.next('welcome');
+    p.send('{"type":"pub","id":5,"data":1}');
+    const close = await p.closed;
+    expect(close.code).toBe(CloseCode.BadEnvelope);
+    expect(p.received.at(-1)).toMatchObject({
+      type: 'error',
+      code: 'ERR_INVALID_ENVELOPE',
+      message: 'pub.id: expected string, got number',
+    });
+  });
+
+  it('closes with BadEnvelope on text that is not JSON', async () => {
+    await start();
+    const p = await peer();
+    p.send('{nope');
+    expect((await p.closed).code).toBe(CloseCode.BadEnvelope);
+  });
+
+  it('requires hello first and the current protocol version', async () => {
+    await start();
+    const p = await peer();
+    p.send({ type: 'sub', topic: 'x' });
+    expect((await p.closed).code).toBe(CloseCode.BadEnvelope);
+    expect(p.received.at(-1)).toMatchObject({ message: 'expected hello first, got sub' });
+    const q = await peer();
+    q.send({ type: 'hello', v: 99 });
+    expect((await q.closed).code).toBe(CloseCode.BadEnvelope);
+  });
+
+  it('authenticate refusal: error envelope with the refusal code, then its close code', async () => {
+    await start({
+      authenticate: (hello) =>
+        hello.token === 'ok'
+          ? null
+          : {
+              status: 401,
+              closeCode: CloseCode.Unauthorized,
+              code: 'ERR_UNAUTHORIZED',
+              message: 'bad token',
+            },
+    });
+    const p = await peer();
+    p.send({ type: 'hello', v: 1, token: 'nope' });
+    const close = await p.closed;
+    expect(close).toMatchObject({ code: CloseCode.Unauthorized, reason: 'bad token' });
+    expect(p.received).toEqual([{ type: 'error', code: 'ERR_UNAUTHORIZED', message: 'bad token' }]);
+    const q = await peer();
+    q.send({ type: 'hello', v: 1, token: 'ok' });
+    expect(await q.next('welcome')).toMatchObject({ type: 'welcome' });
+  });
+
+  it('dedups pub by id within a session, across connections, and acks every copy', async () => {
+    const applied: unknown[] = [];
+    await start({ onPublish: (e) => void applied.push(e.data) });
+    const p = await peer();
+    p.send({ type: 'hello', v: 1 });
+    const { session } = (await p.next('welcome')) as { session: string };
+    p.send({ type: 'pub', id: 'a', topic: 't', data: 1 });
+    p.send({ type: 'pub', id: 'a', topic: 't', data: 1 });
+    expect(await p.next('ack')).toEqual({ type: 'ack', id: 'a' });
+    expect(await p.next('ack')).toEqual({ type: 'ack', id: 'a' });
+    p.transport.close();
+    // A new connection resuming the session: same id is still known.
+    const q = await peer();
+    q.send({ type: 'hello', v: 1, session });
+    expect(await q.next('welcome')).toMatchObject({ session, resumed: true });
+    q.send({ type: 'pub', id: 'a', topic: 't', data: 1 });
+    q.send({ type: 'pub', id: 'b', topic: 't', data: 2 });
+    await q.next('ack');
+    await q.next('ack');
+    expect(applied).toEqual([1, 2]);
+    expect(protocol?.stats.duplicates).toBe(2);
+    // An unknown session is a new one, said so in `resumed: false`.
+    const r = await peer();
+    r.send({ type: 'hello', v: 1, session: 'made-up' });
+    const w = (await r.next('welcome')) as { session: string; resumed: boolean };
+    expect(w.resumed).toBe(false);
+    expect(w.session).not.toBe('made-up');
+  });
+
+  it('a failing onPublish answers with an error envelope whose ref is the message id', async () => {
+    await start({
+      onPublish: () => {
+        throw new Error('nope');
+      },
+    });
+    const p = await peer();
+    p.send({ type: 'hello', v: 1 });
+    await p.next('welcome');
+    p.send({ type: 'pub', id: 'x1', data: 1 });
+    expect(await p.next('error')).toEqual({
+      type: 'error',
+      code: 'ERR_PUBLISH_FAILED',
+      message: 'nope',
+      ref: 'x1',
+    });
+  });
+
+  it('sub replays after `since`, fresh sub gets its baseline, gaps become reset', async () => {
+    const hub = await start();
+    for (let i = 1; i <= 3; i++) await hub.publish('t', i);
+    const p = await peer();
+    p.send({ type: 'hello', v: 1 });
+    await p.next('welcome');
+    p.send({ type: 'sub', topic: 't', since: 1 });
+    expect(await p.next('msg')).toEqual({ type: 'msg', topic: 't', seq: 2, data: 2 });
+    expect(await p.next('msg')).toEqual({ type: 'msg', topic: 't', seq: 3, data: 3 });
+    p.send({ type: 'sub', topic: 'u' });
+    expect(await p.next('reset')).toEqual({ type: 'reset', topic: 'u', seq: 0, reason: 'subscribed' });
+    p.send({ type: 'sub', topic: 't', since: 10 });
+    expect(await p.next('reset')).toEqual({ type: 'reset', topic: 't', seq: 3, reason: 'ahead-of-history' });
+    await hub.publish('t', 4);
+    expect(await p.next('msg')).toEqual({ type: 'msg', topic: 't', seq: 4, data: 4 });
+    p.send({ type: 'unsub', topic: 't' });
+    p.send({ type: 'ping', id: 1 });
+    await p.next('pong');
+    await hub.publish('t', 5);
+    p.send({ type: 'ping', id: 2 });
+    await p.next('pong');
+    expect(p.received.filter((e) => e.type === 'msg').map((e) => (e as { seq: number }).seq)).toEqual([
+      2, 3, 4,
+    ]);
+  });
+
+  it('closes a client that does not read with SlowConsumer (4008) once its queue is over the bound', async () => {
+    const hub = await start({ outgoing: { maxMessages: 50, maxBytes: 1 << 20 } });
+    const p = await peer();
+    p.send({ type: 'hello', v: 1 });
+    await p.next('welcome');
+    p.send({ type: 'sub', topic: 'flood' });
+    await p.next('reset');
+    // 1 MiB per message: the rung's send() waits for the socket to drain, so the protocol queue grows.
+    const big = 'x'.repeat(1 << 20);
+    for (let i = 0; i < 200; i++) await hub.publish('flood', big);
+    const close = await p.closed;
+    expect(close.code).toBe(CloseCode.SlowConsumer);
+    expect(protocol?.stats.slowConsumers).toBe(1);
+  });
+});

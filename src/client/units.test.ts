@@ -1,0 +1,133 @@
+/** Unit tests of the client's pure pieces: backoff, send buffer, ladder planning, rung memory. */
+import { describe, expect, it } from 'vitest';
+import type { OfferedTransport } from '../negotiate.ts';
+import { Backoff } from './backoff.ts';
+import { planLadder, rungsAbove } from './ladder.ts';
+import { Outbox, type OutboxEntry } from './outbox.ts';
+import { memoryRungMemory, storageRungMemory } from './rung-memory.ts';
+
+describe('Backoff', () => {
+  it('full jitter: each delay is in [0, min(max, base * 2^attempt))', () => {
+    const high = new Backoff({ baseMs: 100, maxMs: 1000 }, () => 0.999999);
+    expect([high.next(), high.next(), high.next(), high.next(), high.next(), high.next()]).toEqual([
+      99, 199, 399, 799, 999, 999,
+    ]);
+    const low = new Backoff({ baseMs: 100, maxMs: 1000 }, () => 0);
+    expect([low.next(), low.next()]).toEqual([0, 0]);
+  });
+
+  it('counts attempts, is exhausted at maxAttempts, and resets', () => {
+    const b = new Backoff({ maxAttempts: 2 });
+    expect(b.exhausted).toBe(false);
+    b.next();
+    b.next();
+    expect(b.exhausted).toBe(true);
+    b.reset();
+    expect(b.attempt).toBe(0);
+  });
+
+  it('never overflows for huge attempt counts', () => {
+    const b = new Backoff({ baseMs: 500, maxMs: 30_000 });
+    expect(b.ceiling(10_000)).toBe(30_000);
+  });
+});
+
+function entry(id: string, bytes: number, log: string[]): OutboxEntry {
+  return {
+    id,
+    payload: id,
+    bytes,
+    resolve: () => log.push(`ok ${id}`),
+    reject: (e) => log.push(`${e.code} ${id}`),
+  };
+}
+
+describe('Outbox', () => {
+  it('reject-new refuses the newcomer and keeps the queue', () => {
+    const log: string[] = [];
+    const o = new Outbox({ maxMessages: 2 });
+    o.add(entry('a', 1, log));
+    o.add(entry('b', 1, log));
+    expect(() => o.add(entry('c', 1, log))).toThrow(expect.objectContaining({ code: 'ERR_BUFFER_FULL' }));
+    expect(o.entries().map((e) => e.id)).toEqual(['a', 'b']);
+  });
+
+  it('drop-oldest rejects the oldest until the newcomer fits (bytes too)', () => {
+    const log: string[] = [];
+    const o = new Outbox({ maxMessages: 10, maxBytes: 10, overflow: 'drop-oldest' });
+    o.add(entry('a', 4, log));
+    o.add(entry('b', 4, log));
+    o.add(entry('c', 6, log));
+    expect(o.entries().map((e) => e.id)).toEqual(['b', 'c']);
+    expect(log).toEqual(['ERR_BUFFER_FULL a']);
+    expect(o.bytes).toBe(10);
+  });
+
+  it('a message larger than the whole buffer is refused under any policy', () => {
+    const o = new Outbox({ maxBytes: 10, overflow: 'drop-oldest' });
+    expect(() => o.add(entry('a', 11, []))).toThrow(/larger than the whole send buffer/);
+  });
+
+  it('settle removes once; unknown ids are ignored', () => {
+    const o = new Outbox();
+    o.add(entry('a', 3, []));
+    expect(o.settle('a')?.id).toBe('a');
+    expect(o.settle('a')).toBeUndefined();
+    expect(o.size).toBe(0);
+    expect(o.bytes).toBe(0);
+  });
+});
+
+const offers: OfferedTransport[] = [
+  { kind: 'webtransport', url: 'https://h/wt' },
+  { kind: 'websocket', url: 'ws://h/rt/ws' },
+  { kind: 'sse', url: 'http://h/rt/sse', postUrl: 'http://h/rt/sse/{session}' },
+];
+const all = ['webtransport', 'websocket', 'sse'] as const;
+
+describe('planLadder', () => {
+  it('follows the app order, restricted to what the server offers and the client can open', () => {
+    expect(planLadder({ offers, available: all }).attempts.map((o) => o.kind)).toEqual(all);
+    expect(
+      planLadder({ offers, available: all, order: ['sse', 'websocket'] }).attempts.map((o) => o.kind),
+    ).toEqual(['sse', 'websocket']);
+    expect(
+      planLadder({ offers: offers.slice(1), available: ['websocket'] }).attempts.map((o) => o.kind),
+    ).toEqual(['websocket']);
+  });
+
+  it('starts at the remembered rung, then below, then above', () => {
+    const plan = planLadder({ offers, available: all, remembered: 'websocket' });
+    expect(plan.attempts.map((o) => o.kind)).toEqual(['websocket', 'sse', 'webtransport']);
+    expect(plan.ladder.map((o) => o.kind)).toEqual(all);
+    expect(rungsAbove(plan.ladder, 'sse').map((o) => o.kind)).toEqual(['webtransport', 'websocket']);
+    expect(rungsAbove(plan.ladder, 'webtransport')).toEqual([]);
+  });
+});
+
+describe('rung memory', () => {
+  it('forgets after the TTL, so one slow handshake does not demote for good', () => {
+    let now = 1000;
+    const m = memoryRungMemory(5000, () => now);
+    m.set('http://a', 'sse');
+    expect(m.get('http://a')).toBe('sse');
+    now += 5001;
+    expect(m.get('http://a')).toBeUndefined();
+  });
+
+  it('storage-backed memory ignores garbage and foreign values', () => {
+    const data = new Map<string, string>();
+    const storage = {
+      getItem: (k: string) => data.get(k) ?? null,
+      setItem: (k: string, v: string) => void data.set(k, v),
+      removeItem: (k: string) => void data.delete(k),
+    };
+    const m = storageRungMemory(storage, 60_000);
+    m.set('http://a', 'websocket');
+    expect(m.get('http://a')).toBe('websocket');
+    data.set('switchyard:rung:http://b', '{not json');
+    data.set('switchyard:rung:http://c', JSON.stringify({ kind: 'carrier-pigeon', at: Date.now() }));
+    expect(m.get('http://b')).toBeUndefined();
+    expect(m.get('http://c')).toBeUndefined();
+  });
+});

@@ -1,0 +1,168 @@
+/**
+ * The ladder with real sockets. Only the WebSocket rung exists in this checkout so far, so the rungs above
+ * and below are stand-ins: the same WebSocket client pointed at a TCP relay that either holds connections
+ * without answering (a blocked rung: a proxy that swallows the Upgrade, or dropped QUIC) or forwards them.
+ * The client cannot tell a stand-in from the real rung: all it sees is `open` + hello/welcome + ping/pong.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type AttemptEvent,
+  type Client,
+  createClient,
+  memoryRungMemory,
+  type RungFactory,
+} from '../../src/client/index.ts';
+import type { OfferedTransport } from '../../src/negotiate.ts';
+import { nodeTransports } from '../../transports/index.node.ts';
+import { createNodeWebSocketTransport } from '../../transports/websocket/node.ts';
+import { startTestServer, type TestServer, until } from './harness.ts';
+import { TcpRelay } from './relay.ts';
+
+let server: TestServer | undefined;
+const relays: TcpRelay[] = [];
+const clients: Client[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.dispose();
+  for (const r of relays.splice(0)) await r.close();
+  await server?.close();
+  server = undefined;
+});
+
+async function relayTo(port: number, mode: 'forward' | 'blackhole'): Promise<TcpRelay> {
+  const r = await TcpRelay.start(port, mode);
+  relays.push(r);
+  return r;
+}
+
+/** A rung that speaks WebSocket to `wsUrl()` whatever the offer says. */
+function standIn(wsUrl: () => string): RungFactory {
+  return ({ offer: _offer, token: _token, ...options }) =>
+    createNodeWebSocketTransport({ ...options, url: wsUrl() });
+}
+
+function attemptsOf(c: Client): AttemptEvent[] {
+  const list: AttemptEvent[] = [];
+  c.on('attempt', (a) => list.push(a));
+  return list;
+}
+
+describe('ladder', () => {
+  it('falls down past two blocked rungs with default timers, then remembers the working rung', async () => {
+    // The top rung is offered by the server; the client points it (and the middle one) at black holes.
+    const wtOffer: OfferedTransport = { kind: 'webtransport', url: 'https://127.0.0.1:1/wt' };
+    server = await startTestServer({ server: { extraOffers: () => [wtOffer] } });
+    const hole = await relayTo(server.server.port, 'blackhole');
+    const blocked = standIn(() => `ws://127.0.0.1:${hole.port}/rt/ws`);
+    const working = standIn(() => `${server?.url.replace('http', 'ws')}/rt/ws`);
+    // webtransport and websocket blocked; the bottom rung (labelled sse here) works.
+    const transports = { webtransport: blocked, websocket: blocked, sse: working };
+    // The SSE offer is needed in negotiate: the app serves a placeholder SSE route until the SSE rung lands.
+    const memory = memoryRungMemory(60_000);
+    const started = Date.now();
+    const c = createClient({ url: server.url, transports, rememberRung: { memory }, climb: false });
+    clients.push(c);
+    const attempts = attemptsOf(c);
+    const got: unknown[] = [];
+    c.on('message', (m) => got.push(m.data));
+    const sub = c.subscribe('t');
+    await c.connect();
+    await until(() => sub.lastSeq !== undefined, 'subscribed');
+    await c.publish('t', 'first');
+    await until(() => got.length === 1, 'first message over the bottom rung');
+    const elapsed = Date.now() - started;
+    expect(c.rung).toBe('sse');
+    expect(attempts.filter((a) => a.kind !== 'negotiate').map((a) => [a.kind, a.ok])).toEqual([
+      ['webtransport', false],
+      ['websocket', false],
+      ['sse', true],
+    ]);
+    console.info(
+      `[ladder] two blocked rungs (default timers 1000 + 1200 ms) -> messages on the third after ${elapsed} ms`,
+    );
+
+    // A second client (same origin, same memory, e.g. the next page load) starts at the remembered rung.
+    const c2 = createClient({ url: server.url, transports, rememberRung: { memory }, climb: false });
+    clients.push(c2);
+    const attempts2 = attemptsOf(c2);
+    await c2.connect();
+    expect(c2.rung).toBe('sse');
+    expect(attempts2.filter((a) => a.kind !== 'negotiate').map((a) => a.kind)).toEqual(['sse']);
+  });
+
+  it('a rung that opens but never answers the hello counts as failed (app-level ping, not `open`)', async () => {
+    server = await startTestServer({
+      server: { extraOffers: () => [{ kind: 'webtransport', url: 'https://x/wt' }] },
+    });
+    // A WebSocket that opens fine and then never answers: a server speaking no switchyard protocol.
+    const silent = await startTestServer({ server: { onConnection: () => undefined } });
+    const opensButMute = standIn(() => `${silent.url.replace('http', 'ws')}/rt/ws`);
+    const c = createClient({
+      url: server.url,
+      transports: { webtransport: opensButMute, websocket: nodeTransports.websocket as RungFactory },
+      rememberRung: false,
+      climb: false,
+      connectTimeoutMs: { webtransport: 300 },
+    });
+    clients.push(c);
+    const attempts = attemptsOf(c);
+    await c.connect();
+    await silent.close();
+    expect(c.rung).toBe('websocket');
+    expect(attempts.filter((a) => a.kind === 'webtransport').map((a) => [a.ok, a.error])).toEqual([
+      [false, 'webtransport: no working connection within 300 ms'],
+    ]);
+  });
+
+  it('climbs back up in the background and switches without losing or doubling a message', async () => {
+    const wtOffer: OfferedTransport = { kind: 'webtransport', url: 'https://127.0.0.1:1/wt' };
+    server = await startTestServer({ server: { extraOffers: () => [wtOffer] } });
+    const s = server;
+    const path = await relayTo(s.server.port, 'blackhole');
+    const transports = {
+      webtransport: standIn(() => `ws://127.0.0.1:${path.port}/rt/ws`),
+      websocket: nodeTransports.websocket as RungFactory,
+    };
+    const c = createClient({
+      url: s.url,
+      transports,
+      rememberRung: false,
+      connectTimeoutMs: { webtransport: 200 },
+      climb: { afterMs: 50, maxMs: 100, timeoutMs: 1000 },
+    });
+    clients.push(c);
+    const rungs: (string | null)[] = [];
+    c.on('rung', (r) => rungs.push(r));
+    const seqs: number[] = [];
+    c.on('message', (m) => seqs.push(m.seq));
+    const sub = c.subscribe('down');
+    await c.connect();
+    await until(() => sub.lastSeq !== undefined, 'subscribed');
+    expect(c.rung).toBe('websocket');
+
+    // Traffic in both directions while the better rung becomes reachable and the client switches to it;
+    // it goes on until 200 messages after the switch, so that messages are in flight at the switch.
+    path.mode = 'forward';
+    const ups: Promise<void>[] = [];
+    let switchedAt = 0;
+    let i = 0;
+    while (i < 5000 && (switchedAt === 0 || i < switchedAt + 200)) {
+      i++;
+      await s.hub.publish('down', i);
+      ups.push(c.publish('up', i));
+      if (switchedAt === 0 && c.rung === 'webtransport') switchedAt = i;
+      if (i % 10 === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    expect(switchedAt).toBeGreaterThan(0);
+    await Promise.all(ups);
+    await until(() => seqs.length >= i, 'all messages');
+    expect(rungs).toEqual(['websocket', 'webtransport']);
+    expect(seqs).toEqual(Array.from({ length: i }, (_, k) => k + 1));
+    const up = s.received.filter((r) => r.topic === 'up').map((r) => r.data);
+    expect(up).toEqual(Array.from({ length: i }, (_, k) => k + 1));
+    // The old rung was closed: one live connection remains.
+    await until(() => s.protocol.activeConnections === 1, 'old rung closed');
+    console.info(
+      `[climb] switched websocket -> better rung after message ${switchedAt} of ${i}; duplicates deduped by the server: ${s.protocol.stats.duplicates}`,
+    );
+  });
+});
