@@ -1,0 +1,37 @@
+/**
+ * Serves a page that loads the real client bundle (esbuild, the same way an app would bundle it) so that
+ * browser tests drive `createClient` + `browserTransports` through `window.sy`.
+ */
+import { build } from 'esbuild';
+import type { SwitchyardApp } from '../server/app.ts';
+
+export async function clientBundle(): Promise<string> {
+  const result = await build({
+    stdin: {
+      contents: `
+        import { createClient } from './src/client/index.ts';
+        import { browserTransports } from './transports/index.browser.ts';
+        window.sy = { createClient, browserTransports };
+      `,
+      resolveDir: new URL('..', import.meta.url).pathname,
+      loader: 'ts',
+    },
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+  });
+  return result.outputFiles[0]?.text ?? '';
+}
+
+/** Adds `/client-test` (the page) and `/client-test.js` (the bundle) to a switchyard app. */
+export function serveClientPage(app: SwitchyardApp, bundle: string): void {
+  app.app.get('/client-test.js', (c) => c.body(bundle, 200, { 'content-type': 'text/javascript' }));
+  app.app.get('/client-test', (c) =>
+    c.html(
+      '<!doctype html><meta charset="utf-8"><title>client</title><script type="module" src="/client-test.js"></script>',
+    ),
+  );
+}
