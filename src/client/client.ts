@@ -7,7 +7,7 @@
  */
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { CloseCode, closeCodeInfo } from '../close-codes.ts';
-import { type Codec, type CodecName, codecs, decodeAny } from '../codec.ts';
+import { type Codec, jsonCodec } from '../codec.ts';
 import { Emitter } from '../emitter.ts';
 import { type Envelope, PROTOCOL_VERSION, type WelcomeEnvelope } from '../envelope.ts';
 import { isSwitchyardError, SwitchyardError } from '../errors.ts';
@@ -34,8 +34,11 @@ export interface ClientOptions<In = unknown> {
   readonly messages?: StandardSchemaV1<unknown, In>;
   /** Called before every connection round (and background climb); sent in `hello`. */
   readonly token?: () => string | Promise<string>;
-  /** Envelope codec (default json). */
-  readonly codec?: CodecName;
+  /**
+   * Envelope codec: `jsonCodec` (default, text frames) or `msgpackCodec` from src/codec.ts (binary frames;
+   * the server answers in the client's codec). Injected so that JSON-only bundles leave MessagePack out.
+   */
+  readonly codec?: Codec;
   /** Per-rung budget for open + hello/welcome + ping/pong, first round; doubles per failed round up to 8x. */
   readonly connectTimeoutMs?: Partial<Record<TransportKind, number>>;
   readonly negotiateTimeoutMs?: number;
@@ -231,7 +234,7 @@ export class Client<In = unknown> {
 
   constructor(options: ClientOptions<In>) {
     this.#options = options;
-    this.#codec = codecs[options.codec ?? 'json'];
+    this.#codec = options.codec ?? jsonCodec;
     this.#backoff = new Backoff(options.backoff);
     this.#outbox = new Outbox(options.buffer);
     this.#origin = new URL(options.url).origin;
@@ -626,7 +629,7 @@ export class Client<In = unknown> {
           if (link.phase !== 'handshake') return;
           let envelope: Envelope;
           try {
-            envelope = decodeAny(event.data);
+            envelope = this.#decode(event.data);
           } catch (error) {
             fail(new AttemptError(`${offer.kind}: ${(error as Error).message}`, undefined));
             return;
@@ -684,7 +687,7 @@ export class Client<In = unknown> {
     if (link !== this.#current) return;
     let envelope: Envelope;
     try {
-      envelope = decodeAny(payload);
+      envelope = this.#decode(payload);
     } catch (error) {
       // A server that speaks garbage may be one bad node: report it, drop this connection, try again.
       this.#emitError(error, 'ERR_INVALID_ENVELOPE');
@@ -919,6 +922,11 @@ export class Client<In = unknown> {
   }
 
   // ---- helpers -----------------------------------------------------------------------------------------
+
+  /** The server answers in our codec; text always parses as JSON (error envelopes from any server). */
+  #decode(payload: Payload): Envelope {
+    return typeof payload === 'string' ? jsonCodec.decode(payload) : this.#codec.decode(payload);
+  }
 
   #sendSub(link: Link, topic: string, state: TopicState): void {
     this.#sendOn(
