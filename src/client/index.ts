@@ -13,6 +13,7 @@
  *     order: ['websocket', 'sse'],         // optional: restrict / reorder the ladder
  *     messages: zodOrValibotSchema,        // optional Standard Schema for incoming `data`
  *     token: async () => fetchToken(),     // optional, sent in `hello`
+ *     codec: msgpackCodec,                 // optional (src/codec.ts); default jsonCodec
  *     connectTimeoutMs: { webtransport: 1000, websocket: 1200, sse: 4000 },  // per rung, first round
  *     backoff: { baseMs: 500, maxMs: 30_000, maxAttempts: Infinity },        // full jitter
  *     heartbeatMs: 15_000,                 // default: what the server's welcome says
