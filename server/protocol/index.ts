@@ -211,6 +211,11 @@ class ProtocolConnection {
     if (connection.state === 'closed') this.dispose();
   }
 
+  /** A newer connection of the same session took this one's place. */
+  replace(): void {
+    this.#close(CloseCode.Replaced, 'a newer connection of this session took over');
+  }
+
   dispose(): void {
     if (this.#closed) return;
     this.#closed = true;

@@ -216,4 +216,23 @@ describe('server protocol', () => {
     expect(close.code).toBe(CloseCode.SlowConsumer);
     expect(protocol?.stats.slowConsumers).toBe(1);
   });
+
+  it('a session keeps at most 3 live connections: a 4th pushes the oldest out with Replaced (4009)', async () => {
+    await start();
+    const first = await peer();
+    first.send({ type: 'hello', v: 1 });
+    const { session } = (await first.next('welcome')) as { session: string };
+    const others: Peer[] = [];
+    for (let i = 0; i < 3; i++) {
+      const p = await peer();
+      p.send({ type: 'hello', v: 1, session });
+      await p.next('welcome');
+      others.push(p);
+    }
+    expect((await first.closed).code).toBe(CloseCode.Replaced);
+    for (const p of others) {
+      p.send({ type: 'ping', id: 1 });
+      expect(await p.next('pong')).toEqual({ type: 'pong', id: 1 });
+    }
+  });
 });

@@ -4,13 +4,18 @@
  * applied once. Both the number of sessions and the ids each remembers are bounded.
  */
 
+/** A connection as the session sees it: something it can push out when a newer one takes over. */
+export interface SessionMember {
+  replace(): void;
+}
+
 /** What happened to a `pub`, replayed verbatim to a duplicate. */
 export type PublishOutcome = { readonly ok: true } | { readonly ok: false; code: string; message: string };
 
 export class Session {
   readonly id: string;
-  /** Live connections of this session (briefly two while a client climbs to a better rung). */
-  readonly connections = new Set<object>();
+  /** Live connections of this session, oldest first (briefly two while a client climbs to a better rung). */
+  readonly connections = new Set<SessionMember>();
   /** Client message id -> outcome (a pending promise while the app handles it). Insertion order = age. */
   readonly #seen = new Map<string, Promise<PublishOutcome>>();
   readonly #dedupWindow: number;
@@ -52,6 +57,11 @@ export interface SessionStoreOptions {
   readonly dedupWindow?: number;
   /** Sessions kept at most; beyond it the oldest session without a connection is dropped (default 100 000). */
   readonly maxSessions?: number;
+  /**
+   * Live connections per session (default 3: the current one, a probe of a better rung, and a dead one the
+   * server has not noticed yet). A newer connection pushes the oldest out with close code Replaced (4009).
+   */
+  readonly maxConnectionsPerSession?: number;
 }
 
 function unref(timer: ReturnType<typeof setTimeout>): void {
@@ -63,11 +73,13 @@ export class SessionStore {
   readonly graceMs: number;
   readonly #dedupWindow: number;
   readonly #maxSessions: number;
+  readonly #maxConnections: number;
 
   constructor(options: SessionStoreOptions = {}) {
     this.graceMs = options.graceMs ?? 60_000;
     this.#dedupWindow = options.dedupWindow ?? 4096;
     this.#maxSessions = options.maxSessions ?? 100_000;
+    this.#maxConnections = Math.max(1, options.maxConnectionsPerSession ?? 3);
   }
 
   get size(): number {
@@ -79,7 +91,7 @@ export class SessionStore {
   }
 
   /** Resumes `id` if it is still alive, else opens a new session. */
-  attach(id: string | undefined, connection: object): { session: Session; resumed: boolean } {
+  attach(id: string | undefined, connection: SessionMember): { session: Session; resumed: boolean } {
     let session = id === undefined ? undefined : this.#sessions.get(id);
     const resumed = session !== undefined;
     if (!session) {
@@ -90,10 +102,15 @@ export class SessionStore {
     if (session.expiryTimer) clearTimeout(session.expiryTimer);
     session.expiryTimer = undefined;
     session.connections.add(connection);
+    for (const member of session.connections) {
+      if (session.connections.size <= this.#maxConnections) break;
+      session.connections.delete(member);
+      member.replace();
+    }
     return { session, resumed };
   }
 
-  detach(session: Session, connection: object): void {
+  detach(session: Session, connection: SessionMember): void {
     session.connections.delete(connection);
     if (session.connections.size > 0 || !this.#sessions.has(session.id)) return;
     session.expiryTimer = setTimeout(() => {
