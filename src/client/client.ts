@@ -9,14 +9,16 @@ import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { CloseCode, closeCodeInfo } from '../close-codes.ts';
 import { type Codec, jsonCodec } from '../codec.ts';
 import { Emitter } from '../emitter.ts';
-import { type Envelope, PROTOCOL_VERSION, type WelcomeEnvelope } from '../envelope.ts';
+import type { Envelope, WelcomeEnvelope } from '../envelope.ts';
 import { isSwitchyardError, SwitchyardError } from '../errors.ts';
 import { type OfferedTransport, parseNegotiateResponse } from '../negotiate.ts';
-import type { CloseEvent, Payload, Transport, TransportKind } from '../transport.ts';
+import type { CloseEvent, Payload, TransportKind } from '../transport.ts';
 import { DEFAULT_LIMITS } from '../transport.ts';
 import { payloadByteLength } from '../utf8.ts';
 import { Backoff, type BackoffOptions } from './backoff.ts';
+import { Heartbeat } from './heartbeat.ts';
 import { planLadder, rungsAbove } from './ladder.ts';
+import { AttemptError, type CloseInfo, decodeWith, describeClose, type Link, openLink } from './link.ts';
 import { Outbox, type OutboxOptions } from './outbox.ts';
 import { defaultRungMemory, type RungMemory } from './rung-memory.ts';
 import type { RungFactories } from './rungs.ts';
@@ -75,15 +77,6 @@ export interface ClientReset {
   /** The topic's new position: the next message has a higher seq. Re-sync the topic's state as of now. */
   readonly seq: number;
   readonly reason: string;
-}
-
-/** Why the client is (or was last) not connected. */
-export interface CloseInfo {
-  readonly code: number;
-  readonly reason: string;
-  readonly name: string;
-  readonly retry: 'never' | 'retry';
-  readonly why: string;
 }
 
 /** One try of one rung (or of `/rt/negotiate`), for logs, metrics and tests. */
@@ -148,48 +141,9 @@ const DEFAULT_TIMEOUTS: Record<TransportKind, number> = { webtransport: 1000, we
 const MAX_PENDING_VALIDATIONS = 1000;
 const OFFERS_TTL_MS = 5 * 60_000;
 
-type LinkPhase = 'handshake' | 'active' | 'retired';
-
-/** One transport and the attempt it belongs to. */
-class Link {
-  phase: LinkPhase = 'handshake';
-  welcome: WelcomeEnvelope | undefined;
-  readonly off: (() => void)[] = [];
-  constructor(
-    readonly attempt: number,
-    readonly kind: TransportKind,
-    readonly transport: Transport,
-  ) {}
-
-  retire(code: number, reason: string): void {
-    if (this.phase === 'retired') return;
-    this.phase = 'retired';
-    for (const off of this.off) off();
-    try {
-      this.transport.close(code, reason);
-    } catch {
-      // Already closed.
-    }
-  }
-}
-
-class AttemptError extends Error {
-  constructor(
-    message: string,
-    readonly close: CloseInfo | undefined,
-  ) {
-    super(message);
-  }
-}
-
 interface TopicState {
   refs: number;
   lastSeq: number | undefined;
-}
-
-function describeClose(code: number, reason: string): CloseInfo {
-  const info = closeCodeInfo(code);
-  return { code, reason, name: info.name, retry: info.retry, why: info.why };
 }
 
 function randomId(): string {
@@ -222,9 +176,7 @@ export class Client<In = unknown> {
   #ladder: OfferedTransport[] = [];
   #offers: { offers: OfferedTransport[]; at: number } | undefined;
   #maxMessageBytes = DEFAULT_LIMITS.maxMessageBytes;
-  #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
-  #beatId = 0;
-  #awaitingPong = false;
+  #heartbeat: Heartbeat | undefined;
   #climbTimer: ReturnType<typeof setTimeout> | undefined;
   #climbDelay = 0;
   #wake: (() => void) | undefined;
@@ -489,8 +441,7 @@ export class Client<In = unknown> {
           link.retire(CloseCode.Normal, 'client closed');
           return 'failed';
         }
-        this.#activate(link);
-        return 'connected';
+        if (this.#activate(link)) return 'connected';
       } catch (error) {
         const close = error instanceof AttemptError ? error.close : undefined;
         this.#closeInfo = close ?? describeClose(CloseCode.Abnormal, (error as Error).message);
@@ -543,7 +494,32 @@ export class Client<In = unknown> {
   ): Promise<Link> {
     const attempt = ++this.#attemptSeq;
     const started = Date.now();
-    const ready = this.#openLink(offer, attempt, timeoutMs, token, onLink);
+    const factory = this.#options.transports[offer.kind];
+    const ready = factory
+      ? openLink(
+          {
+            factory,
+            offer,
+            attempt,
+            timeoutMs,
+            codec: this.#codec,
+            maxMessageBytes: this.#maxMessageBytes,
+            token,
+            session: this.#session,
+            headers: this.#options.headers,
+          },
+          (link) => {
+            this.#handshaking.add(link);
+            onLink?.(link);
+          },
+        )
+      : Promise.reject(new AttemptError(`no factory for ${offer.kind}`, undefined));
+    ready.then(
+      (link) => this.#handshaking.delete(link),
+      () => {
+        for (const link of this.#handshaking) if (link.attempt === attempt) this.#handshaking.delete(link);
+      },
+    );
     ready.then(
       () => this.#reportAttempt(attempt, offer.kind, purpose, started),
       (error: unknown) =>
@@ -569,104 +545,13 @@ export class Client<In = unknown> {
     });
   }
 
-  #openLink(
-    offer: OfferedTransport,
-    attempt: number,
-    timeoutMs: number,
-    token: string | undefined,
-    onLink: ((link: Link) => void) | undefined,
-  ): Promise<Link> {
-    const factory = this.#options.transports[offer.kind];
-    if (!factory) return Promise.reject(new AttemptError(`no factory for ${offer.kind}`, undefined));
-    let transport: Transport;
-    try {
-      transport = factory({
-        offer,
-        url: offer.url,
-        maxMessageBytes: this.#maxMessageBytes,
-        ...(this.#options.headers ? { headers: this.#options.headers } : {}),
-        ...(token !== undefined ? { token } : {}),
-      });
-    } catch (error) {
-      return Promise.reject(new AttemptError(`${offer.kind}: ${(error as Error).message}`, undefined));
-    }
-    const link = new Link(attempt, offer.kind, transport);
-    this.#handshaking.add(link);
-    onLink?.(link);
-    return new Promise<Link>((resolve, reject) => {
-      let serverError: string | undefined;
-      const pingId = attempt;
-      const fail = (error: AttemptError) => {
-        clearTimeout(timer);
-        this.#handshaking.delete(link);
-        link.retire(CloseCode.Normal, 'attempt abandoned');
-        reject(error);
-      };
-      const timer = setTimeout(
-        () =>
-          fail(new AttemptError(`${offer.kind}: no working connection within ${timeoutMs} ms`, undefined)),
-        timeoutMs,
-      );
-      const send = (envelope: Envelope) => {
-        transport.send(this.#codec.encode(envelope)).catch(() => undefined);
-      };
-      const hello = () =>
-        send({
-          type: 'hello',
-          v: PROTOCOL_VERSION,
-          ...(token !== undefined ? { token } : {}),
-          ...(this.#session !== undefined ? { session: this.#session } : {}),
-        });
-      link.off.push(
-        transport.on('open', () => {
-          if (link.phase === 'handshake') hello();
-        }),
-        transport.on('message', (event) => {
-          if (link.phase === 'active') {
-            this.#onActiveMessage(link, event.data);
-            return;
-          }
-          if (link.phase !== 'handshake') return;
-          let envelope: Envelope;
-          try {
-            envelope = this.#decode(event.data);
-          } catch (error) {
-            fail(new AttemptError(`${offer.kind}: ${(error as Error).message}`, undefined));
-            return;
-          }
-          if (envelope.type === 'welcome') {
-            link.welcome = envelope;
-            send({ type: 'ping', id: pingId });
-          } else if (envelope.type === 'pong' && envelope.id === pingId && link.welcome) {
-            clearTimeout(timer);
-            this.#handshaking.delete(link);
-            resolve(link);
-          } else if (envelope.type === 'error') {
-            serverError = `${envelope.code}: ${envelope.message}`;
-          }
-        }),
-        transport.on('close', (event) => {
-          if (link.phase === 'active') {
-            this.#onActiveClose(link, event);
-            return;
-          }
-          if (link.phase !== 'handshake') return;
-          const reason = event.reason || serverError || 'closed during the handshake';
-          fail(
-            new AttemptError(`${offer.kind}: ${reason} (${event.code})`, describeClose(event.code, reason)),
-          );
-        }),
-        transport.on('error', () => {
-          // The close event follows and carries the decision.
-        }),
-      );
-      if (transport.state === 'open') hello();
-    });
-  }
-
-  #activate(link: Link): void {
+  /** Makes a link that passed its handshake the current one; false if it died in the meantime. */
+  #activate(link: Link): boolean {
+    if (link.phase !== 'handshake') return false;
     const welcome = link.welcome as WelcomeEnvelope;
     link.phase = 'active';
+    link.onActiveMessage = (payload) => this.#onActiveMessage(link, payload);
+    link.onActiveClose = (event) => this.#onActiveClose(link, event);
     this.#current = link;
     this.#session = welcome.session;
     this.#maxMessageBytes = welcome.maxMessageBytes;
@@ -679,6 +564,7 @@ export class Client<In = unknown> {
     this.#setRung(link.kind);
     this.#setState('connected');
     this.#scheduleClimb();
+    return true;
   }
 
   // ---- the active link -------------------------------------------------------------------------------
@@ -687,7 +573,7 @@ export class Client<In = unknown> {
     if (link !== this.#current) return;
     let envelope: Envelope;
     try {
-      envelope = this.#decode(payload);
+      envelope = decodeWith(this.#codec, payload);
     } catch (error) {
       // A server that speaks garbage may be one bad node: report it, drop this connection, try again.
       this.#emitError(error, 'ERR_INVALID_ENVELOPE');
@@ -700,7 +586,7 @@ export class Client<In = unknown> {
     }
     switch (envelope.type) {
       case 'pong':
-        if (envelope.id === this.#beatId) this.#awaitingPong = false;
+        this.#heartbeat?.pong(envelope.id);
         return;
       case 'msg':
         this.#onMsg(envelope.topic, envelope.seq, envelope.data);
@@ -828,29 +714,28 @@ export class Client<In = unknown> {
   // ---- heartbeat ---------------------------------------------------------------------------------------
 
   #startHeartbeat(intervalMs: number): void {
-    this.#stopHeartbeat();
-    this.#awaitingPong = false;
-    this.#heartbeatTimer = setInterval(() => {
-      const link = this.#current;
-      if (!link) return;
-      // The previous ping is still unanswered a full interval later: the path is dead (detection <= 2 intervals).
-      if (this.#awaitingPong) {
+    this.#heartbeat?.stop();
+    const heartbeat = new Heartbeat(
+      intervalMs,
+      (id) => {
+        if (this.#current) this.#sendOn(this.#current, { type: 'ping', id });
+      },
+      () => {
+        if (!this.#current) return;
         this.#lose(
-          link,
+          this.#current,
           describeClose(CloseCode.HeartbeatTimeout, `no pong within ${intervalMs} ms`),
           CloseCode.HeartbeatTimeout,
         );
-        return;
-      }
-      this.#awaitingPong = true;
-      this.#sendOn(link, { type: 'ping', id: ++this.#beatId });
-    }, intervalMs);
+      },
+    );
+    this.#heartbeat = heartbeat;
+    heartbeat.start();
   }
 
   #stopHeartbeat(): void {
-    if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
-    this.#heartbeatTimer = undefined;
-    this.#awaitingPong = false;
+    this.#heartbeat?.stop();
+    this.#heartbeat = undefined;
   }
 
   // ---- background climb --------------------------------------------------------------------------------
@@ -918,15 +803,14 @@ export class Client<In = unknown> {
     // Retiring detaches the old link's listeners first: whatever it still delivers is ignored, and the
     // new link's `sub ... since` replays it, so nothing is lost and nothing is seen twice.
     old?.retire(CloseCode.Normal, 'switched to a better rung');
-    this.#activate(link);
+    if (!this.#activate(link) && old) {
+      // The new link died between its pong and now: treat it as losing the old one (reconnect).
+      this.#current = old;
+      this.#lose(old, describeClose(CloseCode.Abnormal, 'the better rung closed during the switch'));
+    }
   }
 
   // ---- helpers -----------------------------------------------------------------------------------------
-
-  /** The server answers in our codec; text always parses as JSON (error envelopes from any server). */
-  #decode(payload: Payload): Envelope {
-    return typeof payload === 'string' ? jsonCodec.decode(payload) : this.#codec.decode(payload);
-  }
 
   #sendSub(link: Link, topic: string, state: TopicState): void {
     this.#sendOn(
@@ -940,8 +824,7 @@ export class Client<In = unknown> {
   }
 
   #sendRaw(link: Link, payload: Payload): void {
-    // A failed send means the link is going down; its close event (or the heartbeat) takes over from here.
-    link.transport.send(payload).catch(() => undefined);
+    link.send(payload);
   }
 
   #setState(state: ClientState): void {

@@ -49,12 +49,12 @@ export {
   type ClientOptions,
   type ClientReset,
   type ClientState,
-  type CloseInfo,
   RejectedError,
   type Subscription,
   ValidationError,
 } from './client.ts';
 export { DEFAULT_ORDER } from './ladder.ts';
+export type { CloseInfo } from './link.ts';
 export type { OutboxOptions, OverflowPolicy } from './outbox.ts';
 export { memoryRungMemory, type RungMemory, storageRungMemory } from './rung-memory.ts';
 export type { RungConnectOptions, RungFactories, RungFactory } from './rungs.ts';
