@@ -140,6 +140,16 @@ type TypeOf<In> = In extends { readonly type: infer T extends string } ? T : nev
 const DEFAULT_TIMEOUTS: Record<TransportKind, number> = { webtransport: 1000, websocket: 1200, sse: 4000 };
 const MAX_PENDING_VALIDATIONS = 1000;
 const OFFERS_TTL_MS = 5 * 60_000;
+/** Close codes a server sends to many clients at once. */
+const SERVER_INITIATED: ReadonlySet<number> = new Set([
+  CloseCode.GoingAway,
+  CloseCode.ServiceRestart,
+  CloseCode.TryAgainLater,
+  CloseCode.InternalError,
+  CloseCode.SlowConsumer,
+  CloseCode.RateLimited,
+  CloseCode.TooManyConnections,
+]);
 
 interface TopicState {
   refs: number;
@@ -352,17 +362,19 @@ export class Client<In = unknown> {
 
   // ---- connection loop -------------------------------------------------------------------------------
 
-  async #run(): Promise<void> {
+  async #run(firstDelayMs = 0): Promise<void> {
     this.#running = true;
+    let delay = firstDelayMs;
     try {
       while (!this.#stopped) {
         this.#setState(this.#everConnected ? 'reconnecting' : 'connecting');
+        if (delay > 0) await this.#sleep(delay);
         if (this.#isOffline()) await this.#sleep(this.#backoff.maxMs);
         if (this.#stopped) return;
         const outcome = await this.#round();
         if (outcome === 'connected' || this.#stopped) return;
         if (outcome === 'fatal') return;
-        const delay = this.#backoff.next();
+        delay = this.#backoff.next();
         if (this.#backoff.exhausted) {
           this.#giveUp(
             describeClose(
@@ -372,7 +384,6 @@ export class Client<In = unknown> {
           );
           return;
         }
-        await this.#sleep(delay);
       }
     } finally {
       this.#running = false;
@@ -682,7 +693,12 @@ export class Client<In = unknown> {
       this.#giveUp(info);
       return;
     }
-    if (!this.#running) void this.#run();
+    // A path that broke is retried at once (one client, one blip). A server that closed us on purpose
+    // (restart, shutdown, overload) closed many clients at once: spread them out with the first jitter.
+    const firstDelay = SERVER_INITIATED.has(info.code)
+      ? Math.floor(Math.random() * this.#backoff.ceiling(0))
+      : 0;
+    if (!this.#running) void this.#run(firstDelay);
   }
 
   #giveUp(info: CloseInfo): void {
