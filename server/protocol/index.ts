@@ -98,6 +98,7 @@ export interface Protocol {
 }
 
 const MAX_TOPIC_LENGTH = 256;
+const MAX_EARLY_MESSAGES = 64;
 
 export function createProtocol(options: ProtocolOptions): Protocol {
   const heartbeatMs = options.heartbeatMs ?? 15_000;
@@ -183,6 +184,8 @@ class ProtocolConnection {
   #chain: Promise<void> = Promise.resolve();
   #pendingIncoming = 0;
   #lastSeen = Date.now();
+  /** Messages that arrived while hello was being authenticated. */
+  readonly #early: Payload[] = [];
   readonly #timers: ReturnType<typeof setTimeout>[] = [];
 
   constructor(connection: ServerConnection, settings: Settings) {
@@ -296,7 +299,15 @@ class ProtocolConnection {
       return;
     }
     if (!this.#hello) {
-      if (this.#helloPending) return;
+      if (this.#helloPending) {
+        // Pipelined after hello (the client need not wait for welcome): kept, in order, until it is answered.
+        if (this.#early.length >= MAX_EARLY_MESSAGES) {
+          this.#fail(CloseCode.TryAgainLater, 'ERR_RATE_LIMITED', 'too many messages before welcome');
+          return;
+        }
+        this.#early.push(payload);
+        return;
+      }
       if (envelope.type !== 'hello') {
         this.#fail(
           CloseCode.BadEnvelope,
@@ -367,6 +378,7 @@ class ProtocolConnection {
       maxMessageBytes: this.#settings.maxMessageBytes,
       resumed,
     });
+    for (const payload of this.#early.splice(0)) this.#onPayload(payload);
   }
 
   #enqueue(envelope: Envelope): void {

@@ -74,6 +74,22 @@ describe('server protocol', () => {
     expect(await p.next('pong')).toEqual({ type: 'pong', id: 7 });
   });
 
+  it('handles messages pipelined right after hello, before welcome, in order', async () => {
+    const hub = await start({
+      authenticate: () => new Promise((resolve) => setTimeout(() => resolve(null), 20)),
+    });
+    await hub.publish('t', 'old');
+    const p = await peer();
+    p.send({ type: 'hello', v: 1 });
+    p.send({ type: 'sub', topic: 't', since: 0 });
+    p.send({ type: 'ping', id: 3 });
+    await p.next('pong');
+    await p.next('msg');
+    // pong is answered at once; sub/unsub/pub go through the ordered queue, so only welcome's place is fixed.
+    expect(p.received.map((e) => e.type).sort()).toEqual(['msg', 'pong', 'welcome']);
+    expect(p.received[0]?.type).toBe('welcome');
+  });
+
   it('closes with BadEnvelope (4004) on JSON that is not an envelope, after an error saying why', async () => {
     await start();
     const p = await peer();
