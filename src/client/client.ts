@@ -45,7 +45,7 @@ export interface ClientOptions<In = unknown> {
   readonly connectTimeoutMs?: Partial<Record<TransportKind, number>>;
   readonly negotiateTimeoutMs?: number;
   readonly backoff?: BackoffOptions;
-  /** Overrides the server's heartbeat interval (a dead peer is detected within two intervals). */
+  /** A shorter heartbeat than the server's (a dead peer is detected within two intervals); never longer. */
   readonly heartbeatMs?: number;
   /** Upstream buffer bounds and overflow policy (see outbox.ts). */
   readonly buffer?: OutboxOptions;
@@ -569,7 +569,8 @@ export class Client<In = unknown> {
     this.#everConnected = true;
     this.#backoff.reset();
     this.#memory?.set(this.#origin, link.kind);
-    this.#startHeartbeat(this.#options.heartbeatMs ?? welcome.heartbeatMs);
+    // Never slower than the server expects: it closes connections silent for 2.5 of its intervals.
+    this.#startHeartbeat(Math.min(this.#options.heartbeatMs ?? welcome.heartbeatMs, welcome.heartbeatMs));
     for (const [topic, state] of this.#topics) this.#sendSub(link, topic, state);
     for (const entry of this.#outbox.entries()) this.#sendRaw(link, entry.payload);
     this.#setRung(link.kind);
