@@ -156,6 +156,13 @@ interface TopicState {
   lastSeq: number | undefined;
 }
 
+/** The server's topic rule (1-256 characters), checked here so a bad topic never costs the connection. */
+export const MAX_TOPIC_LENGTH = 256;
+function checkTopic(topic: string): SwitchyardError | undefined {
+  if (typeof topic === 'string' && topic.length > 0 && topic.length <= MAX_TOPIC_LENGTH) return undefined;
+  return new SwitchyardError('ERR_INVALID_ENVELOPE', `topic must be 1-${MAX_TOPIC_LENGTH} characters`);
+}
+
 function randomId(): string {
   const c = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
   if (c?.randomUUID) return c.randomUUID();
@@ -281,6 +288,8 @@ export class Client<In = unknown> {
 
   /** Follows a topic; after a reconnect it resumes after the last sequence seen (or reports a `reset`). */
   subscribe(topic: string, options: { since?: number } = {}): Subscription {
+    const invalid = checkTopic(topic);
+    if (invalid) throw invalid;
     let state = this.#topics.get(topic);
     if (!state) {
       state = { refs: 0, lastSeq: options.since };
@@ -315,6 +324,14 @@ export class Client<In = unknown> {
   publish(topic: string | undefined, data: unknown): Promise<void> {
     if (this.#stopped && this.#state === 'disconnected') {
       return Promise.reject(new SwitchyardError('ERR_DISCONNECTED', 'client is closed'));
+    }
+    const invalid = topic === undefined ? undefined : checkTopic(topic);
+    if (invalid) return Promise.reject(invalid);
+    // These would leave `data` out of the envelope, which the server answers with BadEnvelope (fatal).
+    if (data === undefined || typeof data === 'function' || typeof data === 'symbol') {
+      return Promise.reject(
+        new SwitchyardError('ERR_INVALID_ENVELOPE', `publish: data cannot be ${typeof data} (use null)`),
+      );
     }
     const id = randomId();
     let payload: Payload;
@@ -387,6 +404,8 @@ export class Client<In = unknown> {
       }
     } finally {
       this.#running = false;
+      // connect() called while this loop was giving up (e.g. from a 'disconnected' listener): run again.
+      if (!this.#stopped && !this.#current && this.#state === 'disconnected') void this.#run();
     }
   }
 

@@ -243,3 +243,52 @@ describe('offline send buffer', () => {
     await expect(small).rejects.toMatchObject({ code: 'ERR_DISCONNECTED' });
   });
 });
+
+describe('arguments that would cost the connection are refused up front', () => {
+  it('publish of undefined data or a bad topic rejects; the connection stays up', async () => {
+    server = await startTestServer();
+    const c = track(createClient({ url: server.url, transports: nodeTransports, rememberRung: false }));
+    await c.connect();
+    await expect(c.publish('t', undefined)).rejects.toMatchObject({ code: 'ERR_INVALID_ENVELOPE' });
+    await expect(c.publish('x'.repeat(5000), 1)).rejects.toMatchObject({ code: 'ERR_INVALID_ENVELOPE' });
+    await expect(c.publish('', 1)).rejects.toMatchObject({ code: 'ERR_INVALID_ENVELOPE' });
+    expect(() => c.subscribe('')).toThrow(/topic must be 1-256 characters/);
+    await c.publish('t', null);
+    expect(c.state).toBe('connected');
+    expect(server.received.map((r) => r.data)).toEqual([null]);
+  });
+
+  it('connect() from a disconnected listener after giving up starts over', async () => {
+    server = await startTestServer();
+    const c = track(
+      createClient({
+        url: 'http://127.0.0.1:9',
+        transports: nodeTransports,
+        rememberRung: false,
+        backoff: { baseMs: 1, maxMs: 2, maxAttempts: 1 },
+        autoConnect: false,
+      }),
+    );
+    let restarted = false;
+    const negotiations: boolean[] = [];
+    c.on('attempt', (a) => {
+      if (a.kind === 'negotiate') negotiations.push(a.ok);
+    });
+    let secondGiveUp: () => void = () => undefined;
+    const second = new Promise<void>((resolve) => {
+      secondGiveUp = resolve;
+    });
+    c.on('state', (s) => {
+      if (s !== 'disconnected') return;
+      if (restarted) secondGiveUp();
+      else {
+        restarted = true;
+        void c.connect().catch(() => undefined);
+      }
+    });
+    await c.connect().catch(() => undefined);
+    await second;
+    // One failed round (maxAttempts 1) per run: the restart really ran the ladder again.
+    expect(negotiations).toEqual([false, false]);
+  });
+});
