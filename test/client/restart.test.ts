@@ -1,0 +1,54 @@
+/**
+ * A server restart with an in-memory hub: graceful shutdown (1001) is retried, the client comes back on
+ * the same port once it listens again, its old session is unknown (resumed: false), and a topic position
+ * beyond the new hub's head is reported as `reset` (ahead-of-history), never silently.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Client, createClient } from '../../src/client/index.ts';
+import { nodeTransports } from '../../transports/index.node.ts';
+import { startTestServer, type TestServer, until } from './harness.ts';
+
+let server: TestServer | undefined;
+let client: Client | undefined;
+afterEach(async () => {
+  client?.dispose();
+  await server?.close();
+});
+
+describe('server restart', () => {
+  it('reconnects after 1001, starts a new session, reports the lost history as reset', async () => {
+    server = await startTestServer();
+    const port = server.server.port;
+    client = createClient({
+      url: server.url,
+      transports: nodeTransports,
+      rememberRung: false,
+      backoff: { baseMs: 20, maxMs: 100 },
+    });
+    const c = client;
+    const resets: { topic: string; seq: number; reason: string }[] = [];
+    c.on('reset', (r) => resets.push(r));
+    const got: number[] = [];
+    c.on('message', (m) => got.push(m.seq));
+    const sub = c.subscribe('news');
+    await c.connect();
+    await until(() => sub.lastSeq !== undefined, 'subscribed');
+    for (let i = 0; i < 3; i++) await server.hub.publish('news', i);
+    await until(() => got.length === 3, 'before restart');
+    const firstSession = c.session;
+
+    await server.close(); // graceful: every client gets 1001
+    await until(() => c.state === 'reconnecting', 'reconnecting');
+    expect(c.closeInfo).toMatchObject({ code: 1001, retry: 'retry' });
+    // Published while the server is down: buffered, sent once it is back.
+    const queued = c.publish('news', 'while down');
+    server = await startTestServer({ server: { port } });
+    await queued;
+    await until(() => c.state === 'connected' && resets.length === 1, 'back with a reset');
+    expect(c.session).not.toBe(firstSession);
+    expect(resets).toEqual([{ topic: 'news', seq: 0, reason: 'ahead-of-history' }]);
+    // The queued publish reached the new hub as its seq 1, and the client sees it after the reset.
+    await until(() => got.length === 4, 'message after restart');
+    expect(got).toEqual([1, 2, 3, 1]);
+  });
+});
