@@ -80,9 +80,14 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
     async close(code = CloseCode.GoingAway) {
       await switchyard.registry.closeAll(code);
       for (const client of wss.clients) client.terminate();
+      // Streams that ended (SSE after its close event) finish on their own; cut what is left after a grace.
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
-        if ('closeAllConnections' in server) server.closeAllConnections();
+        if ('closeIdleConnections' in server) server.closeIdleConnections();
+        const force = setTimeout(() => {
+          if ('closeAllConnections' in server) server.closeAllConnections();
+        }, 1000);
+        force.unref();
       });
     },
   };
