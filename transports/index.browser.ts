@@ -2,9 +2,12 @@
  * The rungs a browser client can open, as the kind -> factory map the client takes (the default for
  * browser bundles). Only platform APIs are used underneath: WebTransport, WebSocket, EventSource + fetch.
  */
-import type { RungFactories } from '../src/client/rungs.ts';
+import { type RungFactories, withTokenParam } from '../src/client/rungs.ts';
+import { createSseTransport } from './sse/client.ts';
 import { createWebSocketTransport } from './websocket/client.ts';
 
 export const browserTransports: RungFactories = {
   websocket: ({ offer: _offer, token: _token, ...options }) => createWebSocketTransport(options),
+  sse: ({ offer: _offer, token, ...options }) =>
+    createSseTransport({ ...options, url: withTokenParam(options.url, token) }),
 };

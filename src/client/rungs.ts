@@ -16,3 +16,14 @@ export interface RungConnectOptions extends TransportConnectOptions {
 export type RungFactory = (options: RungConnectOptions) => Transport;
 
 export type RungFactories = Partial<Readonly<Record<TransportKind, RungFactory>>>;
+
+/**
+ * For rungs whose browser API cannot send headers or a first message before the handshake (EventSource,
+ * WebTransport), the token travels as the `token` query parameter; servers redact it from logs.
+ */
+export function withTokenParam(url: string, token: string | undefined): string {
+  if (!token) return url;
+  const u = new URL(url);
+  u.searchParams.set('token', token);
+  return u.href;
+}

@@ -10,6 +10,7 @@ import type {
   Transport,
   TransportConnectOptions,
 } from '../../src/transport.ts';
+import { createNodeSseTransport } from '../../transports/sse/node.ts';
 import { createNodeWebSocketTransport } from '../../transports/websocket/node.ts';
 
 export interface ConformanceServer {
@@ -42,4 +43,17 @@ const websocketOverNode: ConformanceAdapter = {
   },
 };
 
-export const adapters: ConformanceAdapter[] = [websocketOverNode];
+const sseOverNode: ConformanceAdapter = {
+  name: 'sse+post (node server, eventsource client)',
+  available: true,
+  async start({ onConnection, limits }) {
+    const server = await startNodeServer({ onConnection, ...(limits ? { limits } : {}) });
+    const url = `${server.url}/rt/sse`;
+    return {
+      connect: (options) => createNodeSseTransport({ ...options, url }),
+      close: () => server.close(),
+    };
+  },
+};
+
+export const adapters: ConformanceAdapter[] = [websocketOverNode, sseOverNode];
