@@ -14,8 +14,10 @@ import { createNodeSseTransport } from '../../transports/sse/node.ts';
 import { createNodeWebSocketTransport } from '../../transports/websocket/node.ts';
 
 export interface ConformanceServer {
-  /** Opens a client transport to this server. `url` is filled in by the harness. */
-  connect(options?: Partial<TransportConnectOptions>): Transport;
+  /** TCP port the server listens on (the suite may put a relay in front of it). */
+  readonly port: number;
+  /** Opens a client transport to this server, or to `viaPort` on 127.0.0.1 (a relay) when given. */
+  connect(options?: Partial<TransportConnectOptions>, viaPort?: number): Transport;
   close(): Promise<void>;
 }
 
@@ -24,6 +26,8 @@ export interface ConformanceAdapter {
   /** False where the rung cannot run on this machine; the suite reports it as skipped with `skipReason`. */
   readonly available: boolean;
   readonly skipReason?: string;
+  /** False where the rung does not run over one TCP connection the suite can relay (backpressure tests skip, visibly). */
+  readonly relayable: boolean;
   start(options: {
     onConnection: ConnectionHandler;
     limits?: Partial<ServerTransportLimits>;
@@ -33,11 +37,13 @@ export interface ConformanceAdapter {
 const websocketOverNode: ConformanceAdapter = {
   name: 'websocket (node server, ws client)',
   available: true,
+  relayable: true,
   async start({ onConnection, limits }) {
     const server = await startNodeServer({ onConnection, ...(limits ? { limits } : {}) });
-    const url = `${server.url.replace(/^http/, 'ws')}/rt/ws`;
     return {
-      connect: (options) => createNodeWebSocketTransport({ ...options, url }),
+      port: server.port,
+      connect: (options, viaPort) =>
+        createNodeWebSocketTransport({ ...options, url: `ws://127.0.0.1:${viaPort ?? server.port}/rt/ws` }),
       close: () => server.close(),
     };
   },
@@ -46,11 +52,13 @@ const websocketOverNode: ConformanceAdapter = {
 const sseOverNode: ConformanceAdapter = {
   name: 'sse+post (node server, eventsource client)',
   available: true,
+  relayable: true,
   async start({ onConnection, limits }) {
     const server = await startNodeServer({ onConnection, ...(limits ? { limits } : {}) });
-    const url = `${server.url}/rt/sse`;
     return {
-      connect: (options) => createNodeSseTransport({ ...options, url }),
+      port: server.port,
+      connect: (options, viaPort) =>
+        createNodeSseTransport({ ...options, url: `http://127.0.0.1:${viaPort ?? server.port}/rt/sse` }),
       close: () => server.close(),
     };
   },
