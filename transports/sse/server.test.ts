@@ -103,7 +103,11 @@ describe('SSE rung over HTTP', () => {
   }
 
   const post = (url: string, body: Uint8Array, headers: Record<string, string>) =>
-    fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/octet-stream', ...headers } });
+    fetch(url, {
+      method: 'POST',
+      body: body as unknown as BodyInit,
+      headers: { 'content-type': 'application/octet-stream', ...headers },
+    });
 
   it('streams with proxy-proof headers, an initial comment and comment heartbeats', async () => {
     await start();
