@@ -7,7 +7,7 @@
  *   frame := kind:u8  channelLength:u8  channel:ASCII[channelLength]  length:u32 (big-endian)  payload[length]
  *   kind  := 0 text (strict UTF-8) | 1 binary | 2 close (payload = code:u16 big-endian + reason UTF-8)
  */
-import { CloseCode } from '../../src/close-codes.ts';
+import { CloseCode, isSendableCloseCode } from '../../src/close-codes.ts';
 import { SwitchyardError } from '../../src/errors.ts';
 import type { Payload } from '../../src/transport.ts';
 import { CHANNEL_PATTERN } from '../../src/transport.ts';
@@ -104,11 +104,9 @@ export function decodeBatch(body: Uint8Array, maxMessageBytes: number): BatchFra
     else if (kind === FrameKind.binary) frames.push({ kind: 'message', channel, data: payload });
     else if (kind === FrameKind.close) {
       if (length < 2 || length > 125) throw malformed('close frame payload must be 2 to 125 bytes');
-      frames.push({
-        kind: 'close',
-        code: (payload[0]! << 8) | payload[1]!,
-        reason: decodeUtf8Strict(payload.subarray(2)),
-      });
+      const code = (payload[0]! << 8) | payload[1]!;
+      if (!isSendableCloseCode(code)) throw malformed(`close code ${code} may not be sent`);
+      frames.push({ kind: 'close', code, reason: decodeUtf8Strict(payload.subarray(2)) });
     } else throw malformed(`unknown frame kind ${kind}`);
   }
   return frames;

@@ -5,8 +5,8 @@
  * that block UDP, so it trades per-message cost for reach.
  */
 import { CloseCode } from '../../src/close-codes.ts';
-import { ConnectionCore, normalizeClose, waitForDrain } from '../../src/connection-core.ts';
-import { SwitchyardError } from '../../src/errors.ts';
+import { ConnectionCore, normalizeClose } from '../../src/connection-core.ts';
+import { type ErrorCode, SwitchyardError } from '../../src/errors.ts';
 import type {
   Payload,
   SendOptions,
@@ -55,6 +55,21 @@ const CAPABILITIES: TransportCapabilities = {
 const EVENT_SOURCE_CLOSED = 2;
 const POST_RETRIES = [100, 400, 1200];
 
+/** Server error codes a refused POST may carry that are meaningful to the sender as they are. */
+const POST_ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  'ERR_MESSAGE_TOO_BIG',
+  'ERR_INVALID_UTF8',
+  'ERR_INVALID_FRAME',
+  'ERR_UNAUTHORIZED',
+  'ERR_FORBIDDEN_ORIGIN',
+  'ERR_RATE_LIMITED',
+]);
+
+interface DrainWaiter {
+  readonly resolve: () => void;
+  readonly reject: (error: SwitchyardError) => void;
+}
+
 interface QueuedFrame {
   readonly frame: BatchFrame;
   readonly size: number;
@@ -89,6 +104,9 @@ export class SseTransport implements Transport {
   readonly #maxBatchBytes: number;
   readonly #resumeTimeoutMs: number;
   readonly #headers: Readonly<Record<string, string>>;
+  readonly #url: string;
+  /** Sends waiting for the queue to fall under the high-water mark; rejected with the error that ended the rung. */
+  #waiters: DrainWaiter[] = [];
   #session: { id: string; secret: string; postUrl: string } | undefined;
   #queue: QueuedFrame[] = [];
   #queuedBytes = 0;
@@ -111,6 +129,7 @@ export class SseTransport implements Transport {
     this.#maxBatchBytes = options.maxBatchBytes ?? 256 * 1024;
     this.#resumeTimeoutMs = options.resumeTimeoutMs ?? 10_000;
     this.#headers = options.headers ?? {};
+    this.#url = options.url;
     const source = new Source(options.url);
     this.#source = source;
     source.addEventListener(SseEventName.session, (event) => this.#onSession(event.data));
@@ -139,7 +158,8 @@ export class SseTransport implements Transport {
       ) {
         throw new Error('missing fields');
       }
-      this.#session = { id: value.id, secret: value.secret, postUrl: value.postUrl };
+      // The server sends the post URL relative to the stream URL (correct behind rewriting proxies).
+      this.#session = { id: value.id, secret: value.secret, postUrl: new URL(value.postUrl, this.#url).href };
     } catch {
       this.#fail(
         new SwitchyardError('ERR_INVALID_FRAME', 'SSE session event is malformed'),
@@ -198,12 +218,30 @@ export class SseTransport implements Transport {
     else this.#end(error.closeCode ?? code, error.message, false);
   }
 
-  #end(code: number, reason: string, wasClean: boolean): void {
+  #end(code: number, reason: string, wasClean: boolean, error?: SwitchyardError): void {
     if (this.#resumeTimer) clearTimeout(this.#resumeTimer);
     this.#source.close();
     this.#queue = [];
     this.#queuedBytes = 0;
-    this.#core.markClosed(code, reason, wasClean);
+    this.#inFlightBytes = 0;
+    if (!this.#core.markClosed(code, reason, wasClean)) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    const failure =
+      error ??
+      new SwitchyardError('ERR_CLOSED', `connection closed (${code}) before the send buffer drained`);
+    for (const waiter of waiters) waiter.reject(failure);
+  }
+
+  #buffered(): number {
+    return this.#queuedBytes + this.#inFlightBytes;
+  }
+
+  #releaseWaiters(): void {
+    if (this.#waiters.length === 0 || this.#buffered() > this.#highWaterMark) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) waiter.resolve();
   }
 
   send(data: Payload, options?: SendOptions): Promise<void> {
@@ -214,10 +252,10 @@ export class SseTransport implements Transport {
     } catch (error) {
       return Promise.reject(error);
     }
-    const buffered = () => this.#queuedBytes + this.#inFlightBytes;
-    if (options?.reliable === false && buffered() > this.#highWaterMark) return Promise.resolve();
+    if (options?.reliable === false && this.#buffered() > this.#highWaterMark) return Promise.resolve();
     this.#enqueue({ kind: 'message', channel, data }, frameSize(channel, bytes));
-    return waitForDrain(buffered, this.#highWaterMark, () => this.#core.state === 'closed');
+    if (this.#buffered() <= this.#highWaterMark) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 
   #enqueue(frame: BatchFrame, size: number): void {
@@ -250,8 +288,9 @@ export class SseTransport implements Transport {
         this.#queuedBytes -= size;
         this.#inFlightBytes = size;
         const delivered = await this.#post(encodeBatch(frames), ++this.#batchNo);
-        this.#inFlightBytes = 0;
         if (!delivered) return;
+        this.#inFlightBytes = 0;
+        this.#releaseWaiters();
         const close = frames.find((f) => f.kind === 'close');
         if (close?.kind === 'close') this.#end(close.code, close.reason, true);
       }
@@ -280,8 +319,12 @@ export class SseTransport implements Transport {
         if (this.#core.state === 'closed') return false;
         const delay = POST_RETRIES[attempt];
         if (delay === undefined) {
-          this.#core.emitError(new SwitchyardError('ERR_TRANSPORT', 'upstream POST failed', { cause }));
-          this.#end(CloseCode.Abnormal, 'upstream POST failed', false);
+          const error = new SwitchyardError('ERR_TRANSPORT', 'upstream POST failed', {
+            cause,
+            closeCode: CloseCode.Abnormal,
+          });
+          this.#core.emitError(error);
+          this.#end(CloseCode.Abnormal, 'upstream POST failed', false, error);
           return false;
         }
         await new Promise((resolve) => setTimeout(resolve, delay));
@@ -293,13 +336,18 @@ export class SseTransport implements Transport {
       }
       let closeCode = closeCodeForStatus(response.status);
       let message = `upstream POST refused (HTTP ${response.status})`;
+      let code: ErrorCode = 'ERR_TRANSPORT';
       try {
-        const json = (await response.json()) as { closeCode?: unknown; message?: unknown };
+        const json = (await response.json()) as { closeCode?: unknown; message?: unknown; error?: unknown };
         if (typeof json.closeCode === 'number') closeCode = json.closeCode;
         if (typeof json.message === 'string') message = json.message;
+        if (typeof json.error === 'string' && POST_ERROR_CODES.has(json.error))
+          code = json.error as ErrorCode;
       } catch {}
-      this.#core.emitError(new SwitchyardError('ERR_TRANSPORT', message, { closeCode }));
-      this.#end(closeCode, message, true);
+      const error = new SwitchyardError(code, message, { closeCode });
+      this.#core.emitError(error);
+      // The server ended the session as it refused (its `close` event may arrive first; either way, once).
+      this.#end(closeCode, message, true, error);
       return false;
     }
   }

@@ -7,7 +7,7 @@
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
-import { type Admission, type Refusal, refusalResponse } from '../../src/admission.ts';
+import { type Admission, refusalResponse } from '../../src/admission.ts';
 import { CloseCode } from '../../src/close-codes.ts';
 import { ConnectionCore, normalizeClose, waitForDrain } from '../../src/connection-core.ts';
 import { SwitchyardError } from '../../src/errors.ts';
@@ -22,6 +22,7 @@ import type {
   TransportCapabilities,
   TransportState,
 } from '../../src/transport.ts';
+import { utf8Length } from '../../src/utf8.ts';
 import { decodeBatch } from './batch.ts';
 import { encodePayloadData, encodeSseComment, encodeSseEvent, SseEventName } from './encoder.ts';
 
@@ -39,19 +40,20 @@ export interface SseRoutesOptions {
   readonly commentIntervalMs?: number;
 }
 
-/** Headers buffering proxies and CDNs need to pass events through at once and untouched. */
+/**
+ * Headers buffering proxies and CDNs need to pass events through at once and untouched. `Content-Encoding` is
+ * deliberately absent: nothing on this path compresses (@hono/node-server does not), and a compressing proxy
+ * must leave `no-transform` responses alone.
+ */
 export const SSE_HEADERS: Readonly<Record<string, string>> = {
   'Cache-Control': 'no-cache, no-transform',
   'X-Accel-Buffering': 'no',
-  'Content-Encoding': 'identity',
 };
 
 /** Header carrying the session secret on upstream POSTs (never the URL: URLs end up in logs). */
 export const SECRET_HEADER = 'authorization';
 /** Header numbering upstream batches, so a retried POST is applied once. */
 export const BATCH_HEADER = 'x-switchyard-batch';
-/** Set on a refused event-stream request that was answered with a `close` event (EventSource cannot read statuses). */
-export const REFUSAL_HEADER = 'x-switchyard-refusal';
 
 const CAPABILITIES: TransportCapabilities = {
   datagrams: false,
@@ -62,6 +64,8 @@ const CAPABILITIES: TransportCapabilities = {
 
 /** How long a closing session waits for a client that does not read before cutting the stream. */
 const CLOSE_TIMEOUT_MS = 2000;
+/** Events written to the stream in one `write()` at most (one syscall for a burst, bounded latency). */
+const EVENTS_PER_WRITE = 256;
 
 function randomToken(bytes: number): string {
   const raw = crypto.getRandomValues(new Uint8Array(bytes));
@@ -81,29 +85,43 @@ function sameSecret(a: string, b: string): boolean {
 interface StoredEvent {
   readonly seq: number;
   readonly text: string;
+  /** UTF-8 size of `text`, what the socket will carry. */
+  readonly bytes: number;
 }
+
+type SessionSettings = Required<Pick<SseRoutesOptions, 'resumeGraceMs' | 'replayBytes'>>;
 
 class SseSession implements ServerConnection {
   readonly id = randomToken(16);
+  /** 256 bits; authorises upstream POSTs. Sent once, in the `session` event, never in a URL. */
   readonly secret = randomToken(32);
-  /** Proves ownership of the session when EventSource reconnects (it can only send `Last-Event-ID`). */
+  /**
+   * 128 bits, the prefix of every event id: it proves ownership of the session when EventSource reconnects
+   * (which can only send `Last-Event-ID`), so the POST secret never has to travel a second way.
+   */
   readonly resumeKey = randomToken(16);
   readonly kind = 'sse' as const;
   readonly capabilities = CAPABILITIES;
   readonly request: ConnectionRequest;
   readonly #core = new ConnectionCore();
   readonly #limits: ServerTransportLimits;
-  readonly #options: Required<Pick<SseRoutesOptions, 'resumeGraceMs' | 'replayBytes'>>;
+  readonly #settings: SessionSettings;
   readonly #onGone: () => void;
-  /** Sent and unsent events, oldest first; events up to `#writtenSeq` may be evicted past `replayBytes`. */
-  #events: StoredEvent[] = [];
+  /**
+   * Stored events: `#events[#head]` has sequence `#firstSeq`, sequences are contiguous. Events up to
+   * `#writtenSeq` were handed to the current stream and are kept for replay up to `replayBytes`.
+   */
+  #events: (StoredEvent | undefined)[] = [];
+  #head = 0;
+  #firstSeq = 1;
   #eventBytes = 0;
   #seq = 0;
   #writtenSeq = 0;
   #pendingBytes = 0;
   #stream: SSEStreamingApi | undefined;
   #streamEnded: (() => void) | undefined;
-  #pumping = false;
+  /** The stream a pump loop runs for; a loop stuck on a replaced stream must not block the new one. */
+  #pumpStream: SSEStreamingApi | undefined;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
   #closeEvent: string | undefined;
   #closing: { code: number; reason: string } | undefined;
@@ -113,12 +131,12 @@ class SseSession implements ServerConnection {
   constructor(
     request: ConnectionRequest,
     limits: ServerTransportLimits,
-    options: Required<Pick<SseRoutesOptions, 'resumeGraceMs' | 'replayBytes'>>,
+    settings: SessionSettings,
     onGone: () => void,
   ) {
     this.request = request;
     this.#limits = limits;
-    this.#options = options;
+    this.#settings = settings;
     this.#onGone = onGone;
     this.#core.markOpen();
   }
@@ -131,38 +149,48 @@ class SseSession implements ServerConnection {
     return this.#pendingBytes;
   }
 
-  /** Attaches an event stream; replays what came after `afterSeq`. Returns when the stream must end. */
-  attach(stream: SSEStreamingApi, afterSeq: number | undefined): Promise<void> {
+  /** Event id of the `session` event: resuming from it replays every message. */
+  get sessionEventId(): string {
+    return `${this.resumeKey}.0`;
+  }
+
+  /** Attaches an event stream; replays what came after `afterSeq`. Resolves when the stream must end. */
+  attach(stream: SSEStreamingApi, afterSeq: number): Promise<void> {
+    const previous = this.#stream;
     this.#detach();
+    // Aborting cancels the old response, which also releases a pump blocked writing to a dead socket.
+    previous?.abort();
     if (this.#graceTimer) clearTimeout(this.#graceTimer);
     this.#graceTimer = undefined;
     this.#stream = stream;
-    if (afterSeq !== undefined) {
-      // Everything after `afterSeq` is unsent as far as this stream is concerned.
-      this.#writtenSeq = afterSeq;
-      this.#pendingBytes = 0;
-      for (const event of this.#events) if (event.seq > afterSeq) this.#pendingBytes += event.text.length;
-    }
+    this.#writtenSeq = afterSeq;
+    this.#pendingBytes = 0;
+    for (let i = this.#indexOf(afterSeq + 1); i < this.#events.length; i++)
+      this.#pendingBytes += this.#events[i]!.bytes;
     const ended = new Promise<void>((resolve) => {
       this.#streamEnded = resolve;
     });
     stream.onAbort(() => {
       if (this.#stream === stream) this.#lost();
     });
-    this.#pump();
+    // The client may have gone while the stream was being set up: onAbort would never fire then.
+    if (stream.aborted) this.#lost();
+    else void this.#pump(stream);
     return ended;
   }
 
-  /** True when `afterSeq` can be replayed from what is still stored. */
+  /** True when everything after `afterSeq` is still stored. */
   canResumeFrom(afterSeq: number): boolean {
-    if (afterSeq > this.#seq) return false;
-    const oldest = this.#events[0]?.seq ?? this.#seq + 1;
-    return afterSeq >= oldest - 1;
+    return afterSeq <= this.#seq && afterSeq >= this.#firstSeq - 1;
   }
 
   writeComment(text: string): void {
-    if (this.#stream && this.#pendingBytes === 0 && !this.#pumping)
+    if (this.#stream && this.#pendingBytes === 0 && !this.#pumpStream)
       void this.#stream.write(encodeSseComment(text));
+  }
+
+  #indexOf(seq: number): number {
+    return this.#head + Math.max(0, seq - this.#firstSeq);
   }
 
   #lost(): void {
@@ -171,7 +199,7 @@ class SseSession implements ServerConnection {
     if (this.#core.state !== 'open') return;
     this.#graceTimer = setTimeout(() => {
       this.#finish(CloseCode.Abnormal, 'event stream lost and not resumed', false);
-    }, this.#options.resumeGraceMs);
+    }, this.#settings.resumeGraceMs);
   }
 
   #detach(): void {
@@ -181,48 +209,52 @@ class SseSession implements ServerConnection {
     end?.();
   }
 
-  async #pump(): Promise<void> {
-    if (this.#pumping) return;
-    this.#pumping = true;
+  async #pump(stream: SSEStreamingApi): Promise<void> {
+    if (this.#pumpStream === stream) return;
+    this.#pumpStream = stream;
     try {
-      while (this.#stream) {
-        const stream = this.#stream;
-        const start = this.#events.findIndex((e) => e.seq > this.#writtenSeq);
-        if (start < 0) {
-          if (this.#closeEvent !== undefined && this.#closing && !this.#closeWritten) {
+      while (this.#stream === stream && !stream.aborted) {
+        const from = this.#indexOf(this.#writtenSeq + 1);
+        if (from >= this.#events.length) {
+          if (this.#closing && this.#closeEvent !== undefined && !this.#closeWritten) {
             this.#closeWritten = true;
             await stream.write(this.#closeEvent);
             this.#finish(this.#closing.code, this.#closing.reason, true);
           }
           break;
         }
-        const batch = this.#events.slice(start, start + 256);
-        const text = batch.length === 1 ? batch[0]!.text : batch.map((e) => e.text).join('');
-        await stream.write(text);
-        if (stream !== this.#stream || stream.aborted) break;
-        const last = batch[batch.length - 1]!;
-        if (last.seq > this.#writtenSeq) {
-          this.#writtenSeq = last.seq;
-          this.#pendingBytes = Math.max(0, this.#pendingBytes - text.length);
+        const to = Math.min(this.#events.length, from + EVENTS_PER_WRITE);
+        let text = '';
+        let bytes = 0;
+        for (let i = from; i < to; i++) {
+          const event = this.#events[i]!;
+          text += event.text;
+          bytes += event.bytes;
         }
+        const lastSeq = this.#events[to - 1]!.seq;
+        await stream.write(text);
+        if (this.#stream !== stream || stream.aborted) break;
+        this.#writtenSeq = lastSeq;
+        this.#pendingBytes = Math.max(0, this.#pendingBytes - bytes);
         this.#evict();
       }
     } finally {
-      this.#pumping = false;
+      if (this.#pumpStream === stream) this.#pumpStream = undefined;
     }
   }
 
+  /** Forgets written events beyond the replay budget, oldest first. */
   #evict(): void {
-    let drop = 0;
-    while (
-      drop < this.#events.length &&
-      this.#eventBytes > this.#options.replayBytes &&
-      this.#events[drop]!.seq <= this.#writtenSeq
-    ) {
-      this.#eventBytes -= this.#events[drop]!.text.length;
-      drop++;
+    while (this.#eventBytes > this.#settings.replayBytes && this.#firstSeq <= this.#writtenSeq) {
+      this.#eventBytes -= this.#events[this.#head]!.bytes;
+      this.#events[this.#head] = undefined;
+      this.#head++;
+      this.#firstSeq++;
     }
-    if (drop > 0) this.#events = this.#events.slice(drop);
+    if (this.#head > 1024 && this.#head * 2 > this.#events.length) {
+      this.#events = this.#events.slice(this.#head);
+      this.#head = 0;
+    }
   }
 
   /** Delivers one upstream message (already decoded and validated). */
@@ -256,10 +288,12 @@ class SseSession implements ServerConnection {
     const payload = encodePayloadData(channel, data);
     const seq = ++this.#seq;
     const text = encodeSseEvent({ event: payload.event, id: `${this.resumeKey}.${seq}`, data: payload.data });
-    this.#events.push({ seq, text });
-    this.#eventBytes += text.length;
-    this.#pendingBytes += text.length;
-    void this.#pump();
+    // Text payloads are JSON-escaped but keep non-ASCII characters: count what the socket will carry.
+    const bytes = utf8Length(text);
+    this.#events.push({ seq, text, bytes });
+    this.#eventBytes += bytes;
+    this.#pendingBytes += bytes;
+    if (this.#stream) void this.#pump(this.#stream);
     return waitForDrain(
       () => this.#pendingBytes,
       this.#limits.highWaterMark,
@@ -274,11 +308,12 @@ class SseSession implements ServerConnection {
     this.#core.state = 'closing';
     this.#closing = normalized;
     this.#closeEvent = encodeSseEvent({ event: SseEventName.close, data: JSON.stringify(normalized) });
-    if (!this.#stream) {
+    const stream = this.#stream;
+    if (!stream) {
       this.#finish(normalized.code, normalized.reason, false);
       return;
     }
-    void this.#pump();
+    void this.#pump(stream);
     const timer = setTimeout(() => {
       this.#stream?.abort();
       this.#finish(normalized.code, normalized.reason, false);
@@ -288,8 +323,11 @@ class SseSession implements ServerConnection {
 
   #finish(code: number, reason: string, wasClean: boolean): void {
     if (this.#graceTimer) clearTimeout(this.#graceTimer);
+    this.#graceTimer = undefined;
     if (!this.#core.markClosed(code, reason, wasClean)) return;
     this.#onGone();
+    this.#events = [];
+    this.#eventBytes = 0;
     const stream = this.#stream;
     const closeEvent = this.#closeEvent;
     if (stream && closeEvent && !this.#closeWritten) {
@@ -352,10 +390,16 @@ function eventStream(c: Context, run: (stream: SSEStreamingApi) => Promise<void>
   return response;
 }
 
+/** The post URL as a reference relative to the stream URL: right behind TLS-terminating and path-rewriting proxies. */
+function relativePostUrl(requestUrl: string, sessionId: string): string {
+  const path = new URL(requestUrl).pathname;
+  return path.endsWith('/') ? sessionId : `${path.slice(path.lastIndexOf('/') + 1)}/${sessionId}`;
+}
+
 export function createSseRoutes(options: SseRoutesOptions): Hono {
   const sessions = new Map<string, SseSession>();
   const byResumeKey = new Map<string, SseSession>();
-  const settings = {
+  const settings: SessionSettings = {
     resumeGraceMs: options.resumeGraceMs ?? 15_000,
     replayBytes: Math.max(options.replayBytes ?? 2 * 1024 * 1024, options.limits.highWaterMark),
   };
@@ -364,20 +408,35 @@ export function createSseRoutes(options: SseRoutesOptions): Hono {
   const maxBatchBytes = Math.max(options.limits.maxMessageBytes + 128, 1024 * 1024);
   const app = new Hono();
 
-  const heartbeat = setInterval(() => {
-    for (const session of sessions.values()) session.writeComment('hb');
-  }, commentMs);
-  (heartbeat as { unref?: () => void }).unref?.();
+  // One timer for all sessions, running only while there are any (a stopped server leaves none behind).
+  let heartbeat: ReturnType<typeof setInterval> | undefined;
+  const addSession = (session: SseSession) => {
+    sessions.set(session.id, session);
+    byResumeKey.set(session.resumeKey, session);
+    heartbeat ??= setInterval(() => {
+      for (const s of sessions.values()) s.writeComment('hb');
+    }, commentMs);
+  };
+  const removeSession = (session: SseSession) => {
+    sessions.delete(session.id);
+    byResumeKey.delete(session.resumeKey);
+    if (sessions.size === 0 && heartbeat) {
+      clearInterval(heartbeat);
+      heartbeat = undefined;
+    }
+  };
 
-  const refuseStream = (c: Context, refusal: Refusal) => {
-    // EventSource cannot read an HTTP status; give it the close code as an event instead.
-    if (!(c.req.header('accept') ?? '').includes('text/event-stream')) return refusalResponse(refusal);
-    c.header(REFUSAL_HEADER, String(refusal.status));
+  /** A resume that cannot be served: the client's EventSource is listening, so tell it with a `close` event. */
+  const unknownSession = (c: Context) => {
+    const reason = 'session expired or its events are no longer available; open a new session';
+    if (!(c.req.header('accept') ?? '').includes('text/event-stream')) {
+      return errorJson(c, 404, 'ERR_UNKNOWN_SESSION', reason, CloseCode.UnknownSession);
+    }
     return eventStream(c, async (stream) => {
       await stream.write(
         encodeSseEvent({
           event: SseEventName.close,
-          data: JSON.stringify({ code: refusal.closeCode, reason: refusal.message.slice(0, 120) }),
+          data: JSON.stringify({ code: CloseCode.UnknownSession, reason }),
         }),
       );
     });
@@ -391,52 +450,41 @@ export function createSseRoutes(options: SseRoutesOptions): Hono {
       kind: 'sse',
       phase: 'connect',
     });
-    if (refusal) return refuseStream(c, refusal);
+    if (refusal) return refusalResponse(refusal);
 
     const lastEventId = c.req.header('last-event-id');
-    let session: SseSession | undefined;
-    let afterSeq: number | undefined;
     if (lastEventId) {
       const dot = lastEventId.lastIndexOf('.');
-      const key = lastEventId.slice(0, dot);
-      const seq = Number(lastEventId.slice(dot + 1));
-      session = byResumeKey.get(key);
-      if (!session || !Number.isSafeInteger(seq) || seq < 0 || !session.canResumeFrom(seq)) {
-        return refuseStream(c, {
-          status: 404,
-          closeCode: CloseCode.UnknownSession,
-          code: 'ERR_UNKNOWN_SESSION',
-          message: 'session expired or events no longer available; open a new session',
-        });
+      const session = dot > 0 ? byResumeKey.get(lastEventId.slice(0, dot)) : undefined;
+      const seqText = lastEventId.slice(dot + 1);
+      const seq = /^\d{1,15}$/.test(seqText) ? Number(seqText) : -1;
+      if (!session || session.state !== 'open') return unknownSession(c);
+      if (!session.canResumeFrom(seq)) {
+        // Events were lost for good: end the session so the app layer resyncs from its own history.
+        session.close(CloseCode.UnknownSession, 'events after Last-Event-ID are no longer available');
+        return unknownSession(c);
       }
-      afterSeq = seq;
+      return eventStream(c, async (stream) => {
+        await stream.write(`: switchyard resume\n\n`);
+        await session.attach(stream, seq);
+      });
     }
 
-    const isNew = !session;
-    if (!session) {
-      const created = new SseSession(request, options.limits, settings, () => {
-        sessions.delete(created.id);
-        byResumeKey.delete(created.resumeKey);
-      });
-      session = created;
-      sessions.set(created.id, created);
-      byResumeKey.set(created.resumeKey, created);
-    }
-    const attached = session;
-    const postUrl = new URL(`${c.req.path.replace(/\/$/, '')}/${attached.id}`, c.req.url).href;
+    const session = new SseSession(request, options.limits, settings, () => removeSession(session));
+    addSession(session);
+    const postUrl = relativePostUrl(c.req.url, session.id);
     return eventStream(c, async (stream) => {
       // An initial comment makes proxies flush headers at once; `retry` speeds up EventSource's reconnect.
       await stream.write(`: switchyard\nretry: 1000\n\n`);
-      if (isNew) {
-        await stream.write(
-          encodeSseEvent({
-            event: SseEventName.session,
-            data: JSON.stringify({ id: attached.id, secret: attached.secret, postUrl }),
-          }),
-        );
-        options.onConnection(attached);
-      }
-      await attached.attach(stream, afterSeq);
+      await stream.write(
+        encodeSseEvent({
+          event: SseEventName.session,
+          id: session.sessionEventId,
+          data: JSON.stringify({ id: session.id, secret: session.secret, postUrl }),
+        }),
+      );
+      options.onConnection(session);
+      await session.attach(stream, 0);
     });
   });
 
