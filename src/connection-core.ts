@@ -46,7 +46,10 @@ export class ConnectionCore<Events extends CoreEvents = CoreEvents> {
     this.events.emit('error', error as Events['error']);
   }
 
-  /** Validates one outgoing message; throws the error `send()` must reject with. */
+  /**
+   * Validates one outgoing message; throws the error `send()` must reject with. `bytes` is exact for binary
+   * and for text near the limit, and a lower bound (UTF-16 length) for short text.
+   */
   checkSend(
     data: Payload,
     options: SendOptions | undefined,
@@ -59,8 +62,14 @@ export class ConnectionCore<Events extends CoreEvents = CoreEvents> {
       );
     }
     const channel = options?.channel ?? DEFAULT_CHANNEL;
-    assertChannel(channel);
-    const bytes = payloadByteLength(data);
+    if (channel !== DEFAULT_CHANNEL) assertChannel(channel);
+    // A UTF-16 unit is at most 3 UTF-8 bytes: short text needs no exact count (this runs on every send).
+    const bytes =
+      typeof data !== 'string'
+        ? data.byteLength
+        : data.length * 3 <= maxMessageBytes
+          ? data.length
+          : payloadByteLength(data);
     if (bytes > maxMessageBytes) {
       throw new SwitchyardError(
         'ERR_MESSAGE_TOO_BIG',

@@ -44,6 +44,17 @@ export class Emitter<Events extends { [K in keyof Events]: unknown }> {
   emit<K extends keyof Events>(type: K, event: Events[K]): void {
     const set = this.#listeners[type];
     if (!set || set.size === 0) return;
+    if (set.size === 1) {
+      // The hot path (one listener per event) without copying the set for every message.
+      for (const listener of set) {
+        try {
+          listener(event);
+        } catch (error) {
+          this.#onListenerError(error);
+        }
+      }
+      return;
+    }
     for (const listener of [...set]) {
       try {
         listener(event);

@@ -26,14 +26,37 @@ export function encodeTextFrame(channel: string, text: string): string {
 
 export function decodeTextFrame(frame: string): { channel: string; data: string } {
   const colon = frame.indexOf(':');
+  if (colon === 0) return { channel: DEFAULT_CHANNEL, data: frame.slice(1) };
   if (colon < 0 || colon > 64) throw invalidFrame('text frame has no channel prefix');
   const channel = frame.slice(0, colon);
   if (!CHANNEL_PATTERN.test(channel)) throw invalidFrame('text frame has an invalid channel name');
   return { channel, data: frame.slice(colon + 1) };
 }
 
+/**
+ * Small frames are carved out of a shared slab, bump-pointer style, never reusing a byte that was handed out
+ * (a slab is freed by GC once no frame views it). A fresh ArrayBuffer per small message cost more than the
+ * rest of the send path together (bench/run.ts profile); Node's Buffer pool does the same, but src/ must run
+ * in browsers too.
+ */
+const SLAB_BYTES = 64 * 1024;
+const SLAB_MAX_FRAME = 4096;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabOffset = 0;
+
+function allocFrame(size: number): Uint8Array {
+  if (size > SLAB_MAX_FRAME) return new Uint8Array(size);
+  if (slabOffset + size > SLAB_BYTES) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabOffset = 0;
+  }
+  const out = slab.subarray(slabOffset, slabOffset + size);
+  slabOffset += (size + 7) & ~7;
+  return out;
+}
+
 export function encodeBinaryFrame(channel: string, bytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(1 + channel.length + bytes.byteLength);
+  const out = allocFrame(1 + channel.length + bytes.byteLength);
   out[0] = channel.length;
   for (let i = 0; i < channel.length; i++) out[1 + i] = channel.charCodeAt(i);
   out.set(bytes, 1 + channel.length);
@@ -44,6 +67,7 @@ export function encodeBinaryFrame(channel: string, bytes: Uint8Array): Uint8Arra
 export function decodeBinaryFrame(frame: Uint8Array): { channel: string; data: Uint8Array } {
   if (frame.byteLength < 1) throw invalidFrame('empty binary frame');
   const length = frame[0]!;
+  if (length === 0) return { channel: DEFAULT_CHANNEL, data: frame.subarray(1) };
   if (length > 64 || frame.byteLength < 1 + length)
     throw invalidFrame('binary frame channel length out of range');
   let channel = '';
