@@ -458,7 +458,7 @@ export function createSseRoutes(options: SseRoutesOptions): Hono {
       const session = dot > 0 ? byResumeKey.get(lastEventId.slice(0, dot)) : undefined;
       const seqText = lastEventId.slice(dot + 1);
       const seq = /^\d{1,15}$/.test(seqText) ? Number(seqText) : -1;
-      if (!session || session.state !== 'open') return unknownSession(c);
+      if (session?.state !== 'open') return unknownSession(c);
       if (!session.canResumeFrom(seq)) {
         // Events were lost for good: end the session so the app layer resyncs from its own history.
         session.close(CloseCode.UnknownSession, 'events after Last-Event-ID are no longer available');
