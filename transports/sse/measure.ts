@@ -1,0 +1,66 @@
+/**
+ * Quick local numbers for docs/transports/sse.md (not a test, not the benchmark): downstream push rate of
+ * 64 B messages to the Node client, and upstream batched send rate. Run: npx tsx transports/sse/measure.ts
+ */
+import { startNodeServer } from '../../server/node.ts';
+import type { ServerConnection } from '../../src/transport.ts';
+import { createNodeSseTransport } from './node.ts';
+
+const N = Number(process.env.N ?? 200_000);
+const payload = 'x'.repeat(64);
+
+async function main(): Promise<void> {
+  let connection: ServerConnection | undefined;
+  let upstream = 0;
+  let upstreamDone: () => void = () => {};
+  const server = await startNodeServer({
+    onConnection: (c) => {
+      connection = c;
+      c.on('message', () => {
+        if (++upstream === N) upstreamDone();
+      });
+    },
+  });
+  const transport = createNodeSseTransport({ url: `${server.url}/rt/sse` });
+  let received = 0;
+  let downDone: () => void = () => {};
+  transport.on('message', () => {
+    if (++received === N) downDone();
+  });
+  await new Promise((resolve) => transport.on('open', resolve));
+  while (!connection) await new Promise((resolve) => setTimeout(resolve, 5));
+
+  const down = new Promise<void>((resolve) => {
+    downDone = resolve;
+  });
+  let start = performance.now();
+  for (let i = 0; i < N; i++) {
+    const p = connection.send(payload);
+    if (connection.bufferedAmount > 512 * 1024) await p;
+  }
+  await down;
+  const downMs = performance.now() - start;
+
+  const up = new Promise<void>((resolve) => {
+    upstreamDone = resolve;
+  });
+  start = performance.now();
+  for (let i = 0; i < N; i++) {
+    const p = transport.send(payload);
+    if (i % 1000 === 999) await p;
+  }
+  await up;
+  const upMs = performance.now() - start;
+  console.log(
+    JSON.stringify({
+      messages: N,
+      bytes: 64,
+      downstreamMsgsPerSec: Math.round(N / (downMs / 1000)),
+      upstreamMsgsPerSec: Math.round(N / (upMs / 1000)),
+    }),
+  );
+  transport.close();
+  await server.close();
+}
+
+await main();
