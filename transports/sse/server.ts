@@ -9,7 +9,7 @@ import { Hono } from 'hono';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import { type Admission, refusalResponse } from '../../src/admission.ts';
 import { CloseCode } from '../../src/close-codes.ts';
-import { ConnectionCore, normalizeClose, waitForDrain } from '../../src/connection-core.ts';
+import { ConnectionCore, normalizeClose } from '../../src/connection-core.ts';
 import { SwitchyardError } from '../../src/errors.ts';
 import type {
   ConnectionHandler,
@@ -126,6 +126,8 @@ class SseSession implements ServerConnection {
   #closeEvent: string | undefined;
   #closing: { code: number; reason: string } | undefined;
   #closeWritten = false;
+  /** Sends waiting for `bufferedAmount` to fall to the high-water mark; woken by the pump, not by polling. */
+  #drainWaiters: { resolve: () => void; reject: (error: SwitchyardError) => void }[] = [];
   lastBatch = 0;
 
   constructor(
@@ -167,6 +169,7 @@ class SseSession implements ServerConnection {
     this.#pendingBytes = 0;
     for (let i = this.#indexOf(afterSeq + 1); i < this.#events.length; i++)
       this.#pendingBytes += this.#events[i]!.bytes;
+    this.#releaseWaiters();
     const ended = new Promise<void>((resolve) => {
       this.#streamEnded = resolve;
     });
@@ -237,10 +240,18 @@ class SseSession implements ServerConnection {
         this.#writtenSeq = lastSeq;
         this.#pendingBytes = Math.max(0, this.#pendingBytes - bytes);
         this.#evict();
+        this.#releaseWaiters();
       }
     } finally {
       if (this.#pumpStream === stream) this.#pumpStream = undefined;
     }
+  }
+
+  #releaseWaiters(): void {
+    if (this.#drainWaiters.length === 0 || this.#pendingBytes > this.#limits.highWaterMark) return;
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const waiter of waiters) waiter.resolve();
   }
 
   /** Forgets written events beyond the replay budget, oldest first. */
@@ -294,11 +305,8 @@ class SseSession implements ServerConnection {
     this.#eventBytes += bytes;
     this.#pendingBytes += bytes;
     if (this.#stream) void this.#pump(this.#stream);
-    return waitForDrain(
-      () => this.#pendingBytes,
-      this.#limits.highWaterMark,
-      () => this.#core.state === 'closed',
-    );
+    if (this.#pendingBytes <= this.#limits.highWaterMark) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
   }
 
   /** Queued events go out first, then the `close` event; a client that does not read is cut off after a bound. */
@@ -326,6 +334,10 @@ class SseSession implements ServerConnection {
     this.#graceTimer = undefined;
     if (!this.#core.markClosed(code, reason, wasClean)) return;
     this.#onGone();
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    const error = new SwitchyardError('ERR_CLOSED', `connection closed (${code}) before its queue drained`);
+    for (const waiter of waiters) waiter.reject(error);
     this.#events = [];
     this.#eventBytes = 0;
     const stream = this.#stream;
