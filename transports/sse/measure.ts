@@ -1,15 +1,18 @@
 /**
  * Quick local numbers for docs/transports/sse.md (not a test, not the benchmark): downstream push rate of
- * 64 B messages to the Node client, and upstream batched send rate. Run: npx tsx transports/sse/measure.ts
+ * 64 B messages to the Node client, and upstream batched send rate, with the WebSocket rung in the same run
+ * for a ratio. Run: npx tsx transports/sse/measure.ts
  */
 import { startNodeServer } from '../../server/node.ts';
 import type { ServerConnection } from '../../src/transport.ts';
+import type { Transport } from '../../src/transport.ts';
+import { createNodeWebSocketTransport } from '../websocket/node.ts';
 import { createNodeSseTransport } from './node.ts';
 
 const N = Number(process.env.N ?? 200_000);
 const payload = 'x'.repeat(64);
 
-async function main(): Promise<void> {
+async function run(rung: string, connect: (serverUrl: string) => Transport): Promise<void> {
   let connection: ServerConnection | undefined;
   let upstream = 0;
   let upstreamDone: () => void = () => {};
@@ -21,7 +24,7 @@ async function main(): Promise<void> {
       });
     },
   });
-  const transport = createNodeSseTransport({ url: `${server.url}/rt/sse` });
+  const transport = connect(server.url);
   let received = 0;
   let downDone: () => void = () => {};
   transport.on('message', () => {
@@ -48,6 +51,7 @@ async function main(): Promise<void> {
   const upMs = performance.now() - start;
   console.log(
     JSON.stringify({
+      rung,
       messages: N,
       bytes: 64,
       downstreamMsgsPerSec: Math.round(N / (downMs / 1000)),
@@ -58,4 +62,5 @@ async function main(): Promise<void> {
   await server.close();
 }
 
-await main();
+await run('sse', (url) => createNodeSseTransport({ url: `${url}/rt/sse` }));
+await run('websocket', (url) => createNodeWebSocketTransport({ url: `${url.replace('http', 'ws')}/rt/ws` }));
