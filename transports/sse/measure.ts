@@ -4,8 +4,7 @@
  * for a ratio. Run: npx tsx transports/sse/measure.ts
  */
 import { startNodeServer } from '../../server/node.ts';
-import type { ServerConnection } from '../../src/transport.ts';
-import type { Transport } from '../../src/transport.ts';
+import type { ServerConnection, Transport } from '../../src/transport.ts';
 import { createNodeWebSocketTransport } from '../websocket/node.ts';
 import { createNodeSseTransport } from './node.ts';
 

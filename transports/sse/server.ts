@@ -151,6 +151,11 @@ class SseSession implements ServerConnection {
     return this.#pendingBytes;
   }
 
+  /** The `close` event of a session that ended, kept so that a client resuming late still learns the code. */
+  get closeEventText(): string | undefined {
+    return this.#closeEvent;
+  }
+
   /** Event id of the `session` event: resuming from it replays every message. */
   get sessionEventId(): string {
     return `${this.resumeKey}.0`;
@@ -429,9 +434,20 @@ export function createSseRoutes(options: SseRoutesOptions): Hono {
       for (const s of sessions.values()) s.writeComment('hb');
     }, commentMs);
   };
+  /**
+   * Close events of ended sessions, by resume key, for one grace period: a client whose stream was down when
+   * its session was closed (shutdown 1001, slow consumer 4008, ...) gets the real code on resume, not 4010.
+   */
+  const tombstones = new Map<string, string>();
   const removeSession = (session: SseSession) => {
     sessions.delete(session.id);
     byResumeKey.delete(session.resumeKey);
+    const closeEvent = session.closeEventText;
+    if (closeEvent !== undefined) {
+      tombstones.set(session.resumeKey, closeEvent);
+      const timer = setTimeout(() => tombstones.delete(session.resumeKey), settings.resumeGraceMs);
+      (timer as { unref?: () => void }).unref?.();
+    }
     if (sessions.size === 0 && heartbeat) {
       clearInterval(heartbeat);
       heartbeat = undefined;
@@ -470,6 +486,12 @@ export function createSseRoutes(options: SseRoutesOptions): Hono {
       const session = dot > 0 ? byResumeKey.get(lastEventId.slice(0, dot)) : undefined;
       const seqText = lastEventId.slice(dot + 1);
       const seq = /^\d{1,15}$/.test(seqText) ? Number(seqText) : -1;
+      const tombstone = dot > 0 ? tombstones.get(lastEventId.slice(0, dot)) : undefined;
+      if (tombstone !== undefined && (c.req.header('accept') ?? '').includes('text/event-stream')) {
+        return eventStream(c, async (stream) => {
+          await stream.write(tombstone);
+        });
+      }
       if (session?.state !== 'open') return unknownSession(c);
       if (!session.canResumeFrom(seq)) {
         // Events were lost for good: end the session so the app layer resyncs from its own history.

@@ -168,6 +168,19 @@ describe('SSE session lifecycle', () => {
     expect(await closed).toMatchObject({ code: CloseCode.UnknownSession });
   });
 
+  it('tells a client that resumes after its session was closed the real close code (e.g. 1001 at shutdown)', async () => {
+    const { server, connections } = await start();
+    const stream = await rawStream(`${server.url}/rt/sse`);
+    await until(() => stream.raw().includes('event: session'), 'session event');
+    const id = /event: session\nid: (\S+)\n/.exec(stream.raw())![1]!;
+    await until(() => connections.length === 1, 'connection');
+    stream.abort();
+    connections[0]!.close(CloseCode.GoingAway, 'restarting');
+    const resumed = await rawStream(`${server.url}/rt/sse`, { 'last-event-id': id });
+    await resumed.reading;
+    expect(resumed.raw()).toBe('event: close\ndata: {"code":1001,"reason":"restarting"}\n\n');
+  });
+
   it('closes a session whose stream is not resumed within the grace period with 1006, not clean', async () => {
     const connections: ServerConnection[] = [];
     const app = createSseRoutes({
