@@ -472,15 +472,17 @@ export function createSseRoutes(options: SseRoutesOptions): Hono {
 
   app.get('/', async (c) => {
     const request = options.connectionRequest(c);
+    const lastEventId = c.req.header('last-event-id');
+    // EventSource reconnects to the same URL, so a single-use token in it is spent: a resume is a request
+    // within an existing session (proven by its resume key below, or refused with 4010), like a POST.
     const refusal = await options.admission({
       request: c.req.raw,
       ip: request.ip,
       kind: 'sse',
-      phase: 'connect',
+      phase: lastEventId ? 'post' : 'connect',
     });
     if (refusal) return refusalResponse(refusal);
 
-    const lastEventId = c.req.header('last-event-id');
     if (lastEventId) {
       const dot = lastEventId.lastIndexOf('.');
       const session = dot > 0 ? byResumeKey.get(lastEventId.slice(0, dot)) : undefined;

@@ -149,6 +149,37 @@ describe('SSE session lifecycle', () => {
     resumed.abort();
   });
 
+  it('resumes although the URL token is single-use: a resume is admitted as a request of the session', async () => {
+    const phases: string[] = [];
+    const { server, connections } = await start({
+      admission: ({ phase }) => {
+        phases.push(phase);
+        // A single-use token: the second 'connect' with the same URL is a replay.
+        return phase === 'connect' && phases.filter((p) => p === 'connect').length > 1
+          ? {
+              status: 401,
+              closeCode: CloseCode.Unauthorized,
+              code: 'ERR_UNAUTHORIZED',
+              message: 'replayed token',
+            }
+          : null;
+      },
+    });
+    const first = await rawStream(`${server.url}/rt/sse?token=once`);
+    await until(() => first.raw().includes('event: session'), 'session event');
+    const id = /event: session\nid: (\S+)\n/.exec(first.raw())![1]!;
+    first.abort();
+    await until(() => connections.length === 1, 'connection');
+    void connections[0]!.send('kept');
+    const resumed = await rawStream(`${server.url}/rt/sse?token=once`, { 'last-event-id': id });
+    await until(() => resumed.raw().includes('event: t'), 'replayed message');
+    expect(resumed.response.status).toBe(200);
+    expect(phases).toEqual(['connect', 'post']);
+    const replay = await rawStream(`${server.url}/rt/sse?token=once`);
+    expect(replay.response.status).toBe(401); // a new session still needs a fresh token
+    resumed.abort();
+  });
+
   it('closes a session whose resume id is older than the replay buffer with 4010, on both sides', async () => {
     const { server, connections } = await start();
     const stream = await rawStream(`${server.url}/rt/sse`);
