@@ -64,9 +64,9 @@ export class WebSocketTransport implements Transport {
     this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_LIMITS.maxMessageBytes;
     this.#highWaterMark = options.highWaterMark ?? DEFAULT_LIMITS.highWaterMark;
     const socket = new Ctor(options.url, WEBSOCKET_PROTOCOL);
-    // `ws` hands out Buffers (Uint8Array) with 'nodebuffer' and avoids a copy; browsers only know 'arraybuffer'.
-    socket.binaryType = 'nodebuffer';
-    if (socket.binaryType !== 'nodebuffer') socket.binaryType = 'arraybuffer';
+    // Browsers default to Blob, which would need an async read per message. (The Node wrapper in ./node.ts
+    // hands out Buffers whatever this says.)
+    socket.binaryType = 'arraybuffer';
     this.#socket = socket;
     socket.addEventListener('open', () => this.#core.markOpen());
     socket.addEventListener('message', (event) => this.#onMessage(event.data));

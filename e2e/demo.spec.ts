@@ -1,0 +1,54 @@
+/**
+ * The demo page in real browsers: one panel per rung the server offers, each round-tripping echoes and
+ * receiving the server's ticker broadcast. What a reader of the docs sees when they run `npm start`.
+ */
+import { expect, test } from './fixtures.ts';
+
+test('shows a panel per offered rung, each connected, echoing and receiving the ticker', async ({
+  page,
+  demoServer,
+}) => {
+  const offered = (await (await fetch(`${demoServer.url}/rt/negotiate`)).json()) as {
+    transports: { kind: string }[];
+  };
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(`${demoServer.url}/`);
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true');
+  const kinds = await page
+    .locator('.rung')
+    .evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).dataset.kind));
+  expect(kinds.sort()).toEqual(offered.transports.map((t) => t.kind).sort());
+  expect(kinds).toContain('websocket');
+  expect(kinds).toContain('sse');
+  for (const kind of kinds) {
+    const panel = page.locator(`.rung[data-kind="${kind}"]`);
+    await expect(panel).toHaveAttribute('data-state', 'connected');
+    // The button sends one more echo on top of the page's own once-a-second echo.
+    await panel.getByRole('button', { name: 'send echo' }).click();
+    await expect.poll(async () => Number(await panel.getAttribute('data-echoes'))).toBeGreaterThanOrEqual(2);
+    await expect.poll(async () => Number(await panel.getAttribute('data-ticks'))).toBeGreaterThanOrEqual(2);
+    const rtt = Number(await panel.getAttribute('data-rtt'));
+    expect(rtt).toBeGreaterThan(0);
+    await expect(panel.locator('.caps')).toHaveText(`rung in use: ${kind}`);
+  }
+  expect(errors).toEqual([]);
+});
+
+test('tells the page when the server shuts down (1001) on every rung', async ({ page }) => {
+  const { startDemoServer } = await import('./fixtures.ts');
+  const own = await startDemoServer();
+  try {
+    await page.goto(`${own.url}/`);
+    const panels = page.locator('.rung');
+    await expect(panels.first()).toHaveAttribute('data-state', 'connected');
+    await expect(panels.last()).toHaveAttribute('data-state', 'connected');
+    await own.server.close();
+    for (const panel of await panels.all()) {
+      await expect(panel).not.toHaveAttribute('data-state', 'connected');
+      await expect(panel.locator('dd').last()).toContainText('1001 GoingAway');
+    }
+  } finally {
+    await own.demo.stop();
+  }
+});

@@ -1,0 +1,64 @@
+/**
+ * The demo application: the real protocol and in-memory hub behind every rung, a `ticker` topic the server
+ * publishes to every second, and echo topics (a client publishes to its own topic and gets it back through
+ * the hub) so the page can measure real round trips per rung. Runtime-neutral: Node and Deno serve it alike.
+ */
+import type { SwitchyardApp } from '../app.ts';
+import { MemoryHub } from '../hub/memory.ts';
+import { createProtocol, type Protocol } from '../protocol/index.ts';
+import { DEMO_PAGE_HTML } from './page-html.ts';
+
+export interface DemoOptions {
+  readonly heartbeatMs?: number;
+  readonly tickerMs?: number;
+  /** The browser bundle of server/demo/page.ts (built by ./bundle.ts). */
+  readonly bundle: string;
+}
+
+export interface Demo {
+  readonly protocol: Protocol;
+  readonly hub: MemoryHub;
+  /** Adds `/` (the page) and `/demo.js` (its bundle) to the app. */
+  configure(app: SwitchyardApp): void;
+  stop(): Promise<void>;
+}
+
+export const TICKER_TOPIC = 'ticker';
+
+export function createDemo(options: DemoOptions): Demo {
+  const hub = new MemoryHub();
+  const protocol = createProtocol({
+    hub,
+    heartbeatMs: options.heartbeatMs ?? 15_000,
+    // Only the echo topics are writable by clients; the ticker is the server's.
+    authorize: (operation, topic) =>
+      operation === 'pub' && !topic.startsWith('echo.')
+        ? { code: 'ERR_FORBIDDEN_TOPIC', message: 'clients may publish to echo.* topics only' }
+        : null,
+  });
+  let tick = 0;
+  const ticker = setInterval(() => {
+    tick++;
+    void hub.publish(TICKER_TOPIC, { tick, at: Date.now() });
+  }, options.tickerMs ?? 1000);
+  (ticker as { unref?: () => void }).unref?.();
+  return {
+    protocol,
+    hub,
+    configure(app) {
+      app.app.get('/', (c) => c.html(DEMO_PAGE_HTML));
+      app.app.get('/favicon.ico', (c) => c.body(null, 204));
+      app.app.get('/demo.js', (c) =>
+        c.body(options.bundle, 200, {
+          'content-type': 'text/javascript; charset=utf-8',
+          'cache-control': 'no-store',
+        }),
+      );
+    },
+    async stop() {
+      clearInterval(ticker);
+      protocol.close();
+      await hub.close();
+    },
+  };
+}
