@@ -479,6 +479,9 @@ export class Client<In = unknown> {
           this.#giveUp(close);
           return 'fatal';
         }
+        // The rung worked and the server refused the token: a lower rung would refuse the same token.
+        // End the round so that the next one fetches a fresh token.
+        if (close?.code === CloseCode.TokenExpired) return 'failed';
       }
     }
     return 'failed';
