@@ -1,0 +1,403 @@
+/**
+ * One WebTransport session as a switchyard connection, for either side: the same code runs in the browser,
+ * in Deno and in Node, as client (`Transport`) or server (`ServerConnection`), over anything shaped like
+ * the W3C WebTransport session. Each channel has its own stream, so a stalled channel never holds up
+ * another (no head-of-line blocking between channels); a control stream carries hello/ready and a close
+ * that waits for every channel stream to finish, so data sent before close() is not cut off.
+ */
+import { CloseCode } from '../../src/close-codes.ts';
+import { ConnectionCore, normalizeClose, waitForDrain } from '../../src/connection-core.ts';
+import { SwitchyardError } from '../../src/errors.ts';
+import type {
+  Payload,
+  SendOptions,
+  TransportCapabilities,
+  TransportEvents,
+  TransportState,
+} from '../../src/transport.ts';
+import { DEFAULT_CHANNEL } from '../../src/transport.ts';
+import { decodeUtf8Strict, encodeUtf8 } from '../../src/utf8.ts';
+import {
+  datagramOverhead,
+  decodeChannelName,
+  decodeDatagram,
+  encodeDatagram,
+  encodeFrame,
+  type Frame,
+  FrameReader,
+  FrameType,
+  invalid,
+} from './framing.ts';
+
+export interface BidirectionalStreamLike {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+}
+
+/** What this adapter needs of a session: browsers, Deno and @fails-components/webtransport all have it. */
+export interface WebTransportSessionLike {
+  readonly ready: Promise<unknown>;
+  readonly closed: Promise<{ closeCode?: number; reason?: string } | undefined>;
+  readonly incomingBidirectionalStreams: ReadableStream<BidirectionalStreamLike>;
+  createBidirectionalStream(): Promise<BidirectionalStreamLike>;
+  readonly datagrams: {
+    readonly readable: ReadableStream<Uint8Array>;
+    readonly writable: WritableStream<Uint8Array>;
+    readonly maxDatagramSize?: number;
+  };
+  close(info?: { closeCode?: number; reason?: string }): void;
+}
+
+export const PROTOCOL_VERSION = 1;
+/** Used when the runtime does not report `maxDatagramSize`: fits any QUIC path MTU of 1280 with headers. */
+export const FALLBACK_MAX_DATAGRAM = 1100;
+/** How long a closing side waits for the other's channel streams to finish before closing anyway. */
+const DRAIN_TIMEOUT_MS = 2000;
+
+export interface WebTransportConnectionOptions {
+  readonly role: 'client' | 'server';
+  /** `h3`: native QUIC (independent streams, unreliable datagrams); `h2`: WebTransport over HTTP/2 (one TCP connection). */
+  readonly protocol: 'h3' | 'h2';
+  readonly maxMessageBytes: number;
+  readonly highWaterMark: number;
+}
+
+type Writer = WritableStreamDefaultWriter<Uint8Array>;
+
+export class WebTransportConnection {
+  readonly kind = 'webtransport' as const;
+  readonly capabilities: TransportCapabilities;
+  protected readonly core = new ConnectionCore();
+  readonly #session: WebTransportSessionLike;
+  readonly #options: WebTransportConnectionOptions;
+  /** The stream each channel sends on: the one this side opened, or the peer's stream for that channel. */
+  readonly #channelWriters = new Map<string, Promise<Writer>>();
+  readonly #incoming = new Set<Promise<void>>();
+  #control: Writer | undefined;
+  #datagramWriter: Writer | undefined;
+  #buffered = 0;
+  #closing: Promise<void> | undefined;
+  #onReady: (() => void) | undefined;
+
+  constructor(
+    session: WebTransportSessionLike,
+    options: WebTransportConnectionOptions,
+    onReady?: () => void,
+  ) {
+    this.#session = session;
+    this.#options = options;
+    this.#onReady = onReady;
+    const maxDatagramBytes = (session.datagrams.maxDatagramSize ?? FALLBACK_MAX_DATAGRAM) - 2;
+    this.capabilities = {
+      datagrams: options.protocol === 'h3',
+      independentStreams: options.protocol === 'h3',
+      binary: true,
+      upstream: 'native',
+      maxDatagramBytes,
+    };
+    session.closed.then(
+      (info) => this.#sessionEnded(info?.closeCode ?? CloseCode.Abnormal, info?.reason ?? '', true),
+      (error: unknown) =>
+        this.#sessionEnded(CloseCode.Abnormal, String((error as Error)?.message ?? error), false),
+    );
+    void this.#start();
+  }
+
+  get state(): TransportState {
+    return this.core.state;
+  }
+
+  get bufferedAmount(): number {
+    return this.#buffered;
+  }
+
+  async #start(): Promise<void> {
+    try {
+      await this.#session.ready;
+      void this.#acceptStreams();
+      void this.#readDatagrams();
+      if (this.#options.role === 'client') {
+        const control = await this.#session.createBidirectionalStream();
+        this.#control = control.writable.getWriter();
+        void this.#readStream(control.readable, true);
+        await this.#control.write(
+          encodeFrame(FrameType.hello, encodeUtf8(JSON.stringify({ v: PROTOCOL_VERSION }))),
+        );
+      }
+    } catch (error) {
+      this.#sessionEnded(
+        CloseCode.Abnormal,
+        `WebTransport session failed: ${(error as Error)?.message ?? error}`,
+        false,
+      );
+    }
+  }
+
+  async #acceptStreams(): Promise<void> {
+    const reader = this.#session.incomingBidirectionalStreams.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        const reading = this.#readStream(value.readable, false, value.writable);
+        this.#incoming.add(reading);
+        void reading.finally(() => this.#incoming.delete(reading));
+      }
+    } catch {
+      // The session ended; `closed` reports how.
+    }
+  }
+
+  /** Reads one stream to its end. The first frame says what it is: OPEN (a channel), HELLO or (client) READY. */
+  async #readStream(
+    readable: ReadableStream<Uint8Array>,
+    isOwnControl: boolean,
+    writable?: WritableStream<Uint8Array>,
+    ownChannel?: string,
+  ) {
+    const frames = new FrameReader(this.#options.maxMessageBytes);
+    const reader = readable.getReader();
+    // On a stream this side opened for a channel, the peer answers with data frames only.
+    let channel: string | undefined = ownChannel;
+    let isControl = isOwnControl;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        for (const frame of frames.push(value)) {
+          if (isControl) {
+            this.#onControl(frame);
+            continue;
+          }
+          if (channel === undefined) {
+            if (frame.type === FrameType.open) {
+              channel = decodeChannelName(frame.payload);
+              if (writable && !this.#channelWriters.has(channel)) {
+                this.#channelWriters.set(channel, Promise.resolve(writable.getWriter()));
+              }
+              continue;
+            }
+            if (
+              frame.type === FrameType.hello &&
+              this.#options.role === 'server' &&
+              writable &&
+              !this.#control
+            ) {
+              isControl = true;
+              this.#control = writable.getWriter();
+              this.#onControl(frame);
+              continue;
+            }
+            throw invalid('a stream must start with OPEN (or HELLO on the control stream)');
+          }
+          this.#onData(channel, frame);
+        }
+      }
+      if (frames.pending > 0) throw invalid('stream ended in the middle of a frame');
+    } catch (error) {
+      if (error instanceof SwitchyardError) {
+        this.core.emitError(error);
+        this.close(error.closeCode ?? CloseCode.ProtocolError, error.message);
+      }
+      // Other errors: the stream was reset or the session ended; `closed` reports the session's fate.
+    }
+  }
+
+  #onData(channel: string, frame: Frame): void {
+    if (this.core.state !== 'open' && this.core.state !== 'closing') return;
+    if (frame.type === FrameType.text) {
+      this.core.events.emit('message', { data: decodeUtf8Strict(frame.payload), channel, unreliable: false });
+    } else if (frame.type === FrameType.binary) {
+      this.core.events.emit('message', { data: frame.payload, channel, unreliable: false });
+    } else throw invalid(`unexpected frame type ${frame.type} on a channel stream`);
+  }
+
+  #onControl(frame: Frame): void {
+    switch (frame.type) {
+      case FrameType.hello: {
+        if (this.#options.role !== 'server') throw invalid('HELLO sent to a client');
+        const hello = JSON.parse(decodeUtf8Strict(frame.payload)) as { v?: unknown };
+        if (hello.v !== PROTOCOL_VERSION)
+          throw invalid(`unsupported WebTransport framing version ${String(hello.v)}`);
+        void this.#control!.write(
+          encodeFrame(FrameType.ready, encodeUtf8(JSON.stringify({ v: PROTOCOL_VERSION }))),
+        ).catch(() => {});
+        this.#opened();
+        return;
+      }
+      case FrameType.ready:
+        if (this.#options.role !== 'client') throw invalid('READY sent to a server');
+        this.#opened();
+        return;
+      case FrameType.close: {
+        if (frame.payload.byteLength < 2) throw invalid('CLOSE frame without a code');
+        const code = (frame.payload[0]! << 8) | frame.payload[1]!;
+        const reason = decodeUtf8Strict(frame.payload.subarray(2));
+        void this.#peerClosed(code, reason);
+        return;
+      }
+      default:
+        throw invalid(`unexpected frame type ${frame.type} on the control stream`);
+    }
+  }
+
+  #opened(): void {
+    if (this.core.markOpen()) {
+      this.#onReady?.();
+      this.#onReady = undefined;
+    }
+  }
+
+  async #readDatagrams(): Promise<void> {
+    const reader = this.#session.datagrams.readable.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        if (this.core.state !== 'open') continue;
+        let datagram: ReturnType<typeof decodeDatagram>;
+        try {
+          datagram = decodeDatagram(value);
+        } catch (error) {
+          // A malformed datagram is dropped, like a lost one; it does not end the session.
+          if (error instanceof SwitchyardError) this.core.emitError(error);
+          continue;
+        }
+        const data = datagram.type === FrameType.text ? decodeUtf8Strict(datagram.payload) : datagram.payload;
+        this.core.events.emit('message', { data, channel: datagram.channel, unreliable: true });
+      }
+    } catch {
+      // Session over.
+    }
+  }
+
+  send(data: Payload, options?: SendOptions): Promise<void> {
+    let channel: string;
+    try {
+      channel = this.core.checkSend(data, options, this.#options.maxMessageBytes).channel;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const type = typeof data === 'string' ? FrameType.text : FrameType.binary;
+    const bytes = typeof data === 'string' ? encodeUtf8(data) : data;
+    if (options?.reliable === false) {
+      if (this.capabilities.datagrams) return this.#sendDatagram(type, channel, bytes);
+      // Over HTTP/2 a "datagram" would travel on the one reliable connection anyway: apply the volatile policy.
+      if (this.#buffered > this.#options.highWaterMark) return Promise.resolve();
+    }
+    const frame = encodeFrame(type, bytes);
+    this.#buffered += frame.byteLength;
+    const written = this.#writerFor(channel).then((writer) => writer.write(frame));
+    written.then(
+      () => {
+        this.#buffered -= frame.byteLength;
+      },
+      () => {
+        this.#buffered -= frame.byteLength;
+      },
+    );
+    return written.then(() =>
+      waitForDrain(
+        () => this.#buffered,
+        this.#options.highWaterMark,
+        () => this.core.state === 'closed',
+      ),
+    );
+  }
+
+  #sendDatagram(type: number, channel: string, payload: Uint8Array): Promise<void> {
+    const size = payload.byteLength + datagramOverhead(channel);
+    const max = this.#session.datagrams.maxDatagramSize ?? FALLBACK_MAX_DATAGRAM;
+    if (size > max) {
+      return Promise.reject(
+        new SwitchyardError(
+          'ERR_DATAGRAM_TOO_BIG',
+          `datagram of ${size} bytes (payload ${payload.byteLength} + ${datagramOverhead(channel)} header) exceeds this session's limit of ${max}`,
+        ),
+      );
+    }
+    this.#datagramWriter ??= this.#session.datagrams.writable.getWriter();
+    // Unreliable by definition: a datagram the runtime drops under pressure is not an error.
+    this.#datagramWriter.write(encodeDatagram(type, channel, payload)).catch(() => {});
+    return Promise.resolve();
+  }
+
+  #writerFor(channel: string): Promise<Writer> {
+    let writer = this.#channelWriters.get(channel);
+    if (!writer) {
+      writer = this.#session.createBidirectionalStream().then(async (stream) => {
+        const w = stream.writable.getWriter();
+        const reading = this.#readStream(stream.readable, false, undefined, channel);
+        this.#incoming.add(reading);
+        void reading.finally(() => this.#incoming.delete(reading));
+        await w.write(encodeFrame(FrameType.open, encodeUtf8(channel === DEFAULT_CHANNEL ? '' : channel)));
+        return w;
+      });
+      this.#channelWriters.set(channel, writer);
+    }
+    return writer;
+  }
+
+  /** Finishes every channel stream, then says CLOSE on the control stream and waits for the peer to end the session. */
+  close(code?: number, reason?: string): void {
+    const normalized = normalizeClose(code, reason);
+    if (this.core.state === 'closed' || this.#closing) return;
+    if (this.core.state === 'connecting') {
+      this.#session.close({ closeCode: normalized.code, reason: normalized.reason });
+      this.#sessionEnded(CloseCode.Abnormal, 'closed before the session was ready', false);
+      return;
+    }
+    this.core.state = 'closing';
+    this.#closing = (async () => {
+      await this.#finishWriters();
+      const reasonBytes = encodeUtf8(normalized.reason);
+      const payload = new Uint8Array(2 + reasonBytes.byteLength);
+      payload[0] = normalized.code >> 8;
+      payload[1] = normalized.code & 255;
+      payload.set(reasonBytes, 2);
+      await this.#control?.write(encodeFrame(FrameType.close, payload)).catch(() => {});
+      const peerEnded = this.#session.closed.then(
+        () => {},
+        () => {},
+      );
+      await Promise.race([peerEnded, delay(DRAIN_TIMEOUT_MS)]);
+      this.#session.close({ closeCode: normalized.code, reason: normalized.reason });
+      this.#sessionEnded(normalized.code, normalized.reason, true);
+    })();
+  }
+
+  async #peerClosed(code: number, reason: string): Promise<void> {
+    if (this.#closing) return;
+    this.core.state = 'closing';
+    this.#closing = (async () => {
+      // The peer finished its channel streams before CLOSE; read them to their end so nothing is lost.
+      await Promise.race([Promise.all([...this.#incoming]), delay(DRAIN_TIMEOUT_MS)]);
+      this.#sessionEnded(code, reason, true);
+      await this.#finishWriters();
+      this.#session.close({ closeCode: code, reason });
+    })();
+  }
+
+  async #finishWriters(): Promise<void> {
+    const writers = [...this.#channelWriters.values()];
+    await Promise.race([
+      Promise.all(writers.map((w) => w.then((writer) => writer.close()).catch(() => {}))),
+      delay(DRAIN_TIMEOUT_MS),
+    ]);
+  }
+
+  #sessionEnded(code: number, reason: string, wasClean: boolean): void {
+    this.core.markClosed(code, reason, wasClean);
+  }
+
+  on<K extends keyof TransportEvents>(type: K, listener: (event: TransportEvents[K]) => void): () => void {
+    return this.core.events.on(type, listener);
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    (timer as { unref?: () => void }).unref?.();
+  });
+}
