@@ -66,7 +66,6 @@ type Writer = WritableStreamDefaultWriter<Uint8Array>;
 
 export class WebTransportConnection {
   readonly kind = 'webtransport' as const;
-  readonly capabilities: TransportCapabilities;
   protected readonly core = new ConnectionCore();
   readonly #session: WebTransportSessionLike;
   readonly #options: WebTransportConnectionOptions;
@@ -87,20 +86,24 @@ export class WebTransportConnection {
     this.#session = session;
     this.#options = options;
     this.#onReady = onReady;
-    const maxDatagramBytes = (session.datagrams.maxDatagramSize ?? FALLBACK_MAX_DATAGRAM) - 2;
-    this.capabilities = {
-      datagrams: options.protocol === 'h3',
-      independentStreams: options.protocol === 'h3',
-      binary: true,
-      upstream: 'native',
-      maxDatagramBytes,
-    };
     session.closed.then(
       (info) => this.#sessionEnded(info?.closeCode ?? CloseCode.Abnormal, info?.reason ?? '', true),
       (error: unknown) =>
         this.#sessionEnded(CloseCode.Abnormal, String((error as Error)?.message ?? error), false),
     );
     void this.#start();
+  }
+
+  /** Live: the datagram limit is only known once the QUIC handshake has settled the path. */
+  get capabilities(): TransportCapabilities {
+    return {
+      datagrams: this.#options.protocol === 'h3',
+      independentStreams: this.#options.protocol === 'h3',
+      binary: true,
+      upstream: 'native',
+      // Largest payload on the default channel (the datagram header is 2 bytes plus the channel name).
+      maxDatagramBytes: (this.#session.datagrams.maxDatagramSize ?? FALLBACK_MAX_DATAGRAM) - 2,
+    };
   }
 
   get state(): TransportState {

@@ -1,0 +1,154 @@
+/**
+ * Deno runtime binding: the same Hono app as on Node (WebSocket via Deno.upgradeWebSocket, SSE), plus
+ * native HTTP/3 WebTransport on the same port number over QUIC, which browsers reach with the published
+ * certificate hash. Started by ./launch.ts (Node) or directly:
+ *   deno run --unstable-net --allow-net --allow-read --allow-env server/deno/main.ts
+ * Prints one JSON line when ready: { "url", "port", "rungs" }.
+ */
+import type { Context } from 'hono';
+import { CloseCode } from '../../src/close-codes.ts';
+import type { ConnectionHandler, ConnectionRequest } from '../../src/transport.ts';
+import { acceptPlatformWebSocket } from '../../transports/websocket/server-deno.ts';
+import { acceptWebTransportSession } from '../../transports/webtransport/server.ts';
+import { createSwitchyardApp } from '../app.ts';
+import type { RuntimeBinding } from '../binding.ts';
+import { generateDevCertificate } from '../certs.ts';
+import { createDemo } from '../demo/app.ts';
+
+export const WEBTRANSPORT_PATH = '/rt/wt';
+
+const port = Number(Deno.env.get('PORT') ?? 8080);
+const hostname = Deno.env.get('HOST') ?? '127.0.0.1';
+const heartbeatMs = Number(Deno.env.get('HEARTBEAT_MS') ?? 15_000);
+const bundlePath = Deno.env.get('DEMO_BUNDLE');
+/** `demo` (default): the demo app. `echo`: a transport-level echo server for the rung checks in test/. */
+const appName = Deno.env.get('SWITCHYARD_APP') ?? 'demo';
+
+const binding: RuntimeBinding = {
+  runtime: 'deno',
+  remoteAddress: (c: Context) =>
+    (c.env as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr?.hostname ?? 'unknown',
+  upgradeWebSocket: (c, limits, accept) => {
+    const { socket, response } = Deno.upgradeWebSocket(c.req.raw, {
+      protocol: requestedProtocol(c),
+      idleTimeout: 30,
+    });
+    acceptPlatformWebSocket(socket, requestFor(c), limits, accept);
+    return response;
+  },
+};
+
+function requestedProtocol(c: Context): string | undefined {
+  const offered = (c.req.header('sec-websocket-protocol') ?? '').split(',').map((p) => p.trim());
+  return offered.includes('switchyard.v1') ? 'switchyard.v1' : undefined;
+}
+
+function requestFor(c: Context): ConnectionRequest {
+  const headers: Record<string, string> = {};
+  c.req.raw.headers.forEach((value, key) => {
+    headers[key] = value;
+  });
+  return { url: c.req.url, origin: c.req.header('origin') ?? null, ip: binding.remoteAddress(c), headers };
+}
+
+/** Echoes every message on its channel and with its reliability; `close:<code>:<reason>` on `ctl` closes. */
+const echoApp: ConnectionHandler = (connection) => {
+  connection.on('message', (m) => {
+    if (m.channel === 'ctl' && typeof m.data === 'string' && m.data.startsWith('close:')) {
+      const [, code, reason] = m.data.split(':');
+      connection.close(Number(code), reason ?? '');
+      return;
+    }
+    connection.send(m.data, { channel: m.channel, reliable: !m.unreliable }).catch(() => {});
+  });
+};
+
+const certificate = await generateDevCertificate({ hosts: ['localhost', '127.0.0.1', '::1', hostname] });
+const demo = createDemo({ bundle: bundlePath ? await Deno.readTextFile(bundlePath) : '', heartbeatMs });
+
+const http = Deno.serve({ port, hostname, onListen: () => {} }, (request, info) =>
+  switchyard.app.fetch(request, info),
+);
+const boundPort = http.addr.port;
+
+const switchyard = createSwitchyardApp({
+  binding,
+  heartbeatMs,
+  onConnection: appName === 'echo' ? echoApp : demo.protocol.onConnection,
+  extraOffers: (request) => {
+    const host = new URL(request.url).hostname;
+    return [
+      {
+        kind: 'webtransport',
+        url: `https://${host.includes(':') ? `[${host}]` : host}:${boundPort}${WEBTRANSPORT_PATH}`,
+        certificateHashes: [certificate.hash],
+      },
+    ];
+  },
+});
+demo.configure(switchyard);
+
+// WebTransport: QUIC on the same port number (UDP), HTTP/3 with the WebTransport extension.
+const endpoint = new Deno.QuicEndpoint({ hostname, port: boundPort });
+const listener = endpoint.listen({ cert: certificate.cert, key: certificate.key, alpnProtocols: ['h3'] });
+
+async function acceptWebTransport(): Promise<void> {
+  for (;;) {
+    let conn: Deno.QuicConn;
+    try {
+      conn = await listener.accept();
+    } catch {
+      return;
+    }
+    void (async () => {
+      try {
+        const session = await Deno.upgradeWebTransport(conn);
+        const url = new URL(session.url);
+        const ip = conn.remoteAddr.hostname;
+        // Deno exposes the CONNECT's URL but not its headers: the Origin check cannot run here, which is
+        // why tokens (bound to the origin that requested them) travel in the URL on this rung.
+        const refusal =
+          url.pathname === WEBTRANSPORT_PATH
+            ? await switchyard.admission({
+                request: new Request(url),
+                ip,
+                kind: 'webtransport',
+                phase: 'connect',
+              })
+            : { closeCode: CloseCode.PolicyViolation, message: 'unknown WebTransport path' };
+        if (refusal) {
+          await session.ready.catch(() => {});
+          session.close({ closeCode: refusal.closeCode, reason: refusal.message.slice(0, 100) });
+          return;
+        }
+        const request: ConnectionRequest = { url: session.url, origin: null, ip, headers: {} };
+        acceptWebTransportSession(session, request, switchyard.limits, 'h3', switchyard.onConnection);
+      } catch (error) {
+        console.error('webtransport session failed:', (error as Error).message);
+      }
+    })();
+  }
+}
+void acceptWebTransport();
+
+console.log(
+  JSON.stringify({
+    url: `http://${hostname}:${boundPort}`,
+    port: boundPort,
+    runtime: 'deno',
+    rungs: ['webtransport', 'websocket', 'sse'],
+  }),
+);
+
+let stopping = false;
+async function shutdown(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  await switchyard.registry.closeAll();
+  endpoint.close();
+  await http.shutdown();
+  await demo.stop();
+  Deno.exit(0);
+}
+Deno.addSignalListener('SIGINT', shutdown);
+Deno.addSignalListener('SIGTERM', shutdown);

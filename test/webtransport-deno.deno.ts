@@ -1,0 +1,113 @@
+// Deno client -> Deno server over native HTTP/3: the WebTransport rung's checks under Deno, run by
+// test/webtransport-deno.test.ts (which starts the server with SWITCHYARD_APP=echo and parses the result).
+import type { CloseEvent, MessageEvent, Transport } from '../src/transport.ts';
+import { createWebTransportTransport } from '../transports/webtransport/client.ts';
+
+type Offer = { kind: string; url: string; certificateHashes: { algorithm: 'sha-256'; value: string }[] };
+const base = Deno.args[0]!;
+const negotiate = (await (await fetch(`${base}/rt/negotiate`)).json()) as { transports: Offer[] };
+const offer = negotiate.transports.find((t) => t.kind === 'webtransport')!;
+const results: Record<string, unknown> = {};
+
+async function open(maxMessageBytes?: number): Promise<Transport> {
+  const t = createWebTransportTransport({
+    url: offer.url,
+    certificateHashes: offer.certificateHashes,
+    ...(maxMessageBytes ? { maxMessageBytes } : {}),
+  });
+  await new Promise<void>((resolve, reject) => {
+    t.on('open', () => resolve());
+    t.on('close', (e) => reject(new Error(`closed ${e.code} ${e.reason}`)));
+  });
+  return t;
+}
+
+function collect(
+  t: Transport,
+  n: number,
+  filter: (m: MessageEvent) => boolean = () => true,
+): Promise<MessageEvent[]> {
+  const out: MessageEvent[] = [];
+  return new Promise((resolve) => {
+    t.on('message', (m) => {
+      if (!filter(m)) return;
+      out.push(m);
+      if (out.length === n) resolve(out);
+    });
+  });
+}
+
+const closed = (t: Transport) => new Promise<CloseEvent>((resolve) => t.on('close', resolve));
+const bytes = (n: number) => Uint8Array.from({ length: n }, (_, i) => i & 255);
+
+const t = await open();
+results.capabilities = t.capabilities;
+
+// Exact echo of text and bytes.
+const samples = ['', 'hello', 'lines\n\r\nCR\r', 'astral 😀 ☃', 'nul\u0000'];
+const echoed = collect(t, samples.length + 1);
+for (const s of samples) await t.send(s);
+await t.send(bytes(256));
+const got = await echoed;
+results.textExact =
+  JSON.stringify(got.slice(0, samples.length).map((m) => m.data)) === JSON.stringify(samples);
+results.binaryExact =
+  JSON.stringify([...(got.at(-1)!.data as Uint8Array)]) === JSON.stringify([...bytes(256)]);
+
+// Channels: each on its own stream, tagged on return.
+const tagged = collect(t, 3, (m) => m.channel !== '');
+await t.send('a', { channel: 'alpha' });
+await t.send('b', { channel: 'beta' });
+await t.send('c', { channel: 'gamma' });
+results.channels = (await tagged).map((m) => `${m.channel}=${m.data}`).sort();
+
+// 10,000 in order on one channel.
+const N = 10_000;
+const ordered = collect(t, N, (m) => m.channel === 'seq');
+const sends: Promise<void>[] = [];
+for (let i = 0; i < N; i++) sends.push(t.send(String(i), { channel: 'seq' }));
+await Promise.all(sends);
+const seq = (await ordered).map((m) => Number(m.data));
+results.inOrder = seq.every((v, i) => v === i);
+
+// Datagrams: round trip, oversize refused, mostly arrive without loss.
+const dgrams = collect(t, 1, (m) => m.unreliable);
+await t.send('ping', { reliable: false, channel: 'dg' });
+const dg = (await dgrams)[0]!;
+results.datagram = { data: dg.data, channel: dg.channel, unreliable: dg.unreliable };
+const max = t.capabilities.maxDatagramBytes ?? 0;
+results.maxDatagramBytes = max;
+results.oversizeDatagram = await t
+  .send(bytes(max + 1), { reliable: false })
+  .then(() => 'sent')
+  .catch((e: { code?: string }) => e.code);
+let arrived = 0;
+t.on('message', (m) => {
+  if (m.unreliable && m.channel === 'burst') arrived++;
+});
+for (let i = 0; i < 500; i++) {
+  await t.send(bytes(200), { reliable: false, channel: 'burst' });
+  if (i % 50 === 49) await new Promise((r) => setTimeout(r, 5));
+}
+await new Promise((r) => setTimeout(r, 500));
+results.datagramsArrived = arrived;
+
+// Server-initiated close with code and reason.
+const serverClose = closed(t);
+await t.send('close:4567:server bye', { channel: 'ctl' });
+results.serverClose = await serverClose;
+
+// Client close code reaches the server side (the server answers the same code).
+const t2 = await open();
+const c2 = closed(t2);
+t2.close(4321, 'client bye');
+results.clientClose = await c2;
+
+// Size limit: a client that bypasses its own limit gets 1009 from the server.
+const t3 = await open(4 * 1024 * 1024);
+const c3 = closed(t3);
+await t3.send(bytes(1024 * 1024 + 1)).catch(() => {});
+results.oversizeClose = (await c3).code;
+
+console.log(JSON.stringify(results));
+Deno.exit(0);

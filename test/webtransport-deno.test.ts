@@ -1,0 +1,79 @@
+/**
+ * The WebTransport rung over native HTTP/3 on this machine: a Deno client against the Deno binding, the
+ * same checks as the conformance suite where they apply plus datagrams (test/webtransport-deno.deno.ts).
+ */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DenoServer, denoBinary, launchDenoServer } from '../server/deno/launch.ts';
+
+const run = promisify(execFile);
+
+describe.skipIf(!denoBinary())('webtransport over HTTP/3: Deno client -> Deno server', () => {
+  let server: DenoServer;
+  let results: Record<string, unknown>;
+
+  beforeAll(async () => {
+    process.env.SWITCHYARD_APP = 'echo';
+    server = await launchDenoServer({ port: 0 });
+    delete process.env.SWITCHYARD_APP;
+    const { stdout } = await run(
+      denoBinary()!,
+      [
+        'run',
+        '--no-check',
+        '--unstable-net',
+        '--allow-net',
+        '--allow-read',
+        '--allow-env',
+        'test/webtransport-deno.deno.ts',
+        server.url,
+      ],
+      { cwd: fileURLToPath(new URL('..', import.meta.url)), timeout: 60_000 },
+    );
+    results = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+  }, 90_000);
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('reports HTTP/3 capabilities: unreliable datagrams and independent streams', () => {
+    expect(results.capabilities).toMatchObject({
+      datagrams: true,
+      independentStreams: true,
+      binary: true,
+      upstream: 'native',
+    });
+  });
+
+  it('echoes text and bytes exactly', () => {
+    expect(results.textExact).toBe(true);
+    expect(results.binaryExact).toBe(true);
+  });
+
+  it('keeps channels apart (a stream each)', () => {
+    expect(results.channels).toEqual(['alpha=a', 'beta=b', 'gamma=c']);
+  });
+
+  it('delivers 10,000 messages in order', () => {
+    expect(results.inOrder).toBe(true);
+  });
+
+  it('round-trips a datagram, refuses an oversize one, and most of a burst arrives', () => {
+    expect(results.datagram).toEqual({ data: 'ping', channel: 'dg', unreliable: true });
+    expect(results.maxDatagramBytes).toBeGreaterThan(1000);
+    expect(results.oversizeDatagram).toBe('ERR_DATAGRAM_TOO_BIG');
+    expect(results.datagramsArrived).toBeGreaterThanOrEqual(400); // of 500: a floor, not perfection
+  });
+
+  it('carries close codes and reasons both ways', () => {
+    expect(results.serverClose).toEqual({ code: 4567, reason: 'server bye', wasClean: true });
+    expect(results.clientClose).toMatchObject({ code: 4321, reason: 'client bye', wasClean: true });
+  });
+
+  it('closes with 1009 when a client bypasses the size limit', () => {
+    expect(results.oversizeClose).toBe(1009);
+  });
+});
