@@ -1,29 +1,48 @@
 /**
- * `npm start`: the demo server with every rung this machine can offer. PORT (default 8080) and HOST
- * (default 127.0.0.1) choose where it listens; SIGINT/SIGTERM shut down gracefully (clients get 1001).
+ * `npm start`: the demo server with every rung this machine can offer. Deno serves native HTTP/3
+ * WebTransport here (the Node HTTP/3 addon cannot be installed on these machines), so when the `deno`
+ * package is present the Deno binding serves all three rungs; otherwise the Node binding serves WebSocket
+ * and SSE. PORT (default 8080) and HOST (default 127.0.0.1) choose where it listens; SIGINT/SIGTERM shut
+ * down gracefully (clients get 1001). SWITCHYARD_RUNTIME=node forces the Node binding.
  */
 
 import { createDemo } from './demo/app.ts';
 import { buildDemoBundle } from './demo/bundle.ts';
+import { denoBinary, launchDenoServer } from './deno/launch.ts';
 import { startNodeServer } from './node.ts';
 
 const port = Number(process.env.PORT ?? 8080);
 const hostname = process.env.HOST ?? '127.0.0.1';
 const heartbeatMs = Number(process.env.HEARTBEAT_MS ?? 15_000);
+const bundle = await buildDemoBundle();
 
-const demo = createDemo({ bundle: await buildDemoBundle(), heartbeatMs });
-const server = await startNodeServer({
-  port,
-  hostname,
-  heartbeatMs,
-  onConnection: demo.protocol.onConnection,
-  configure: (app) => demo.configure(app),
-});
+let close: () => Promise<void>;
+let url: string;
+let runtime: string;
+if (denoBinary() && process.env.SWITCHYARD_RUNTIME !== 'node') {
+  const deno = await launchDenoServer({ port, hostname, heartbeatMs, bundle, inheritOutput: true });
+  ({ url } = deno);
+  runtime = 'deno (chosen: native HTTP/3 WebTransport is available through Deno on this machine)';
+  close = () => deno.close();
+} else {
+  const demo = createDemo({ bundle, heartbeatMs });
+  const server = await startNodeServer({
+    port,
+    hostname,
+    heartbeatMs,
+    onConnection: demo.protocol.onConnection,
+    configure: (app) => demo.configure(app),
+  });
+  url = server.url;
+  runtime = 'node';
+  close = async () => {
+    await server.close();
+    await demo.stop();
+  };
+}
 
-const offered = (await (await fetch(`${server.url}/rt/negotiate`)).json()) as {
-  transports: { kind: string }[];
-};
-console.log(`switchyard demo on ${server.url} (runtime: node)`);
+const offered = (await (await fetch(`${url}/rt/negotiate`)).json()) as { transports: { kind: string }[] };
+console.log(`switchyard demo on ${url} (runtime: ${runtime})`);
 console.log(`rungs offered: ${offered.transports.map((t) => t.kind).join(', ')}`);
 
 let stopping = false;
@@ -32,8 +51,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     if (stopping) return;
     stopping = true;
     console.log(`${signal}: closing connections with 1001 and stopping`);
-    await server.close();
-    await demo.stop();
+    await close();
     process.exit(0);
   });
 }

@@ -29,11 +29,13 @@ const binding: RuntimeBinding = {
   remoteAddress: (c: Context) =>
     (c.env as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr?.hostname ?? 'unknown',
   upgradeWebSocket: (c, limits, accept) => {
+    // Read the request first: on upgrade Deno hands the request over to the socket.
+    const request = requestFor(c);
     const { socket, response } = Deno.upgradeWebSocket(c.req.raw, {
       protocol: requestedProtocol(c),
       idleTimeout: 30,
     });
-    acceptPlatformWebSocket(socket, requestFor(c), limits, accept);
+    acceptPlatformWebSocket(socket, request, limits, accept);
     return response;
   },
 };
