@@ -52,3 +52,25 @@ test('tells the page when the server shuts down (1001) on every rung', async ({ 
     await own.demo.stop();
   }
 });
+
+test('on the Deno binding the page shows all three rungs, WebTransport included, each working', async ({
+  page,
+}) => {
+  const { buildDemoBundle } = await import('../server/demo/bundle.ts');
+  const { launchDenoServer } = await import('../server/deno/launch.ts');
+  const deno = await launchDenoServer({ port: 0, bundle: await buildDemoBundle(), heartbeatMs: 5000 });
+  try {
+    await page.goto(`${deno.url}/`);
+    await expect(page.locator('body')).toHaveAttribute('data-ready', 'true');
+    for (const kind of ['webtransport', 'websocket', 'sse']) {
+      const panel = page.locator(`.rung[data-kind="${kind}"]`);
+      await expect(panel).toHaveAttribute('data-state', 'connected');
+      await expect
+        .poll(async () => Number(await panel.getAttribute('data-echoes')))
+        .toBeGreaterThanOrEqual(1);
+      await expect.poll(async () => Number(await panel.getAttribute('data-ticks'))).toBeGreaterThanOrEqual(1);
+    }
+  } finally {
+    await deno.close();
+  }
+});
