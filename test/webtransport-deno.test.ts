@@ -73,6 +73,12 @@ describe.skipIf(!denoBinary())('webtransport over HTTP/3: Deno client -> Deno se
     expect(results.clientClose).toMatchObject({ code: 4321, reason: 'client bye', wasClean: true });
   });
 
+  it('has no head-of-line blocking: channels b and c flow in full while nobody reads channel a', () => {
+    // a's 32 MiB of echoes exceed the stream's flow-control window, so the server's writes on a are stuck
+    // while b and c complete; afterwards a's echoes are all still there.
+    expect(results.headOfLine).toMatchObject({ bGot: 300, cGot: 300, aGot: 2000 });
+  });
+
   it('closes with 1009 when a client bypasses the size limit', () => {
     expect(results.oversizeClose).toBe(1009);
   });
