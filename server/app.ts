@@ -10,6 +10,7 @@ import { DEFAULT_LIMITS } from '../src/transport.ts';
 import { createSseRoutes } from '../transports/sse/server.ts';
 import { connectionRequest, type RuntimeBinding } from './binding.ts';
 import { ConnectionRegistry } from './connections.ts';
+import { redactUrl, type Security, TOKEN_PATH } from './security/index.ts';
 
 export const PATHS = {
   negotiate: '/rt/negotiate',
@@ -28,6 +29,10 @@ export interface SwitchyardAppOptions {
   readonly extraOffers?: (request: Request) => OfferedTransport[];
   /** Extra fields for `/rt/negotiate` (e.g. `tokenUrl`). */
   readonly negotiateExtras?: () => Partial<NegotiateResponse>;
+  /** Origin allow-list, tokens, rate and connection limits (server/security). */
+  readonly security?: Security;
+  /** Request log sink; URLs are logged with tokens and secrets redacted. */
+  readonly log?: (line: string) => void;
 }
 
 export interface SwitchyardApp {
@@ -42,10 +47,23 @@ export interface SwitchyardApp {
 export function createSwitchyardApp(options: SwitchyardAppOptions): SwitchyardApp {
   const limits: ServerTransportLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const heartbeatMs = options.heartbeatMs ?? 15_000;
-  const admission = options.admission ?? admitAll;
+  const security = options.security;
+  const appAdmission = options.admission ?? admitAll;
+  const admission: Admission = security
+    ? async (request) => (await security.admission(request)) ?? appAdmission(request)
+    : appAdmission;
   const registry = new ConnectionRegistry();
-  const onConnection = registry.track(options.onConnection);
+  const onConnection = registry.track(security ? security.guard(options.onConnection) : options.onConnection);
   const app = new Hono();
+  const log = options.log;
+  if (log) {
+    app.use(async (c, next) => {
+      await next();
+      const url = new URL(c.req.url);
+      log(`${c.req.method} ${redactUrl(url.pathname + url.search)} ${c.res.status}`);
+    });
+  }
+  security?.install(app);
 
   app.get(PATHS.negotiate, (c) => {
     const url = new URL(c.req.url);
@@ -64,6 +82,7 @@ export function createSwitchyardApp(options: SwitchyardAppOptions): SwitchyardAp
       transports,
       heartbeatMs,
       maxMessageBytes: limits.maxMessageBytes,
+      ...(security?.requireTokens ? { tokenUrl: new URL(TOKEN_PATH, url).href } : {}),
       ...options.negotiateExtras?.(),
     };
     c.header('cache-control', 'no-store');

@@ -10,6 +10,7 @@ import { createDemo } from './demo/app.ts';
 import { buildDemoBundle } from './demo/bundle.ts';
 import { denoBinary, launchDenoServer } from './deno/launch.ts';
 import { startNodeServer } from './node.ts';
+import { createSecurity } from './security/index.ts';
 
 const port = Number(process.env.PORT ?? 8080);
 const hostname = process.env.HOST ?? '127.0.0.1';
@@ -25,11 +26,15 @@ if (denoBinary() && process.env.SWITCHYARD_RUNTIME !== 'node') {
   runtime = 'deno (chosen: native HTTP/3 WebTransport is available through Deno on this machine)';
   close = () => deno.close();
 } else {
-  const demo = createDemo({ bundle, heartbeatMs });
+  // Like a real deployment: same-origin only, short-lived tokens on every connection, request log redacted.
+  const security = createSecurity({ requireTokens: true });
+  const demo = createDemo({ bundle, heartbeatMs, authenticate: security.authenticateHello });
   const server = await startNodeServer({
     port,
     hostname,
     heartbeatMs,
+    security,
+    log: (line) => console.log(line),
     onConnection: demo.protocol.onConnection,
     configure: (app) => demo.configure(app),
   });

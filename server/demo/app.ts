@@ -5,7 +5,7 @@
  */
 import type { SwitchyardApp } from '../app.ts';
 import { MemoryHub } from '../hub/memory.ts';
-import { createProtocol, type Protocol } from '../protocol/index.ts';
+import { createProtocol, type Protocol, type ProtocolOptions } from '../protocol/index.ts';
 import { DEMO_PAGE_HTML } from './page-html.ts';
 
 export interface DemoOptions {
@@ -13,6 +13,8 @@ export interface DemoOptions {
   readonly tickerMs?: number;
   /** The browser bundle of server/demo/page.ts (built by ./bundle.ts). */
   readonly bundle: string;
+  /** Token check of the `hello` message (server/security `authenticateHello`). */
+  readonly authenticate?: ProtocolOptions['authenticate'];
 }
 
 export interface Demo {
@@ -30,6 +32,7 @@ export function createDemo(options: DemoOptions): Demo {
   const protocol = createProtocol({
     hub,
     heartbeatMs: options.heartbeatMs ?? 15_000,
+    ...(options.authenticate ? { authenticate: options.authenticate } : {}),
     // Only the echo topics are writable by clients; the ticker is the server's.
     authorize: (operation, topic) =>
       operation === 'pub' && !topic.startsWith('echo.')

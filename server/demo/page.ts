@@ -30,7 +30,14 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
-function panel(kind: TransportKind, container: HTMLElement): void {
+/** Like a real app: a fresh short-lived token per connection attempt, from an endpoint of our own origin. */
+async function fetchToken(tokenUrl: string): Promise<string> {
+  const response = await fetch(tokenUrl, { method: 'POST' });
+  if (!response.ok) throw new Error(`token endpoint answered ${response.status}`);
+  return ((await response.json()) as { token: string }).token;
+}
+
+function panel(kind: TransportKind, container: HTMLElement, tokenUrl: string | undefined): void {
   const root = element('section');
   root.className = 'rung';
   root.dataset.kind = kind;
@@ -61,6 +68,7 @@ function panel(kind: TransportKind, container: HTMLElement): void {
     order: [kind],
     rememberRung: false,
     climb: false,
+    ...(tokenUrl ? { token: () => fetchToken(tokenUrl) } : {}),
   });
   const topic = `echo.${kind}.${Math.random().toString(36).slice(2, 10)}`;
   client.subscribe(topic);
@@ -115,7 +123,7 @@ async function main(): Promise<void> {
   const response = await fetch('/rt/negotiate');
   const offer = parseNegotiateResponse(await response.json());
   for (const transport of offer.transports) {
-    if (browserTransports[transport.kind]) panel(transport.kind, container);
+    if (browserTransports[transport.kind]) panel(transport.kind, container, offer.tokenUrl);
   }
   document.body.dataset.ready = 'true';
 }

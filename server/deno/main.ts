@@ -14,6 +14,7 @@ import { createSwitchyardApp } from '../app.ts';
 import type { RuntimeBinding } from '../binding.ts';
 import { generateDevCertificate } from '../certs.ts';
 import { createDemo } from '../demo/app.ts';
+import { createSecurity } from '../security/index.ts';
 
 export const WEBTRANSPORT_PATH = '/rt/wt';
 
@@ -66,7 +67,13 @@ const echoApp: ConnectionHandler = (connection) => {
 };
 
 const certificate = await generateDevCertificate({ hosts: ['localhost', '127.0.0.1', '::1', hostname] });
-const demo = createDemo({ bundle: bundlePath ? await Deno.readTextFile(bundlePath) : '', heartbeatMs });
+// Same policy as the Node demo: same-origin only, tokens on every connection (the `echo` test app goes without).
+const security = appName === 'echo' ? undefined : createSecurity({ requireTokens: true });
+const demo = createDemo({
+  ...(security ? { authenticate: security.authenticateHello } : {}),
+  bundle: bundlePath ? await Deno.readTextFile(bundlePath) : '',
+  heartbeatMs,
+});
 
 const http = Deno.serve({ port, hostname, onListen: () => {} }, (request, info) =>
   switchyard.app.fetch(request, info),
@@ -76,6 +83,7 @@ const boundPort = http.addr.port;
 const switchyard = createSwitchyardApp({
   binding,
   heartbeatMs,
+  ...(security ? { security } : {}),
   onConnection: appName === 'echo' ? echoApp : demo.protocol.onConnection,
   extraOffers: (request) => {
     const host = new URL(request.url).hostname;

@@ -1,0 +1,158 @@
+/**
+ * The server's security policy in one place, plugged into the seams every rung shares: the admission gate
+ * (origin allow-list, per-IP handshake rate, connections per IP, tokens that must travel in a URL), the
+ * connection guard (message rate, slow consumer), the protocol's `hello` check (tokens in the first message)
+ * and `POST /rt/token`. See docs/security.md for each threat and the test that proves the defence.
+ */
+import type { Context } from 'hono';
+import type { Admission, AdmissionRequest, Refusal } from '../../src/admission.ts';
+import { CloseCode } from '../../src/close-codes.ts';
+import type { HelloEnvelope } from '../../src/envelope.ts';
+import type { ConnectionHandler, ServerConnection } from '../../src/transport.ts';
+import {
+  BucketsByKey,
+  ConnectionCounter,
+  type ConnectionLimits,
+  DEFAULT_CONNECTION_LIMITS,
+  guardConnections,
+} from './limits.ts';
+import { isRefusal, TokenAuthority, type TokenOptions } from './tokens.ts';
+
+export const TOKEN_PATH = '/rt/token';
+
+export interface SecurityOptions {
+  /** Origins allowed besides the server's own (same-origin is always allowed). `*` allows any (not advised). */
+  readonly allowedOrigins?: readonly string[];
+  /** Require a token on every connection (first message, or `token` URL parameter where the API allows nothing else). */
+  readonly requireTokens?: boolean;
+  readonly tokens?: TokenOptions;
+  /** Who asks for a token (e.g. from the app's session cookie); null refuses. Default: 'anonymous'. */
+  readonly subject?: (c: Context) => string | null | Promise<string | null>;
+  /** Handshakes and upstream POSTs per IP: rate per second and burst. */
+  readonly ipRequestsPerSecond?: number;
+  readonly ipRequestBurst?: number;
+  readonly connections?: Partial<ConnectionLimits>;
+}
+
+export interface Security {
+  readonly admission: Admission;
+  readonly guard: (handler: ConnectionHandler) => ConnectionHandler;
+  /** For the protocol's `authenticate` hook: checks `hello.token` unless the handshake already did. */
+  readonly authenticateHello: (hello: HelloEnvelope, connection: ServerConnection) => Promise<Refusal | null>;
+  readonly tokens: TokenAuthority;
+  readonly requireTokens: boolean;
+  /** Adds `POST /rt/token` to a Hono app. */
+  readonly install: (app: {
+    post: (path: string, handler: (c: Context) => Response | Promise<Response>) => unknown;
+  }) => void;
+}
+
+const forbiddenOrigin = (origin: string): Refusal => ({
+  status: 403,
+  closeCode: CloseCode.ForbiddenOrigin,
+  code: 'ERR_FORBIDDEN_ORIGIN',
+  message: `origin ${origin.slice(0, 80)} is not allowed`,
+});
+
+export function createSecurity(options: SecurityOptions = {}): Security {
+  const allowed = new Set(options.allowedOrigins ?? []);
+  const limits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connections };
+  const counter = new ConnectionCounter();
+  const ipBuckets = new BucketsByKey(options.ipRequestsPerSecond ?? 50, options.ipRequestBurst ?? 100);
+  const tokens = new TokenAuthority(options.tokens);
+  const requireTokens = options.requireTokens ?? false;
+  /** Tokens verified at the handshake (URL parameter), so the hello carrying the same token is not a replay. */
+  const verifiedInUrl = new Set<string>();
+
+  const originAllowed = (request: Request): string | null => {
+    const origin = request.headers.get('origin');
+    // No Origin: not a browser (browsers send it on WebSocket upgrades, POSTs and cross-origin requests),
+    // or a same-origin GET (EventSource), which is the page's own origin.
+    if (origin === null) return null;
+    if (allowed.has('*') || allowed.has(origin)) return null;
+    if (origin === new URL(request.url).origin) return null;
+    return origin;
+  };
+
+  const admission: Admission = async (req: AdmissionRequest) => {
+    const bad = originAllowed(req.request);
+    if (bad !== null) return forbiddenOrigin(bad);
+    const wait = ipBuckets.take(req.ip);
+    if (wait > 0) {
+      return {
+        status: 429,
+        closeCode: CloseCode.RateLimited,
+        code: 'ERR_RATE_LIMITED',
+        message: 'too many requests from this address',
+        retryAfter: wait / 1000,
+      };
+    }
+    if (req.phase === 'connect') {
+      if (counter.count(req.ip) >= limits.maxConnectionsPerIp) {
+        return {
+          status: 429,
+          closeCode: CloseCode.TooManyConnections,
+          code: 'ERR_TOO_MANY_CONNECTIONS',
+          message: `at most ${limits.maxConnectionsPerIp} connections per address`,
+          retryAfter: 5,
+        };
+      }
+      // Where the browser API cannot carry the token in a first message, it is in the URL.
+      const token = new URL(req.request.url).searchParams.get('token');
+      if (token !== null || (requireTokens && req.kind !== 'websocket')) {
+        const result = await tokens.verify(token, req.request.headers.get('origin'));
+        if (isRefusal(result)) return result;
+        verifiedInUrl.add(token!);
+        setTimeout(() => verifiedInUrl.delete(token!), tokens.ttlSeconds * 1000 + 1000).unref?.();
+      }
+    }
+    return null;
+  };
+
+  const authenticateHello = async (
+    hello: HelloEnvelope,
+    connection: ServerConnection,
+  ): Promise<Refusal | null> => {
+    const urlToken = safeUrl(connection.request.url)?.searchParams.get('token');
+    if (urlToken && verifiedInUrl.has(urlToken)) return null;
+    if (!requireTokens && hello.token === undefined) return null;
+    const result = await tokens.verify(hello.token, connection.request.origin);
+    return isRefusal(result) ? result : null;
+  };
+
+  return {
+    admission,
+    guard: (handler) => guardConnections(handler, limits, counter),
+    authenticateHello,
+    tokens,
+    requireTokens,
+    install(app) {
+      app.post(TOKEN_PATH, async (c) => {
+        c.header('cache-control', 'no-store');
+        const origin = c.req.header('origin') ?? null;
+        const bad = originAllowed(c.req.raw);
+        if (bad !== null)
+          return c.json({ error: 'ERR_FORBIDDEN_ORIGIN', message: 'origin not allowed' }, 403);
+        const subject = options.subject ? await options.subject(c) : 'anonymous';
+        if (subject === null) return c.json({ error: 'ERR_UNAUTHORIZED', message: 'not signed in' }, 401);
+        return c.json({
+          token: await tokens.issue(subject, origin ?? new URL(c.req.url).origin),
+          expiresIn: tokens.ttlSeconds,
+        });
+      });
+    },
+  };
+}
+
+function safeUrl(url: string): URL | null {
+  try {
+    return new URL(url);
+  } catch {
+    return null;
+  }
+}
+
+/** Removes tokens and secrets from a URL before it is logged. */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&](?:token|secret)=)[^&#]*/gi, '$1[redacted]');
+}

@@ -1,0 +1,140 @@
+/**
+ * Short-lived, single-use connection tokens: HMAC-SHA256 over { subject, origin, expiry, id } with WebCrypto
+ * (Node and Deno alike). A token proves that a page on an allowed origin asked for it moments ago; the replay
+ * cache makes a captured token (from a URL in some log) useless after its first use.
+ */
+
+import type { Refusal } from '../../src/admission.ts';
+import { CloseCode } from '../../src/close-codes.ts';
+
+export interface TokenClaims {
+  readonly sub: string;
+  readonly org: string | null;
+  /** Expiry, seconds since the epoch. */
+  readonly exp: number;
+  /** Unique id, for the replay cache. */
+  readonly jti: string;
+}
+
+export interface TokenOptions {
+  /** HMAC key; default: random per process (tokens then only work on the node that issued them). */
+  readonly secret?: Uint8Array;
+  /** Lifetime in seconds (default 30). */
+  readonly ttlSeconds?: number;
+  /** Replay cache bound (default 100,000 entries; entries leave when their token expires). */
+  readonly maxReplayEntries?: number;
+  readonly now?: () => number;
+}
+
+const encoder = new TextEncoder();
+
+function base64url(bytes: Uint8Array): string {
+  let binary = '';
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function fromBase64url(text: string): Uint8Array {
+  const padded = text.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (text.length % 4)) % 4);
+  const binary = atob(padded);
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+}
+
+export const tokenRefusals = {
+  invalid: (message: string): Refusal => ({
+    status: 401,
+    closeCode: CloseCode.Unauthorized,
+    code: 'ERR_UNAUTHORIZED',
+    message,
+  }),
+  expired: (): Refusal => ({
+    status: 401,
+    closeCode: CloseCode.TokenExpired,
+    code: 'ERR_TOKEN_EXPIRED',
+    message: 'token expired: fetch a fresh one',
+  }),
+};
+
+export class TokenAuthority {
+  readonly ttlSeconds: number;
+  readonly #key: Promise<CryptoKey>;
+  readonly #used = new Map<string, number>();
+  readonly #maxEntries: number;
+  readonly #now: () => number;
+
+  constructor(options: TokenOptions = {}) {
+    this.ttlSeconds = options.ttlSeconds ?? 30;
+    this.#maxEntries = options.maxReplayEntries ?? 100_000;
+    this.#now = options.now ?? Date.now;
+    const secret = options.secret ?? crypto.getRandomValues(new Uint8Array(32));
+    this.#key = crypto.subtle.importKey(
+      'raw',
+      secret as Uint8Array<ArrayBuffer>,
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['sign', 'verify'],
+    );
+  }
+
+  async issue(subject: string, origin: string | null): Promise<string> {
+    const claims: TokenClaims = {
+      sub: subject,
+      org: origin,
+      exp: Math.floor(this.#now() / 1000) + this.ttlSeconds,
+      jti: base64url(crypto.getRandomValues(new Uint8Array(12))),
+    };
+    const body = base64url(encoder.encode(JSON.stringify(claims)));
+    const signature = new Uint8Array(await crypto.subtle.sign('HMAC', await this.#key, encoder.encode(body)));
+    return `${body}.${base64url(signature)}`;
+  }
+
+  /** Verifies and consumes a token. `origin`: the request's Origin where the rung shows it (null: unknown). */
+  async verify(token: string | undefined | null, origin: string | null): Promise<TokenClaims | Refusal> {
+    if (!token) return tokenRefusals.invalid('missing token');
+    const dot = token.indexOf('.');
+    if (dot < 0 || token.length > 2048) return tokenRefusals.invalid('malformed token');
+    const body = token.slice(0, dot);
+    let signature: Uint8Array;
+    let claims: TokenClaims;
+    try {
+      signature = fromBase64url(token.slice(dot + 1));
+      const ok = await crypto.subtle.verify(
+        'HMAC',
+        await this.#key,
+        signature as Uint8Array<ArrayBuffer>,
+        encoder.encode(body),
+      );
+      if (!ok) return tokenRefusals.invalid('bad token signature');
+      claims = JSON.parse(new TextDecoder().decode(fromBase64url(body))) as TokenClaims;
+    } catch {
+      return tokenRefusals.invalid('malformed token');
+    }
+    const nowSeconds = Math.floor(this.#now() / 1000);
+    if (claims.exp < nowSeconds) return tokenRefusals.expired();
+    if (origin !== null && claims.org !== null && claims.org !== origin) {
+      return tokenRefusals.invalid('token was issued to another origin');
+    }
+    this.#prune(nowSeconds);
+    if (this.#used.has(claims.jti)) return tokenRefusals.invalid('token already used (replay)');
+    if (this.#used.size >= this.#maxEntries) {
+      return {
+        status: 503,
+        closeCode: CloseCode.TryAgainLater,
+        code: 'ERR_BUSY',
+        message: 'replay cache full',
+        retryAfter: 1,
+      };
+    }
+    this.#used.set(claims.jti, claims.exp);
+    return claims;
+  }
+
+  #prune(nowSeconds: number): void {
+    if (this.#used.size < 1024) return;
+    for (const [id, exp] of this.#used) if (exp < nowSeconds) this.#used.delete(id);
+  }
+}
+
+export function isRefusal(value: TokenClaims | Refusal): value is Refusal {
+  return 'closeCode' in value;
+}
