@@ -36,6 +36,9 @@ const CAPABILITIES: TransportCapabilities = {
 
 let nextId = 0;
 
+/** How long a close handshake may take before the TCP connection is dropped. */
+const CLOSE_HANDSHAKE_TIMEOUT_MS = 2000;
+
 /** Exact size check without scanning every short string (a UTF-16 unit is at most 3 UTF-8 bytes). */
 function exceeds(data: Payload, max: number): boolean {
   if (typeof data !== 'string') return data.byteLength > max;
@@ -137,6 +140,11 @@ export class WebSocketServerConnection implements ServerConnection {
     if (this.#core.state !== 'open') return;
     this.#core.state = 'closing';
     this.#socket.close(normalized.code, normalized.reason);
+    // A peer that does not read (the slow consumer being closed) never completes the handshake: cut it.
+    const timer = setTimeout(() => {
+      if (this.#core.state !== 'closed') this.terminate(normalized.code, normalized.reason);
+    }, CLOSE_HANDSHAKE_TIMEOUT_MS);
+    (timer as { unref?: () => void }).unref?.();
   }
 
   /** Ends the connection without a handshake and reports `code` locally (e.g. HeartbeatTimeout). */
