@@ -3,13 +3,14 @@
  * WebTransport here (the Node HTTP/3 addon cannot be installed on these machines), so when the `deno`
  * package is present the Deno binding serves all three rungs; otherwise the Node binding serves WebSocket
  * and SSE. PORT (default 8080) and HOST (default 127.0.0.1) choose where it listens; SIGINT/SIGTERM shut
- * down gracefully (clients get 1001). SWITCHYARD_RUNTIME=node forces the Node binding.
+ * down gracefully (clients get 1001). SWITCHYARD_RUNTIME=node forces the Node binding; TLS_CERT and
+ * TLS_KEY (PEM paths) serve https/wss with a real certificate (Node binding).
  */
 
 import { createDemo } from './demo/app.ts';
 import { buildDemoBundle } from './demo/bundle.ts';
 import { denoBinary, launchDenoServer } from './deno/launch.ts';
-import { startNodeServer } from './node.ts';
+import { startNodeServer, tlsFromEnv } from './node.ts';
 import { createSecurity } from './security/index.ts';
 
 const port = Number(process.env.PORT ?? 8080);
@@ -20,7 +21,8 @@ const bundle = await buildDemoBundle();
 let close: () => Promise<void>;
 let url: string;
 let runtime: string;
-if (denoBinary() && process.env.SWITCHYARD_RUNTIME !== 'node') {
+const tls = tlsFromEnv();
+if (denoBinary() && process.env.SWITCHYARD_RUNTIME !== 'node' && !tls) {
   const deno = await launchDenoServer({ port, hostname, heartbeatMs, bundle, inheritOutput: true });
   ({ url } = deno);
   runtime = 'deno (chosen: native HTTP/3 WebTransport is available through Deno on this machine)';
@@ -34,6 +36,7 @@ if (denoBinary() && process.env.SWITCHYARD_RUNTIME !== 'node') {
     hostname,
     heartbeatMs,
     security,
+    ...(tls ? { tls } : {}),
     log: (line) => console.log(line),
     onConnection: demo.protocol.onConnection,
     configure: (app) => demo.configure(app),

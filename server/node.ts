@@ -2,6 +2,8 @@
  * Node runtime binding: @hono/node-server with `ws` for the WebSocket upgrade. Starts the app on a port
  * (0 for tests) and shuts down gracefully: every client gets 1001 after its queued data drained.
  */
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { serve, upgradeWebSocket } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
@@ -17,6 +19,8 @@ export interface NodeServerOptions extends Omit<SwitchyardAppOptions, 'binding'>
   readonly hostname?: string;
   /** Protocol-level ping interval for WebSocket peers (dead TCP detection); default: the heartbeat interval. */
   readonly wsPingIntervalMs?: number;
+  /** Serve https/wss with this certificate and key (PEM). `tlsFromEnv()` reads TLS_CERT / TLS_KEY paths. */
+  readonly tls?: { readonly cert: string; readonly key: string };
   /** Lets the caller add routes (demo page, tokens) before the server starts listening. */
   readonly configure?: (app: SwitchyardApp) => void;
 }
@@ -67,6 +71,12 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
         port: options.port ?? 0,
         hostname: options.hostname ?? '127.0.0.1',
         websocket: { server: wss },
+        ...(options.tls
+          ? {
+              createServer: createHttpsServer,
+              serverOptions: { cert: options.tls.cert, key: options.tls.key },
+            }
+          : {}),
       },
       () => resolve(s),
     );
@@ -74,7 +84,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
-    url: `http://${host}:${address.port}`,
+    url: `${options.tls ? 'https' : 'http'}://${host}:${address.port}`,
     port: address.port,
     app: switchyard,
     async close(code = CloseCode.GoingAway) {
@@ -91,4 +101,10 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
       });
     },
   };
+}
+
+/** A real certificate by path: TLS_CERT and TLS_KEY (PEM files). Undefined when not configured. */
+export function tlsFromEnv(env: NodeJS.ProcessEnv = process.env): { cert: string; key: string } | undefined {
+  if (!env.TLS_CERT || !env.TLS_KEY) return undefined;
+  return { cert: readFileSync(env.TLS_CERT, 'utf8'), key: readFileSync(env.TLS_KEY, 'utf8') };
 }
