@@ -16,9 +16,16 @@ export class ConnectionRegistry {
     return this.#open.values();
   }
 
+  #closing: { code: number; reason: string } | undefined;
+
   /** Wraps a handler so that every connection it sees is tracked until it closes. */
   track(handler: ConnectionHandler): ConnectionHandler {
     return (connection) => {
+      // A client reconnecting while the server shuts down is turned away at once, or shutdown would wait on it.
+      if (this.#closing) {
+        connection.close(this.#closing.code, this.#closing.reason);
+        return;
+      }
       this.#open.add(connection);
       connection.on('close', () => this.#open.delete(connection));
       handler(connection);
@@ -31,6 +38,7 @@ export class ConnectionRegistry {
     reason = 'server shutting down',
     drainMs = 2000,
   ): Promise<void> {
+    this.#closing = { code, reason };
     const deadline = Date.now() + drainMs;
     while (Date.now() < deadline && [...this.#open].some((c) => c.bufferedAmount > 0)) {
       await new Promise((resolve) => setTimeout(resolve, 10));

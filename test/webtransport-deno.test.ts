@@ -79,6 +79,43 @@ describe.skipIf(!denoBinary())('webtransport over HTTP/3: Deno client -> Deno se
     expect(results.headOfLine).toMatchObject({ bGot: 300, cGot: 300, aGot: 2000 });
   });
 
+  it('rotates its certificate without dropping sessions, publishing the next hash ahead of the switch', async () => {
+    process.env.SWITCHYARD_APP = 'echo';
+    process.env.CERT_ROTATE_MS = '4000';
+    const rotating = await launchDenoServer({ port: 0 });
+    delete process.env.SWITCHYARD_APP;
+    delete process.env.CERT_ROTATE_MS;
+    try {
+      const { stdout } = await run(
+        denoBinary()!,
+        [
+          'run',
+          '--no-check',
+          '--unstable-net',
+          '--allow-net',
+          '--allow-read',
+          '--allow-env',
+          'test/webtransport-rotation.deno.ts',
+          rotating.url,
+          '4000',
+        ],
+        { cwd: fileURLToPath(new URL('..', import.meta.url)), timeout: 60_000 },
+      );
+      const rotation = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+      expect(rotation).toMatchObject({
+        before: 'before',
+        hashesBefore: 1,
+        hashesDuringOverlap: 2,
+        rotated: true,
+        longLivedAfter: 'after',
+        staleOfferConnects: 'stale offer',
+        freshOfferConnects: 'fresh offer',
+      });
+    } finally {
+      await rotating.close();
+    }
+  }, 60_000);
+
   it('closes with 1009 when a client bypasses the size limit', () => {
     expect(results.oversizeClose).toBe(1009);
   });

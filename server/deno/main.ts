@@ -12,7 +12,7 @@ import { acceptPlatformWebSocket } from '../../transports/websocket/server-deno.
 import { acceptWebTransportSession } from '../../transports/webtransport/server.ts';
 import { createSwitchyardApp } from '../app.ts';
 import type { RuntimeBinding } from '../binding.ts';
-import { generateDevCertificate } from '../certs.ts';
+import { type DevCertificate, generateDevCertificate, renewalDelayMs } from '../certs.ts';
 import { createDemo } from '../demo/app.ts';
 import { createSecurity } from '../security/index.ts';
 
@@ -66,7 +66,10 @@ const echoApp: ConnectionHandler = (connection) => {
   });
 };
 
-const certificate = await generateDevCertificate({ hosts: ['localhost', '127.0.0.1', '::1', hostname] });
+const certHosts = ['localhost', '127.0.0.1', '::1', hostname];
+let certificate = await generateDevCertificate({ hosts: certHosts });
+/** The certificate that will replace the current one; its hash is published ahead of the switch. */
+let nextCertificate: DevCertificate | undefined;
 // Same policy as the Node demo: same-origin only, tokens on every connection (the `echo` test app goes without).
 const security = appName === 'echo' ? undefined : createSecurity({ requireTokens: true });
 const demo = createDemo({
@@ -91,7 +94,8 @@ const switchyard = createSwitchyardApp({
       {
         kind: 'webtransport',
         url: `https://${host.includes(':') ? `[${host}]` : host}:${boundPort}${WEBTRANSPORT_PATH}`,
-        certificateHashes: [certificate.hash],
+        // Both hashes during the overlap, so a client that read this just before the switch still connects after it.
+        certificateHashes: nextCertificate ? [certificate.hash, nextCertificate.hash] : [certificate.hash],
       },
     ];
   },
@@ -100,9 +104,33 @@ demo.configure(switchyard);
 
 // WebTransport: QUIC on the same port number (UDP), HTTP/3 with the WebTransport extension.
 const endpoint = new Deno.QuicEndpoint({ hostname, port: boundPort });
-const listener = endpoint.listen({ cert: certificate.cert, key: certificate.key, alpnProtocols: ['h3'] });
+let listener = endpoint.listen({ cert: certificate.cert, key: certificate.key, alpnProtocols: ['h3'] });
 
-async function acceptWebTransport(): Promise<void> {
+/**
+ * Rotation: browsers take self-signed certificates for at most 14 days, so a long-running server swaps its
+ * certificate a day before expiry (CERT_ROTATE_MS overrides, for tests). The next certificate's hash is
+ * published an overlap ahead; the switch re-listens the same QUIC endpoint, and sessions already open keep
+ * running (verified: they are not tied to the listener).
+ */
+function scheduleRotation(): void {
+  const rotateIn = Number(Deno.env.get('CERT_ROTATE_MS') ?? renewalDelayMs(certificate));
+  const overlap = Math.min(60 * 60 * 1000, Math.floor(rotateIn / 2));
+  setTimeout(async () => {
+    nextCertificate = await generateDevCertificate({ hosts: certHosts });
+  }, rotateIn - overlap);
+  setTimeout(() => {
+    if (!nextCertificate) return scheduleRotation();
+    certificate = nextCertificate;
+    nextCertificate = undefined;
+    // Stop first: a QUIC endpoint has one listener at a time (listening again before stopping loses the new one).
+    listener.stop();
+    listener = endpoint.listen({ cert: certificate.cert, key: certificate.key, alpnProtocols: ['h3'] });
+    void acceptWebTransport(listener);
+    scheduleRotation();
+  }, rotateIn);
+}
+
+async function acceptWebTransport(listener: Deno.QuicListener): Promise<void> {
   for (;;) {
     let conn: Deno.QuicConn;
     try {
@@ -139,7 +167,8 @@ async function acceptWebTransport(): Promise<void> {
     })();
   }
 }
-void acceptWebTransport();
+void acceptWebTransport(listener);
+scheduleRotation();
 
 console.log(
   JSON.stringify({

@@ -51,8 +51,10 @@ describe('property tests', () => {
         resume: fc.dictionary(fc.string({ maxLength: 10 }), fc.nat(), { maxKeys: 5 }),
       }),
     );
+    // MessagePack refuses `__proto__` keys on purpose (prototype pollution); that refusal is tested below.
+    const safe = envelope.filter((e) => !JSON.stringify(e).includes('"__proto__"'));
     fc.assert(
-      fc.property(envelope, (e) => {
+      fc.property(safe, (e) => {
         const value = e as Envelope;
         const normal = JSON.parse(JSON.stringify(value)) as Envelope; // -0 and friends as JSON sees them
         expect(jsonCodec.decode(jsonCodec.encode(value))).toEqual(normal);
@@ -60,6 +62,16 @@ describe('property tests', () => {
       }),
       { numRuns: RUNS },
     );
+  });
+
+  it('refuses a __proto__ key in MessagePack (prototype pollution) with ERR_INVALID_ENVELOPE', () => {
+    const hostile = msgpackCodec.encode(
+      JSON.parse('{"type":"msg","topic":"t","seq":1,"data":{"__proto__":{"polluted":true}}}'),
+    );
+    expect(() => msgpackCodec.decode(hostile)).toThrowError(
+      expect.objectContaining({ code: 'ERR_INVALID_ENVELOPE' }),
+    );
+    expect(({} as { polluted?: boolean }).polluted).toBeUndefined();
   });
 
   it('the SSE payload encoding round-trips any text and bytes, and never emits a line break', () => {

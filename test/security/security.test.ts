@@ -198,7 +198,7 @@ describe('limits', () => {
   it('closes a flooding connection with RateLimited (4029) and says when to retry', async () => {
     await start({ connections: { messagesPerSecond: 50, messageBurst: 100 } });
     const t = createNodeWebSocketTransport({ url: `${server!.url.replace('http', 'ws')}/rt/ws` });
-    await new Promise((resolve) => t.on('open', resolve));
+    expect(JSON.parse(await hello(t))).toMatchObject({ type: 'welcome' });
     const done = closed(t);
     for (let i = 0; i < 500; i++) t.send(JSON.stringify({ type: 'ping', id: i })).catch(() => {});
     const event = await done;
