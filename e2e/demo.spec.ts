@@ -28,8 +28,10 @@ test('shows a panel per offered rung, each connected, echoing and receiving the 
     await panel.getByRole('button', { name: 'send echo' }).click();
     await expect.poll(async () => Number(await panel.getAttribute('data-echoes'))).toBeGreaterThanOrEqual(2);
     await expect.poll(async () => Number(await panel.getAttribute('data-ticks'))).toBeGreaterThanOrEqual(2);
-    const rtt = Number(await panel.getAttribute('data-rtt'));
-    expect(rtt).toBeGreaterThan(0);
+    // A measured round trip, not a placeholder; it may read 0.00 where the browser clamps
+    // performance.now() to whole milliseconds (Firefox), so only its presence and sign are checked.
+    const rtt = await panel.getAttribute('data-rtt');
+    expect(rtt).toMatch(/^\d+\.\d\d$/);
     await expect(panel.locator('.caps')).toHaveText(`rung in use: ${kind}`);
   }
   expect(errors).toEqual([]);
