@@ -2,28 +2,21 @@
  * Serves a page that loads the real client bundle (esbuild, the same way an app would bundle it) so that
  * browser tests drive `createClient` + `browserTransports` through `window.sy`.
  */
-import { build } from 'esbuild';
-import type { SwitchyardApp } from '../server/app.ts';
 
-export async function clientBundle(): Promise<string> {
-  const result = await build({
-    stdin: {
+import type { SwitchyardApp } from '../server/app.ts';
+import { bundleForBrowser } from '../server/demo/bundle.ts';
+
+export function clientBundle(): Promise<string> {
+  return bundleForBrowser(
+    {
       contents: `
         import { createClient } from './src/client/index.ts';
         import { browserTransports } from './transports/index.browser.ts';
         window.sy = { createClient, browserTransports };
       `,
-      resolveDir: new URL('..', import.meta.url).pathname,
-      loader: 'ts',
     },
-    bundle: true,
-    write: false,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    minify: true,
-  });
-  return result.outputFiles[0]?.text ?? '';
+    true,
+  );
 }
 
 /** Adds `/client-test` (the page) and `/client-test.js` (the bundle) to a switchyard app. */

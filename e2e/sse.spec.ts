@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 import { expect, type Page, test } from '@playwright/test';
-import { build } from 'esbuild';
+import { bundleForBrowser } from '../server/demo/bundle.ts';
 import { type RunningServer, startNodeServer } from '../server/node.ts';
 import type { ServerConnection } from '../src/transport.ts';
 
@@ -13,20 +13,10 @@ let server: RunningServer;
 let relay: { port: number; cut: () => void; close: () => Promise<void> };
 const connections: ServerConnection[] = [];
 
-async function sseBundle(): Promise<string> {
-  const result = await build({
-    stdin: {
-      contents: `import { createSseTransport } from './transports/sse/client.ts'; window.sse = { createSseTransport };`,
-      resolveDir: new URL('..', import.meta.url).pathname,
-      loader: 'ts',
-    },
-    bundle: true,
-    write: false,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
+function sseBundle(): Promise<string> {
+  return bundleForBrowser({
+    contents: `import { createSseTransport } from './transports/sse/client.ts'; window.sse = { createSseTransport };`,
   });
-  return result.outputFiles[0]?.text ?? '';
 }
 
 /** A TCP relay in front of the server whose live connections can be cut (a network blip under the page). */

@@ -3,7 +3,7 @@
  * streams, datagrams, close codes both ways, and a server restart. Also measures the round trip of each rung
  * from the browser on loopback (printed, not asserted: the machine is shared).
  */
-import { build } from 'esbuild';
+import { bundleForBrowser } from '../server/demo/bundle.ts';
 import { type DenoServer, launchDenoServer } from '../server/deno/launch.ts';
 import { expect, test } from './fixtures.ts';
 
@@ -20,24 +20,14 @@ async function startEcho(port = 0): Promise<DenoServer> {
 }
 
 test.beforeAll(async () => {
-  const result = await build({
-    stdin: {
-      contents: `
-        import { createWebTransportTransport } from './transports/webtransport/client.ts';
-        import { createWebSocketTransport } from './transports/websocket/client.ts';
-        import { createSseTransport } from './transports/sse/client.ts';
-        window.sy = { createWebTransportTransport, createWebSocketTransport, createSseTransport };
-      `,
-      resolveDir: new URL('..', import.meta.url).pathname,
-      loader: 'ts',
-    },
-    bundle: true,
-    write: false,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
+  bundle = await bundleForBrowser({
+    contents: `
+      import { createWebTransportTransport } from './transports/webtransport/client.ts';
+      import { createWebSocketTransport } from './transports/websocket/client.ts';
+      import { createSseTransport } from './transports/sse/client.ts';
+      window.sy = { createWebTransportTransport, createWebSocketTransport, createSseTransport };
+    `,
   });
-  bundle = result.outputFiles[0]?.text ?? '';
   server = await startEcho();
 });
 

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DenoServer, denoBinary, launchDenoServer } from '../server/deno/launch.ts';
+import { DENO_RUN, type DenoServer, denoBinary, launchDenoServer } from '../server/deno/launch.ts';
 
 const run = promisify(execFile);
 
@@ -18,20 +18,10 @@ describe.skipIf(!denoBinary())('webtransport over HTTP/3: Deno client -> Deno se
     process.env.SWITCHYARD_APP = 'echo';
     server = await launchDenoServer({ port: 0 });
     delete process.env.SWITCHYARD_APP;
-    const { stdout } = await run(
-      denoBinary()!,
-      [
-        'run',
-        '--no-check',
-        '--unstable-net',
-        '--allow-net',
-        '--allow-read',
-        '--allow-env',
-        'test/webtransport-deno.deno.ts',
-        server.url,
-      ],
-      { cwd: fileURLToPath(new URL('..', import.meta.url)), timeout: 60_000 },
-    );
+    const { stdout } = await run(denoBinary()!, [...DENO_RUN, 'test/webtransport-deno.deno.ts', server.url], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      timeout: 60_000,
+    });
     results = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
   }, 90_000);
 
@@ -88,17 +78,7 @@ describe.skipIf(!denoBinary())('webtransport over HTTP/3: Deno client -> Deno se
     try {
       const { stdout } = await run(
         denoBinary()!,
-        [
-          'run',
-          '--no-check',
-          '--unstable-net',
-          '--allow-net',
-          '--allow-read',
-          '--allow-env',
-          'test/webtransport-rotation.deno.ts',
-          rotating.url,
-          '4000',
-        ],
+        [...DENO_RUN, 'test/webtransport-rotation.deno.ts', rotating.url, '4000'],
         { cwd: fileURLToPath(new URL('..', import.meta.url)), timeout: 60_000 },
       );
       const rotation = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;

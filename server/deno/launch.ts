@@ -28,6 +28,9 @@ export interface LaunchOptions {
   readonly inheritOutput?: boolean;
 }
 
+/** How every switchyard Deno process runs: QUIC needs --unstable-net; permissions are the minimum it uses. */
+export const DENO_RUN = ['run', '--no-check', '--unstable-net', '--allow-net', '--allow-read', '--allow-env'];
+
 /** Path of the `deno` binary from the npm package, or null when it is not installed. */
 export function denoBinary(): string | null {
   try {
@@ -56,19 +59,11 @@ export async function launchDenoServer(options: LaunchOptions = {}): Promise<Den
     writeFileSync(file, options.bundle);
     env.DEMO_BUNDLE = file;
   }
-  const child = spawn(
-    deno,
-    [
-      'run',
-      '--no-check',
-      '--unstable-net',
-      '--allow-net',
-      '--allow-read',
-      '--allow-env',
-      'server/deno/main.ts',
-    ],
-    { cwd: root, env, stdio: ['ignore', 'pipe', options.inheritOutput ? 'inherit' : 'pipe'] },
-  );
+  const child = spawn(deno, [...DENO_RUN, 'server/deno/main.ts'], {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'pipe', options.inheritOutput ? 'inherit' : 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);

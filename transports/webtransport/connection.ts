@@ -53,6 +53,8 @@ export const PROTOCOL_VERSION = 1;
 export const FALLBACK_MAX_DATAGRAM = 1100;
 /** How long a closing side waits for the other's channel streams to finish before closing anyway. */
 const DRAIN_TIMEOUT_MS = 2000;
+/** How long the side that received CLOSE reads its channel streams to their end before reporting the close. */
+const PEER_CLOSE_DRAIN_MS = 500;
 
 export interface WebTransportConnectionOptions {
   readonly role: 'client' | 'server';
@@ -75,6 +77,8 @@ export class WebTransportConnection {
   #control: Writer | undefined;
   #datagramWriter: Writer | undefined;
   #buffered = 0;
+  /** The close both sides know about (sent or received on the control stream). */
+  #agreed: { code: number; reason: string } | undefined;
   #closing: Promise<void> | undefined;
   #onReady: (() => void) | undefined;
 
@@ -86,10 +90,18 @@ export class WebTransportConnection {
     this.#session = session;
     this.#options = options;
     this.#onReady = onReady;
+    // Once a CLOSE was exchanged, its code is the outcome: a runtime may tear the connection down without
+    // delivering its own close (the browser then reports "connection lost"), which must not turn a clean close
+    // into 1006.
     session.closed.then(
-      (info) => this.#sessionEnded(info?.closeCode ?? CloseCode.Abnormal, info?.reason ?? '', true),
+      (info) =>
+        this.#agreed
+          ? this.#sessionEnded(this.#agreed.code, this.#agreed.reason, true)
+          : this.#sessionEnded(info?.closeCode ?? CloseCode.Abnormal, info?.reason ?? '', true),
       (error: unknown) =>
-        this.#sessionEnded(CloseCode.Abnormal, String((error as Error)?.message ?? error), false),
+        this.#agreed
+          ? this.#sessionEnded(this.#agreed.code, this.#agreed.reason, true)
+          : this.#sessionEnded(CloseCode.Abnormal, String((error as Error)?.message ?? error), false),
     );
     void this.#start();
   }
@@ -359,6 +371,7 @@ export class WebTransportConnection {
       payload[1] = normalized.code & 255;
       payload.set(reasonBytes, 2);
       await this.#control?.write(encodeFrame(FrameType.close, payload)).catch(() => {});
+      this.#agreed = normalized;
       const peerEnded = this.#session.closed.then(
         () => {},
         () => {},
@@ -372,9 +385,11 @@ export class WebTransportConnection {
   async #peerClosed(code: number, reason: string): Promise<void> {
     if (this.#closing) return;
     this.core.state = 'closing';
+    this.#agreed = { code, reason };
     this.#closing = (async () => {
-      // The peer finished its channel streams before CLOSE; read them to their end so nothing is lost.
-      await Promise.race([Promise.all([...this.#incoming]), delay(DRAIN_TIMEOUT_MS)]);
+      // The peer finished its channel streams before CLOSE; read them to their end so nothing is lost. Bounded
+      // well below the closer's own wait, so that this side reports the code before the closer gives up.
+      await Promise.race([Promise.all([...this.#incoming]), delay(PEER_CLOSE_DRAIN_MS)]);
       this.#sessionEnded(code, reason, true);
       await this.#finishWriters();
       this.#session.close({ closeCode: code, reason });
