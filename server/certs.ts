@@ -8,6 +8,7 @@
 // @peculiar/x509 resolves its algorithms through tsyringe, which needs the Reflect metadata polyfill.
 import 'reflect-metadata';
 import { SubjectAlternativeNameExtension, X509CertificateGenerator } from '@peculiar/x509';
+import { bytesToBase64 } from '../src/base64.ts';
 import type { CertificateHash } from '../src/negotiate.ts';
 
 export interface DevCertificate {
@@ -25,19 +26,13 @@ export interface DevCertificate {
 export const MAX_VALIDITY_DAYS = 13;
 const DAY = 24 * 60 * 60 * 1000;
 
-function toBase64(bytes: Uint8Array): string {
-  let binary = '';
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary);
-}
-
 function pem(label: string, der: ArrayBuffer): string {
-  const body = toBase64(new Uint8Array(der)).replace(/.{64}/g, '$&\n');
+  const body = bytesToBase64(new Uint8Array(der)).replace(/.{64}/g, '$&\n');
   return `-----BEGIN ${label}-----\n${body}${body.endsWith('\n') ? '' : '\n'}-----END ${label}-----\n`;
 }
 
 export async function sha256Base64(der: ArrayBuffer): Promise<string> {
-  return toBase64(new Uint8Array(await crypto.subtle.digest('SHA-256', der)));
+  return bytesToBase64(new Uint8Array(await crypto.subtle.digest('SHA-256', der)));
 }
 
 export async function generateDevCertificate(

@@ -5,6 +5,7 @@
  */
 
 import type { Refusal } from '../../src/admission.ts';
+import { base64urlToBytes, bytesToBase64url } from '../../src/base64.ts';
 import { CloseCode } from '../../src/close-codes.ts';
 
 export interface TokenClaims {
@@ -27,18 +28,6 @@ export interface TokenOptions {
 }
 
 const encoder = new TextEncoder();
-
-function base64url(bytes: Uint8Array): string {
-  let binary = '';
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
-function fromBase64url(text: string): Uint8Array {
-  const padded = text.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (text.length % 4)) % 4);
-  const binary = atob(padded);
-  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
-}
 
 export const tokenRefusals = {
   invalid: (message: string): Refusal => ({
@@ -81,11 +70,11 @@ export class TokenAuthority {
       sub: subject,
       org: origin,
       exp: Math.floor(this.#now() / 1000) + this.ttlSeconds,
-      jti: base64url(crypto.getRandomValues(new Uint8Array(12))),
+      jti: bytesToBase64url(crypto.getRandomValues(new Uint8Array(12))),
     };
-    const body = base64url(encoder.encode(JSON.stringify(claims)));
+    const body = bytesToBase64url(encoder.encode(JSON.stringify(claims)));
     const signature = new Uint8Array(await crypto.subtle.sign('HMAC', await this.#key, encoder.encode(body)));
-    return `${body}.${base64url(signature)}`;
+    return `${body}.${bytesToBase64url(signature)}`;
   }
 
   /** Verifies and consumes a token. `origin`: the request's Origin where the rung shows it (null: unknown). */
@@ -97,7 +86,7 @@ export class TokenAuthority {
     let signature: Uint8Array;
     let claims: TokenClaims;
     try {
-      signature = fromBase64url(token.slice(dot + 1));
+      signature = base64urlToBytes(token.slice(dot + 1));
       const ok = await crypto.subtle.verify(
         'HMAC',
         await this.#key,
@@ -105,7 +94,7 @@ export class TokenAuthority {
         encoder.encode(body),
       );
       if (!ok) return tokenRefusals.invalid('bad token signature');
-      claims = JSON.parse(new TextDecoder().decode(fromBase64url(body))) as TokenClaims;
+      claims = JSON.parse(new TextDecoder().decode(base64urlToBytes(body))) as TokenClaims;
     } catch {
       return tokenRefusals.invalid('malformed token');
     }

@@ -11,7 +11,6 @@ import type {
   Payload,
   SendOptions,
   Transport,
-  TransportCapabilities,
   TransportConnectOptions,
   TransportEvents,
   TransportState,
@@ -19,7 +18,7 @@ import type {
 import { DEFAULT_LIMITS } from '../../src/transport.ts';
 import { payloadByteLength } from '../../src/utf8.ts';
 import { type BatchFrame, encodeBatch, frameSize } from './batch.ts';
-import { decodePayloadData, SseEventName } from './encoder.ts';
+import { decodePayloadData, SSE_CAPABILITIES, SseEventName } from './encoder.ts';
 
 /** The part of EventSource this adapter uses; browsers and the `eventsource` package satisfy it. */
 export interface EventSourceLike {
@@ -44,13 +43,6 @@ export interface SseTransportOptions extends TransportConnectOptions {
   /** How long an interrupted event stream may take to resume before the transport closes. Default 10 s. */
   readonly resumeTimeoutMs?: number;
 }
-
-const CAPABILITIES: TransportCapabilities = {
-  datagrams: false,
-  independentStreams: false,
-  binary: false,
-  upstream: 'post',
-};
 
 const EVENT_SOURCE_CLOSED = 2;
 const POST_RETRIES = [100, 400, 1200];
@@ -95,7 +87,7 @@ function closeCodeForStatus(status: number | undefined): number {
 
 export class SseTransport implements Transport {
   readonly kind = 'sse' as const;
-  readonly capabilities = CAPABILITIES;
+  readonly capabilities = SSE_CAPABILITIES;
   readonly #core = new ConnectionCore();
   readonly #source: EventSourceLike;
   readonly #fetch: FetchLike;

@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { base64ToBytes, bytesToBase64 } from '../../src/base64.ts';
 import { decodeBatch, encodeBatch } from './batch.ts';
-import {
-  base64ToBytes,
-  bytesToBase64,
-  decodePayloadData,
-  encodePayloadData,
-  encodeSseComment,
-  encodeSseEvent,
-} from './encoder.ts';
+import { decodePayloadData, encodePayloadData, encodeSseComment, encodeSseEvent } from './encoder.ts';
 
 describe('SSE encoder on bytes', () => {
   it('writes event, id, retry and data lines in order, ending with a blank line', () => {

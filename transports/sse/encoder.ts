@@ -6,9 +6,11 @@
  * string literal (one line, every control character escaped) and bytes as base64. `event` and `id` fields
  * are refused outright if they contain a line break or NUL: that would let a payload inject events.
  */
+
+import { base64ToBytes, bytesToBase64 } from '../../src/base64.ts';
 import { CloseCode } from '../../src/close-codes.ts';
 import { SwitchyardError } from '../../src/errors.ts';
-import type { Payload } from '../../src/transport.ts';
+import type { Payload, TransportCapabilities } from '../../src/transport.ts';
 
 export interface SseEvent {
   readonly event?: string;
@@ -50,6 +52,14 @@ function fieldError(field: string): SwitchyardError {
   return new SwitchyardError('ERR_INVALID_FRAME', `SSE ${field} must not contain \\r, \\n or NUL`);
 }
 
+/** What the rung can do, the same on both sides: bytes are re-encoded as base64, and upstream is HTTP POST. */
+export const SSE_CAPABILITIES: TransportCapabilities = {
+  datagrams: false,
+  independentStreams: false,
+  binary: false,
+  upstream: 'post',
+};
+
 /** SSE event names of the rung's wire format (docs/transports/sse.md). */
 export const SseEventName = {
   session: 'session',
@@ -86,57 +96,4 @@ export function decodePayloadData(event: string, value: string): { channel: stri
 
 function invalid(message: string): SwitchyardError {
   return new SwitchyardError('ERR_INVALID_FRAME', message, { closeCode: CloseCode.ProtocolError });
-}
-
-const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-const B64_LOOKUP = new Int16Array(128).fill(-1);
-for (let i = 0; i < B64.length; i++) B64_LOOKUP[B64.charCodeAt(i)] = i;
-
-/** base64 without `btoa`'s binary-string detour (works the same in browsers, Node and Deno). */
-export function bytesToBase64(bytes: Uint8Array): string {
-  let out = '';
-  const chunk: string[] = [];
-  let i = 0;
-  for (; i + 2 < bytes.length; i += 3) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-    chunk.push(B64[n >> 18]!, B64[(n >> 12) & 63]!, B64[(n >> 6) & 63]!, B64[n & 63]!);
-    if (chunk.length >= 8192) {
-      out += chunk.join('');
-      chunk.length = 0;
-    }
-  }
-  const rest = bytes.length - i;
-  if (rest === 1) {
-    const n = bytes[i]! << 16;
-    chunk.push(B64[n >> 18]!, B64[(n >> 12) & 63]!, '==');
-  } else if (rest === 2) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
-    chunk.push(B64[n >> 18]!, B64[(n >> 12) & 63]!, B64[(n >> 6) & 63]!, '=');
-  }
-  return out + chunk.join('');
-}
-
-export function base64ToBytes(text: string): Uint8Array {
-  if (text.length % 4 !== 0) throw invalid('base64 length is not a multiple of 4');
-  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
-  const out = new Uint8Array((text.length / 4) * 3 - padding);
-  let o = 0;
-  for (let i = 0; i < text.length; i += 4) {
-    const a = lookup(text, i);
-    const b = lookup(text, i + 1);
-    const c = text[i + 2] === '=' && i + 4 === text.length ? 0 : lookup(text, i + 2);
-    const d = text[i + 3] === '=' && i + 4 === text.length ? 0 : lookup(text, i + 3);
-    const n = (a << 18) | (b << 12) | (c << 6) | d;
-    out[o++] = n >> 16;
-    if (o < out.length) out[o++] = (n >> 8) & 255;
-    if (o < out.length) out[o++] = n & 255;
-  }
-  return out;
-}
-
-function lookup(text: string, index: number): number {
-  const code = text.charCodeAt(index);
-  const value = code < 128 ? B64_LOOKUP[code]! : -1;
-  if (value < 0) throw invalid(`invalid base64 character at ${index}`);
-  return value;
 }

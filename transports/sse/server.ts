@@ -8,6 +8,7 @@ import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import { type Admission, refusalResponse } from '../../src/admission.ts';
+import { bytesToBase64url } from '../../src/base64.ts';
 import { CloseCode } from '../../src/close-codes.ts';
 import { ConnectionCore, normalizeClose } from '../../src/connection-core.ts';
 import { SwitchyardError } from '../../src/errors.ts';
@@ -19,12 +20,17 @@ import type {
   ServerConnection,
   ServerConnectionEvents,
   ServerTransportLimits,
-  TransportCapabilities,
   TransportState,
 } from '../../src/transport.ts';
 import { utf8Length } from '../../src/utf8.ts';
 import { decodeBatch } from './batch.ts';
-import { encodePayloadData, encodeSseComment, encodeSseEvent, SseEventName } from './encoder.ts';
+import {
+  encodePayloadData,
+  encodeSseComment,
+  encodeSseEvent,
+  SSE_CAPABILITIES,
+  SseEventName,
+} from './encoder.ts';
 
 export interface SseRoutesOptions {
   readonly onConnection: ConnectionHandler;
@@ -55,23 +61,13 @@ export const SECRET_HEADER = 'authorization';
 /** Header numbering upstream batches, so a retried POST is applied once. */
 export const BATCH_HEADER = 'x-switchyard-batch';
 
-const CAPABILITIES: TransportCapabilities = {
-  datagrams: false,
-  independentStreams: false,
-  binary: false,
-  upstream: 'post',
-};
-
 /** How long a closing session waits for a client that does not read before cutting the stream. */
 const CLOSE_TIMEOUT_MS = 2000;
 /** Events written to the stream in one `write()` at most (one syscall for a burst, bounded latency). */
 const EVENTS_PER_WRITE = 256;
 
 function randomToken(bytes: number): string {
-  const raw = crypto.getRandomValues(new Uint8Array(bytes));
-  let text = '';
-  for (const b of raw) text += String.fromCharCode(b);
-  return btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return bytesToBase64url(crypto.getRandomValues(new Uint8Array(bytes)));
 }
 
 /** Compares secrets without an early exit, so timing does not reveal how much of a guess was right. */
@@ -101,7 +97,7 @@ class SseSession implements ServerConnection {
    */
   readonly resumeKey = randomToken(16);
   readonly kind = 'sse' as const;
-  readonly capabilities = CAPABILITIES;
+  readonly capabilities = SSE_CAPABILITIES;
   readonly request: ConnectionRequest;
   readonly #core = new ConnectionCore();
   readonly #limits: ServerTransportLimits;

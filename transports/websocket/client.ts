@@ -40,7 +40,8 @@ export interface WebSocketTransportOptions extends TransportConnectOptions {
   readonly WebSocket?: WebSocketConstructor;
 }
 
-const CAPABILITIES: TransportCapabilities = {
+/** What the rung can do, the same on both sides: one ordered connection, bytes as bytes. */
+export const WEBSOCKET_CAPABILITIES: TransportCapabilities = {
   datagrams: false,
   independentStreams: false,
   binary: true,
@@ -51,7 +52,7 @@ export const WEBSOCKET_PROTOCOL = 'switchyard.v1';
 
 export class WebSocketTransport implements Transport {
   readonly kind = 'websocket' as const;
-  readonly capabilities = CAPABILITIES;
+  readonly capabilities = WEBSOCKET_CAPABILITIES;
   readonly #core = new ConnectionCore();
   readonly #socket: WebSocketLike;
   readonly #maxMessageBytes: number;

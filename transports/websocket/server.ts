@@ -13,10 +13,10 @@ import type {
   ServerConnection,
   ServerConnectionEvents,
   ServerTransportLimits,
-  TransportCapabilities,
   TransportState,
 } from '../../src/transport.ts';
 import { payloadByteLength } from '../../src/utf8.ts';
+import { WEBSOCKET_CAPABILITIES } from './client.ts';
 
 /** What a runtime binding must provide for one accepted socket. */
 export interface RawServerSocket {
@@ -26,13 +26,6 @@ export interface RawServerSocket {
   /** Drop the TCP connection without a handshake (dead or hostile peers). */
   terminate(): void;
 }
-
-const CAPABILITIES: TransportCapabilities = {
-  datagrams: false,
-  independentStreams: false,
-  binary: true,
-  upstream: 'native',
-};
 
 let nextId = 0;
 
@@ -48,7 +41,7 @@ function exceeds(data: Payload, max: number): boolean {
 export class WebSocketServerConnection implements ServerConnection {
   readonly id = `ws-${(++nextId).toString(36)}`;
   readonly kind = 'websocket' as const;
-  readonly capabilities = CAPABILITIES;
+  readonly capabilities = WEBSOCKET_CAPABILITIES;
   readonly request: ConnectionRequest;
   readonly #core = new ConnectionCore();
   readonly #socket: RawServerSocket;

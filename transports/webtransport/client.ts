@@ -3,6 +3,7 @@
  * the @fails-components/webtransport constructor (./node.ts). Self-signed development servers are reached
  * with `serverCertificateHashes` from `/rt/negotiate`.
  */
+import { base64ToBytes } from '../../src/base64.ts';
 import { SwitchyardError } from '../../src/errors.ts';
 import type { CertificateHash } from '../../src/negotiate.ts';
 import type { Transport, TransportConnectOptions } from '../../src/transport.ts';
@@ -21,13 +22,6 @@ export interface WebTransportTransportOptions extends TransportConnectOptions {
   readonly WebTransport?: WebTransportConstructor;
   /** `h2` for WebTransport over HTTP/2 (the Node polyfill's fallback): streams share one TCP connection. */
   readonly protocol?: 'h3' | 'h2';
-}
-
-function base64ToBytes(value: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(value);
-  const out = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-  return out;
 }
 
 export class WebTransportTransport extends WebTransportConnection implements Transport {
