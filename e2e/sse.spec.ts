@@ -3,51 +3,20 @@
  * a server close code, and a resume after the TCP connection under the page is cut (the browser's own
  * EventSource reconnect with Last-Event-ID).
  */
-import net from 'node:net';
 import { expect, type Page, test } from '@playwright/test';
 import { bundleForBrowser } from '../server/demo/bundle.ts';
 import { type RunningServer, startNodeServer } from '../server/node.ts';
 import type { ServerConnection } from '../src/transport.ts';
+import { TcpRelay } from '../test/client/relay.ts';
 
 let server: RunningServer;
-let relay: { port: number; cut: () => void; close: () => Promise<void> };
+let relay: TcpRelay;
 const connections: ServerConnection[] = [];
 
 function sseBundle(): Promise<string> {
   return bundleForBrowser({
     contents: `import { createSseTransport } from './transports/sse/client.ts'; window.sse = { createSseTransport };`,
   });
-}
-
-/** A TCP relay in front of the server whose live connections can be cut (a network blip under the page). */
-async function startRelay(target: number) {
-  const sockets = new Set<net.Socket>();
-  const relayServer = net.createServer((client) => {
-    const upstream = net.connect(target, '127.0.0.1');
-    client.pipe(upstream);
-    upstream.pipe(client);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  await new Promise<void>((resolve) => relayServer.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (relayServer.address() as net.AddressInfo).port,
-    cut: () => {
-      for (const s of sockets) s.destroy();
-    },
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => relayServer.close(() => resolve()));
-    },
-  };
 }
 
 test.beforeAll(async () => {
@@ -67,7 +36,7 @@ test.beforeAll(async () => {
       );
     },
   });
-  relay = await startRelay(server.port);
+  relay = await TcpRelay.start(server.port);
 });
 
 test.afterAll(async () => {

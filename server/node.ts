@@ -10,6 +10,7 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { CloseCode } from '../src/close-codes.ts';
+import { WEBSOCKET_PROTOCOL } from '../transports/websocket/client.ts';
 import { acceptNodeWebSocket } from '../transports/websocket/server-node.ts';
 import { createSwitchyardApp, type SwitchyardApp, type SwitchyardAppOptions } from './app.ts';
 import { connectionRequest, type RuntimeBinding } from './binding.ts';
@@ -62,7 +63,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
     maxPayload: switchyard.limits.maxMessageBytes + 65,
     perMessageDeflate: false,
     // Echo our subprotocol when offered, accept clients that offer none (tools, fuzzers).
-    handleProtocols: (protocols) => (protocols.has('switchyard.v1') ? 'switchyard.v1' : false),
+    handleProtocols: (protocols) => (protocols.has(WEBSOCKET_PROTOCOL) ? WEBSOCKET_PROTOCOL : false),
   });
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve(

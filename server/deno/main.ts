@@ -8,10 +8,11 @@
 import type { Context } from 'hono';
 import { CloseCode } from '../../src/close-codes.ts';
 import type { ConnectionHandler, ConnectionRequest } from '../../src/transport.ts';
+import { WEBSOCKET_PROTOCOL } from '../../transports/websocket/client.ts';
 import { acceptPlatformWebSocket } from '../../transports/websocket/server-deno.ts';
 import { acceptWebTransportSession } from '../../transports/webtransport/server.ts';
 import { createSwitchyardApp } from '../app.ts';
-import type { RuntimeBinding } from '../binding.ts';
+import { connectionRequest, type RuntimeBinding } from '../binding.ts';
 import { type DevCertificate, generateDevCertificate, renewalDelayMs } from '../certs.ts';
 import { createDemo } from '../demo/app.ts';
 import { createSecurity } from '../security/index.ts';
@@ -31,7 +32,7 @@ const binding: RuntimeBinding = {
     (c.env as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr?.hostname ?? 'unknown',
   upgradeWebSocket: (c, limits, accept) => {
     // Read the request first: on upgrade Deno hands the request over to the socket.
-    const request = requestFor(c);
+    const request = connectionRequest(c, binding);
     const { socket, response } = Deno.upgradeWebSocket(c.req.raw, {
       protocol: requestedProtocol(c),
       idleTimeout: 30,
@@ -43,15 +44,7 @@ const binding: RuntimeBinding = {
 
 function requestedProtocol(c: Context): string | undefined {
   const offered = (c.req.header('sec-websocket-protocol') ?? '').split(',').map((p) => p.trim());
-  return offered.includes('switchyard.v1') ? 'switchyard.v1' : undefined;
-}
-
-function requestFor(c: Context): ConnectionRequest {
-  const headers: Record<string, string> = {};
-  c.req.raw.headers.forEach((value, key) => {
-    headers[key] = value;
-  });
-  return { url: c.req.url, origin: c.req.header('origin') ?? null, ip: binding.remoteAddress(c), headers };
+  return offered.includes(WEBSOCKET_PROTOCOL) ? WEBSOCKET_PROTOCOL : undefined;
 }
 
 /** Echoes every message on its channel and with its reliability; `close:<code>:<reason>` on `ctl` closes. */

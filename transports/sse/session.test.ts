@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import net from 'node:net';
+import type net from 'node:net';
 import { serve } from '@hono/node-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RunningServer, startNodeServer } from '../../server/node.ts';
@@ -13,6 +13,7 @@ import { admitAll } from '../../src/admission.ts';
 import { CloseCode } from '../../src/close-codes.ts';
 import type { CloseEvent, Payload, ServerConnection, Transport } from '../../src/transport.ts';
 import { DEFAULT_LIMITS } from '../../src/transport.ts';
+import { TcpRelay } from '../../test/client/relay.ts';
 import { createNodeSseTransport } from './node.ts';
 import { createSseRoutes } from './server.ts';
 
@@ -22,37 +23,6 @@ async function until(condition: () => boolean, what: string): Promise<void> {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
-}
-
-/** A TCP relay whose live connections can be cut at once while it keeps accepting new ones (a network blip). */
-async function startCuttableRelay(targetPort: number) {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(targetPort, '127.0.0.1');
-    client.pipe(upstream);
-    upstream.pipe(client);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    cut() {
-      for (const s of sockets) s.destroy();
-    },
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
 }
 
 async function rawStream(url: string, headers: Record<string, string> = {}) {
@@ -109,7 +79,7 @@ describe('SSE session lifecycle', () => {
 
   it('survives a cut TCP connection: EventSource resumes with Last-Event-ID, nothing lost or doubled', async () => {
     const { server, connections, received } = await start();
-    const relay = await startCuttableRelay(server.port);
+    const relay = await TcpRelay.start(server.port);
     cleanups.push(() => relay.close());
     const transport = createNodeSseTransport({ url: `http://127.0.0.1:${relay.port}/rt/sse` });
     const client = track(transport);
