@@ -24,6 +24,8 @@ export type ErrorCode =
   | 'ERR_NEGOTIATION_FAILED'
   | 'ERR_TRANSPORT'
   | 'ERR_UNSUPPORTED'
+  /** A backend the server needs (its Redis) is unreachable or too slow; nothing was applied: retry later (1013). */
+  | 'ERR_UNAVAILABLE'
   /** The server refused one operation (its own code is in the error envelope); the connection stays up. */
   | 'ERR_REJECTED'
   /** The client stopped retrying: a fatal close code, or `backoff.maxAttempts` failed rounds. */

@@ -36,9 +36,19 @@ export interface HubSubscription {
   unsubscribe(): void;
 }
 
+export interface HubPublishOptions {
+  /**
+   * Makes the publish idempotent where the caller can be lost between the hub's write and its answer (a
+   * networked hub, a crashed node): a second publish with the same key within the hub's idempotency window
+   * writes nothing and resolves with the first one's sequence number. The embedded hub ignores it (one
+   * process: the session's dedup window already covers re-sends).
+   */
+  readonly idempotencyKey?: string;
+}
+
 export interface Hub {
   /** Appends to the topic's history, fans out to subscribers and returns the message's sequence number. */
-  publish(topic: string, data: unknown): Promise<number>;
+  publish(topic: string, data: unknown, options?: HubPublishOptions): Promise<number>;
   /**
    * Unreliable fan-out (positions, cursors, typing indicators): reaches the topic's current subscribers once,
    * with no sequence number, no history and no resume. A hub may drop it under load; it never blocks on it.

@@ -280,7 +280,19 @@ export class ProtocolConnection {
       this.#fail(refusal.closeCode, refusal.code, refusal.message);
       return;
     }
-    const { session, resumed } = this.#settings.sessions.attach(hello.session, this);
+    let attached: Awaited<ReturnType<Settings['sessions']['attach']>>;
+    try {
+      attached = await this.#settings.sessions.attach(hello.session, this);
+    } catch (error) {
+      // The session store is unreachable (Redis down): a retryable refusal, nothing was started.
+      this.#fail(CloseCode.TryAgainLater, 'ERR_UNAVAILABLE', `session store: ${describeError(error)}`);
+      return;
+    }
+    const { session, resumed } = attached;
+    if (this.#closed) {
+      this.#settings.sessions.detach(session, this);
+      return;
+    }
     this.#session = session;
     this.#hello = hello;
     this.#helloPending = false;
@@ -379,7 +391,10 @@ export class ProtocolConnection {
           return subscription;
         },
         (error: unknown) => {
-          this.#sendError('ERR_HUB', `subscribe ${topic}: ${describeError(error)}`, topic);
+          // Hub unreachable: close with a retryable code, the client re-subscribes from its position later.
+          if (isSwitchyardError(error, 'ERR_UNAVAILABLE'))
+            this.#close(CloseCode.TryAgainLater, error.message);
+          else this.#sendError('ERR_HUB', `subscribe ${topic}: ${describeError(error)}`, topic);
           return undefined;
         },
       );
@@ -404,7 +419,7 @@ export class ProtocolConnection {
   async #publish(envelope: PublishEnvelope): Promise<void> {
     const session = this.#session as Session;
     const context = this.#context();
-    const { outcome, duplicate } = session.dedup(envelope.id, async (): Promise<PublishOutcome> => {
+    const dedup = session.dedup(envelope.id, async (): Promise<PublishOutcome> => {
       this.#settings.stats.applied++;
       try {
         const refused = await this.#refusePublish(envelope.topic, 'pub');
@@ -419,12 +434,28 @@ export class ProtocolConnection {
         return { ok: true };
       } catch (error) {
         const code = isSwitchyardError(error) ? error.code : 'ERR_PUBLISH_FAILED';
-        return { ok: false, code, message: describeError(error) };
+        // Unavailable applied nothing: closing with a retryable code keeps the message in the client's outbox.
+        const retry = isSwitchyardError(error, 'ERR_UNAVAILABLE')
+          ? { closeCode: CloseCode.TryAgainLater }
+          : {};
+        return { ok: false, code, message: describeError(error), ...retry };
       }
     });
-    if (duplicate) this.#settings.stats.duplicates++;
-    const result = await outcome;
-    if (result.ok) this.#send({ type: 'ack', id: envelope.id }, envelope.topic);
+    let result: PublishOutcome;
+    try {
+      const { outcome, duplicate } = await dedup;
+      if (duplicate) this.#settings.stats.duplicates++;
+      result = await outcome;
+    } catch (error) {
+      result = {
+        ok: false,
+        code: 'ERR_UNAVAILABLE',
+        message: describeError(error),
+        closeCode: CloseCode.TryAgainLater,
+      };
+    }
+    if (!result.ok && result.closeCode !== undefined) this.#close(result.closeCode, result.message);
+    else if (result.ok) this.#send({ type: 'ack', id: envelope.id }, envelope.topic);
     else this.#sendError(result.code, result.message, envelope.topic, envelope.id);
   }
 

@@ -14,7 +14,7 @@ import type { ConnectionHandler, ServerConnection } from '../../src/transport.ts
 import { DEFAULT_LIMITS } from '../../src/transport.ts';
 import type { Hub } from '../hub/hub.ts';
 import { ProtocolConnection } from './connection.ts';
-import { type Session, SessionStore, type SessionStoreOptions } from './sessions.ts';
+import { MemorySessionStore, type Session, type SessionStore, type SessionStoreOptions } from './sessions.ts';
 
 /** What hooks learn about the connection a message came from. */
 export interface ProtocolContext {
@@ -73,6 +73,8 @@ export interface ProtocolOptions {
    */
   readonly onPublish?: (event: PublishEvent) => void | Promise<void>;
   readonly sessions?: SessionStoreOptions;
+  /** A shared session store (server/redis) instead of this process's memory; `sessions` is then ignored. */
+  readonly sessionStore?: SessionStore;
   /** A connection must say hello within this time (default 10 s), else it is closed with HeartbeatTimeout. */
   readonly helloTimeoutMs?: number;
   /** Outgoing queue per connection; when over either bound the connection is closed with SlowConsumer (4008). */
@@ -133,7 +135,7 @@ export interface Protocol {
 
 export function createProtocol(options: ProtocolOptions): Protocol {
   const heartbeatMs = options.heartbeatMs ?? 15_000;
-  const sessions = new SessionStore(options.sessions);
+  const sessions = options.sessionStore ?? new MemorySessionStore(options.sessions);
   const live = new Set<ProtocolConnection>();
   const stats: ProtocolStats = {
     duplicates: 0,
@@ -154,7 +156,12 @@ export function createProtocol(options: ProtocolOptions): Protocol {
       options.onPublish ??
       (async (event) => {
         if (event.topic === undefined) return;
-        if (event.reliable) await options.hub.publish(event.topic, event.data);
+        // The session and message id make the publish idempotent in a networked hub: a message re-sent to
+        // another node after a crash between the hub's write and the ack is written once.
+        if (event.reliable)
+          await options.hub.publish(event.topic, event.data, {
+            idempotencyKey: `${event.session.id}/${event.id}`,
+          });
         else await options.hub.publishVolatile(event.topic, event.data);
       }),
     sessions,

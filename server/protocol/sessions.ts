@@ -1,7 +1,9 @@
 /**
- * Sessions outlive a connection for a grace period, so that a client that reconnects (on any rung) keeps
- * its identity and its upstream dedup window: a `pub` re-sent after a drop is acknowledged again but
- * applied once. Both the number of sessions and the ids each remembers are bounded.
+ * Sessions outlive a connection for a grace period, so that a client that reconnects (on any rung, and with a
+ * shared store on any node) keeps its identity and its upstream dedup window: a `pub` re-sent after a drop is
+ * acknowledged again but applied once. The store is an interface: the in-memory store here is the embedded
+ * default for one process; server/redis/sessions.ts keeps the same state in Redis so any node can take any
+ * request. Both bound the number of sessions and the ids each remembers.
  */
 
 /** A connection as the session sees it: something it can push out when a newer one takes over. */
@@ -9,45 +11,42 @@ export interface SessionMember {
   replace(): void;
 }
 
-/** What happened to a `pub`, replayed verbatim to a duplicate. */
-export type PublishOutcome = { readonly ok: true } | { readonly ok: false; code: string; message: string };
+/**
+ * What happened to a `pub`, replayed verbatim to a duplicate. A failure with `closeCode` (a backend the server
+ * needs is unavailable) is not remembered: the connection closes with that retryable code and the client's
+ * outbox re-sends the message later, when it is applied for real.
+ */
+export type PublishOutcome =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly code: string; readonly message: string; readonly closeCode?: number };
 
-export class Session {
+export interface DedupResult {
+  readonly outcome: Promise<PublishOutcome>;
+  /** True when the id was already seen: `outcome` is the first one's. */
+  readonly duplicate: boolean;
+}
+
+export interface Session {
   readonly id: string;
-  /** Live connections of this session, oldest first (briefly two while a client climbs to a better rung). */
-  readonly connections = new Set<SessionMember>();
-  /** Client message id -> outcome (a pending promise while the app handles it). Insertion order = age. */
-  readonly #seen = new Map<string, Promise<PublishOutcome>>();
-  readonly #dedupWindow: number;
-  expiryTimer: ReturnType<typeof setTimeout> | undefined;
-
-  constructor(id: string, dedupWindow: number) {
-    this.id = id;
-    this.#dedupWindow = dedupWindow;
-  }
-
   /**
    * Runs `apply` once per id within the window; a duplicate (even one arriving while the first is still
-   * being applied, e.g. over the old and the new rung at once) gets the first one's outcome.
+   * being applied, e.g. over the old and the new rung at once, or on another node) gets the first one's
+   * outcome. Rejects (ERR_UNAVAILABLE) when the store cannot be reached: nothing was applied.
    */
-  dedup(
-    id: string,
-    apply: () => Promise<PublishOutcome>,
-  ): { outcome: Promise<PublishOutcome>; duplicate: boolean } {
-    const known = this.#seen.get(id);
-    if (known) return { outcome: known, duplicate: true };
-    const outcome = apply();
-    this.#seen.set(id, outcome);
-    if (this.#seen.size > this.#dedupWindow) {
-      const oldest = this.#seen.keys().next().value;
-      if (oldest !== undefined) this.#seen.delete(oldest);
-    }
-    return { outcome, duplicate: false };
-  }
+  dedup(id: string, apply: () => Promise<PublishOutcome>): Promise<DedupResult>;
+}
 
-  get rememberedIds(): number {
-    return this.#seen.size;
-  }
+export interface SessionStore {
+  /** How long a session survives without a connection. */
+  readonly graceMs: number;
+  /** Sessions held by this process (for tests and metrics). */
+  readonly size: number;
+  /** Resumes `id` if it is still alive, else opens a new session. Rejects (ERR_UNAVAILABLE) when unreachable. */
+  attach(id: string | undefined, member: SessionMember): Promise<{ session: Session; resumed: boolean }>;
+  /** The member left; the session lives on for `graceMs` without one. */
+  detach(session: Session, member: SessionMember): void;
+  /** Forgets what this process holds (shutdown). */
+  clear(): void;
 }
 
 export interface SessionStoreOptions {
@@ -68,8 +67,73 @@ function unref(timer: ReturnType<typeof setTimeout>): void {
   (timer as { unref?: () => void }).unref?.();
 }
 
-export class SessionStore {
-  readonly #sessions = new Map<string, Session>();
+/** The members of one session on this process, bounded: a newer member pushes the oldest out. */
+export class SessionMembers {
+  readonly #members = new Set<SessionMember>();
+  readonly #max: number;
+
+  constructor(max: number) {
+    this.#max = Math.max(1, max);
+  }
+
+  get size(): number {
+    return this.#members.size;
+  }
+
+  add(member: SessionMember): void {
+    this.#members.add(member);
+    for (const old of this.#members) {
+      if (this.#members.size <= this.#max) break;
+      this.#members.delete(old);
+      old.replace();
+    }
+  }
+
+  delete(member: SessionMember): void {
+    this.#members.delete(member);
+  }
+}
+
+export class MemorySession implements Session {
+  readonly id: string;
+  /** Live connections of this session, oldest first (briefly two while a client climbs to a better rung). */
+  readonly connections: SessionMembers;
+  /** Client message id -> outcome (a pending promise while the app handles it). Insertion order = age. */
+  readonly #seen = new Map<string, Promise<PublishOutcome>>();
+  readonly #dedupWindow: number;
+  expiryTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(id: string, dedupWindow: number, maxConnections: number) {
+    this.id = id;
+    this.#dedupWindow = dedupWindow;
+    this.connections = new SessionMembers(maxConnections);
+  }
+
+  async dedup(id: string, apply: () => Promise<PublishOutcome>): Promise<DedupResult> {
+    const known = this.#seen.get(id);
+    if (known) return { outcome: known, duplicate: true };
+    const outcome = apply();
+    this.#seen.set(id, outcome);
+    if (this.#seen.size > this.#dedupWindow) {
+      const oldest = this.#seen.keys().next().value;
+      if (oldest !== undefined) this.#seen.delete(oldest);
+    }
+    // A retryable failure applied nothing: the re-sent message must be applied, not answered from here.
+    void outcome.then((result) => {
+      if (!result.ok && result.closeCode !== undefined && this.#seen.get(id) === outcome)
+        this.#seen.delete(id);
+    });
+    return { outcome, duplicate: false };
+  }
+
+  get rememberedIds(): number {
+    return this.#seen.size;
+  }
+}
+
+/** The embedded store: one process's memory, sessions expire `graceMs` after their last connection left. */
+export class MemorySessionStore implements SessionStore {
+  readonly #sessions = new Map<string, MemorySession>();
   readonly graceMs: number;
   readonly #dedupWindow: number;
   readonly #maxSessions: number;
@@ -86,33 +150,32 @@ export class SessionStore {
     return this.#sessions.size;
   }
 
-  get(id: string): Session | undefined {
+  get(id: string): MemorySession | undefined {
     return this.#sessions.get(id);
   }
 
-  /** Resumes `id` if it is still alive, else opens a new session. */
-  attach(id: string | undefined, connection: SessionMember): { session: Session; resumed: boolean } {
+  async attach(
+    id: string | undefined,
+    member: SessionMember,
+  ): Promise<{ session: Session; resumed: boolean }> {
     let session = id === undefined ? undefined : this.#sessions.get(id);
     const resumed = session !== undefined;
     if (!session) {
-      session = new Session(crypto.randomUUID(), this.#dedupWindow);
+      session = new MemorySession(crypto.randomUUID(), this.#dedupWindow, this.#maxConnections);
       this.#sessions.set(session.id, session);
       this.#evict();
     }
     if (session.expiryTimer) clearTimeout(session.expiryTimer);
     session.expiryTimer = undefined;
-    session.connections.add(connection);
-    for (const member of session.connections) {
-      if (session.connections.size <= this.#maxConnections) break;
-      session.connections.delete(member);
-      member.replace();
-    }
+    session.connections.add(member);
     return { session, resumed };
   }
 
-  detach(session: Session, connection: SessionMember): void {
-    session.connections.delete(connection);
-    if (session.connections.size > 0 || !this.#sessions.has(session.id)) return;
+  detach(handle: Session, member: SessionMember): void {
+    const session = this.#sessions.get(handle.id);
+    if (!session || session !== handle) return;
+    session.connections.delete(member);
+    if (session.connections.size > 0) return;
     session.expiryTimer = setTimeout(() => {
       if (session.connections.size === 0) this.#sessions.delete(session.id);
     }, this.graceMs);
