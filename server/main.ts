@@ -4,13 +4,16 @@
  * package is present the Deno binding serves all three rungs; otherwise the Node binding serves WebSocket
  * and SSE. PORT (default 8080) and HOST (default 127.0.0.1) choose where it listens; SIGINT/SIGTERM shut
  * down gracefully (clients get 1001). SWITCHYARD_RUNTIME=node forces the Node binding; TLS_CERT and
- * TLS_KEY (PEM paths) serve https/wss with a real certificate (Node binding).
+ * TLS_KEY (PEM paths) serve https/wss with a real certificate (Node binding). REDIS_URL makes this process one
+ * node of several (hub, sessions and SSE upstream through Redis; /rt/health reports it), with TOKEN_SECRET
+ * shared by all nodes and TICKER=0 on all but one: see docs/scale-out.md.
  */
 
 import { createDemo } from './demo/app.ts';
 import { buildDemoBundle } from './demo/bundle.ts';
 import { denoBinary, launchDenoServer } from './deno/launch.ts';
 import { startNodeServer, tlsFromEnv } from './node.ts';
+import { redisEngineFromEnv, tokenSecretFromEnv } from './redis/env.ts';
 import { createSecurity } from './security/index.ts';
 
 const port = Number(process.env.PORT ?? 8080);
@@ -28,24 +31,38 @@ if (denoBinary() && process.env.SWITCHYARD_RUNTIME !== 'node' && !tls) {
   runtime = 'deno (chosen: native HTTP/3 WebTransport is available through Deno on this machine)';
   close = () => deno.close();
 } else {
+  const env = (name: string) => process.env[name];
+  const engine = await redisEngineFromEnv(env, (line) => console.log(line));
+  const secret = tokenSecretFromEnv(env);
   // Like a real deployment: same-origin only, short-lived tokens on every connection, request log redacted.
-  const security = createSecurity({ requireTokens: true });
-  const demo = createDemo({ bundle, heartbeatMs, authenticate: security.authenticateHello });
+  const security = createSecurity({ requireTokens: true, ...(secret ? { tokens: { secret } } : {}) });
+  const demo = createDemo({
+    bundle,
+    heartbeatMs,
+    authenticate: security.authenticateHello,
+    ...(engine ? { hub: engine.hub, sessionStore: engine.sessions } : {}),
+    ticker: process.env.TICKER !== '0',
+  });
   const server = await startNodeServer({
     port,
     hostname,
     heartbeatMs,
     security,
     ...(tls ? { tls } : {}),
+    ...(engine ? { admission: engine.admission, sseForwarder: engine.forwarder } : {}),
     log: (line) => console.log(line),
     onConnection: demo.protocol.onConnection,
-    configure: (app) => demo.configure(app),
+    configure: (app) => {
+      demo.configure(app);
+      engine?.install(app);
+    },
   });
   url = server.url;
-  runtime = 'node';
+  runtime = engine ? 'node, hub on redis' : 'node';
   close = async () => {
     await server.close();
     await demo.stop();
+    await engine?.close();
   };
 }
 

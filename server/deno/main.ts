@@ -15,6 +15,7 @@ import { createSwitchyardApp } from '../app.ts';
 import { connectionRequest, type RuntimeBinding } from '../binding.ts';
 import { type DevCertificate, generateDevCertificate, renewalDelayMs } from '../certs.ts';
 import { createDemo } from '../demo/app.ts';
+import { redisEngineFromEnv, tokenSecretFromEnv } from '../redis/env.ts';
 import { createSecurity } from '../security/index.ts';
 
 export const WEBTRANSPORT_PATH = '/rt/wt';
@@ -63,12 +64,21 @@ const certHosts = ['localhost', '127.0.0.1', '::1', hostname];
 let certificate = await generateDevCertificate({ hosts: certHosts });
 /** The certificate that will replace the current one; its hash is published ahead of the switch. */
 let nextCertificate: DevCertificate | undefined;
+const env = (name: string) => Deno.env.get(name);
+// REDIS_URL: one node of several (hub, sessions, SSE upstream through Redis), as under Node.
+const engine = appName === 'echo' ? undefined : await redisEngineFromEnv(env, (line) => console.error(line));
+const secret = tokenSecretFromEnv(env);
 // Same policy as the Node demo: same-origin only, tokens on every connection (the `echo` test app goes without).
-const security = appName === 'echo' ? undefined : createSecurity({ requireTokens: true });
+const security =
+  appName === 'echo'
+    ? undefined
+    : createSecurity({ requireTokens: true, ...(secret ? { tokens: { secret } } : {}) });
 const demo = createDemo({
   ...(security ? { authenticate: security.authenticateHello } : {}),
   bundle: bundlePath ? await Deno.readTextFile(bundlePath) : '',
   heartbeatMs,
+  ...(engine ? { hub: engine.hub, sessionStore: engine.sessions } : {}),
+  ticker: env('TICKER') !== '0',
 });
 
 const http = Deno.serve({ port, hostname, onListen: () => {} }, (request, info) =>
@@ -80,6 +90,7 @@ const switchyard = createSwitchyardApp({
   binding,
   heartbeatMs,
   ...(security ? { security } : {}),
+  ...(engine ? { admission: engine.admission, sseForwarder: engine.forwarder } : {}),
   onConnection: appName === 'echo' ? echoApp : demo.protocol.onConnection,
   extraOffers: (request) => {
     const host = new URL(request.url).hostname;
@@ -94,6 +105,7 @@ const switchyard = createSwitchyardApp({
   },
 });
 demo.configure(switchyard);
+engine?.install(switchyard);
 
 // WebTransport: QUIC on the same port number (UDP), HTTP/3 with the WebTransport extension.
 const endpoint = new Deno.QuicEndpoint({ hostname, port: boundPort });
@@ -180,6 +192,7 @@ async function shutdown(): Promise<void> {
   endpoint.close();
   await http.shutdown();
   await demo.stop();
+  await engine?.close();
   Deno.exit(0);
 }
 Deno.addSignalListener('SIGINT', shutdown);
