@@ -228,7 +228,6 @@ export class RedisHub implements Hub {
       if (position < 0 || result.entries.length < this.#pageSize || member.last >= result.head) break;
       position = member.last;
     }
-    if (position >= 0 && member.last < position) member.last = position;
     const buffered = member.buffer ?? [];
     member.buffer = null;
     for (const event of buffered) this.#offer(member, event);

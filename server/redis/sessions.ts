@@ -68,7 +68,14 @@ class RedisSession implements Session {
     const local = this.#local.get(name);
     if (local) return { outcome: local, duplicate: true };
     const claim = `p|${this.#store.link.nodeId}|${randomBytes(6).toString('base64url')}`;
-    const previous = await this.#store.claim(this.id, name, claim);
+    let previous: string | null;
+    try {
+      previous = await this.#store.claim(this.id, name, claim);
+    } catch (error) {
+      // A timed-out claim may still run in Redis later: release it once Redis answers again.
+      this.#store.later(this.id, name, claim, '');
+      throw error;
+    }
     if (previous === null) return { outcome: this.#apply(name, claim, apply), duplicate: false };
     const settled = decodeOutcome(previous);
     if (settled) return { outcome: Promise.resolve(settled), duplicate: true };
@@ -85,7 +92,9 @@ class RedisSession implements Session {
     void outcome.then(async (result) => {
       // A retryable failure applied nothing: drop the claim so the re-sent copy applies for real.
       const value = !result.ok && result.closeCode !== undefined ? '' : encodeOutcome(result);
-      await this.#store.settle(this.id, name, claim, value).catch(() => undefined);
+      await this.#store
+        .settle(this.id, name, claim, value)
+        .catch(() => this.#store.later(this.id, name, claim, value));
       if (this.#local.get(name) === outcome) this.#local.delete(name);
     });
     return outcome;
@@ -135,6 +144,8 @@ export class RedisSessionStore implements SessionStore {
   /** Sessions with a connection on this node; their keys are kept alive from here. */
   readonly #local = new Map<string, RedisSession>();
   readonly #refresh: ReturnType<typeof setInterval>;
+  /** Outcomes and released claims Redis did not take (it was down): written when it is back. */
+  #later: { session: string; name: string; expected: string; value: string }[] = [];
 
   constructor(link: RedisLink, options: SessionStoreOptions = {}) {
     this.link = link;
@@ -144,6 +155,23 @@ export class RedisSessionStore implements SessionStore {
     this.#maxConnections = Math.max(1, options.maxConnectionsPerSession ?? 3);
     this.#refresh = setInterval(() => void this.#keepAlive(), Math.max(250, Math.floor(this.graceMs / 3)));
     this.#refresh.unref?.();
+    link.onUp(() => void this.#flushLater());
+  }
+
+  /** Records a settle to retry when Redis is back (bounded: the oldest are dropped, their claims then expire). */
+  later(session: string, name: string, expected: string, value: string): void {
+    this.#later.push({ session, name, expected, value });
+    if (this.#later.length > 10_000) this.#later.shift();
+  }
+
+  async #flushLater(): Promise<void> {
+    const batch = this.#later;
+    this.#later = [];
+    for (const item of batch) {
+      await this.settle(item.session, item.name, item.expected, item.value).catch(() =>
+        this.#later.push(item),
+      );
+    }
   }
 
   get size(): number {

@@ -19,7 +19,7 @@ import { requireRedis } from './support/redis.ts';
 
 let cluster: Cluster | undefined;
 let balancer: Balancer | undefined;
-const clients: Client[] = [];
+const clients: { dispose(): void }[] = [];
 beforeAll(() => requireRedis());
 afterEach(async () => {
   for (const c of clients.splice(0)) c.dispose();
@@ -31,7 +31,7 @@ afterEach(async () => {
 
 interface Observer {
   readonly name: string;
-  readonly client: Client;
+  readonly client: Client<{ from: string; n: number }>;
   readonly got: { seq: number; from: string; n: number }[];
 }
 

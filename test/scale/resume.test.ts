@@ -15,7 +15,7 @@ import { requireRedis } from './support/redis.ts';
 
 let cluster: Cluster | undefined;
 let balancer: SteeringBalancer | undefined;
-const clients: Client[] = [];
+const clients: { dispose(): void }[] = [];
 beforeAll(() => requireRedis());
 afterEach(async () => {
   for (const c of clients.splice(0)) c.dispose();
@@ -40,7 +40,9 @@ function client(url: string): Client<{ n: number }> {
 const HOUR = 3600_000;
 
 describe('moving between nodes', () => {
-  it('a WebSocket client reconnecting to another node resumes its session and its dedup', { timeout: 30_000 }, async () => {
+  it('a WebSocket client reconnecting to another node resumes its session and its dedup', {
+    timeout: 30_000,
+  }, async () => {
     cluster = await startCluster(2);
     const [a, b] = cluster.nodes as [Cluster['nodes'][0], Cluster['nodes'][0]];
     balancer = await SteeringBalancer.start(a.port);
@@ -58,7 +60,8 @@ describe('moving between nodes', () => {
     for (let n = 50; n < 100; n++) acks.push(c.publish('log', { n }));
     await until(() => seen.length >= 50, 'first half seen');
     const deadline = Date.now() + 5000;
-    while ((await cluster.stats(a)).applied < 100 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while ((await cluster.stats(a)).applied < 100 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
     // The path to A dies; the balancer now sends new connections to B.
     balancer.target = b.port;
     balancer.cut();
@@ -72,14 +75,18 @@ describe('moving between nodes', () => {
     expect(statsB.duplicates).toBe(50);
   });
 
-  it('two hours offline: exactly what it missed on every topic, in order; beyond 24 h: reset', { timeout: 30_000 }, async () => {
+  it('two hours offline: exactly what it missed on every topic, in order; beyond 24 h: reset', {
+    timeout: 30_000,
+  }, async () => {
     cluster = await startCluster(2);
     const [a, b] = cluster.nodes as [Cluster['nodes'][0], Cluster['nodes'][0]];
     const topics = ['orders', 'alerts', 'chat'];
     const publisher = client(a.url);
     await publisher.connect();
     const publishRound = (count: number, from: number) =>
-      Promise.all(topics.flatMap((t) => Array.from({ length: count }, (_, i) => publisher.publish(t, { n: from + i }))));
+      Promise.all(
+        topics.flatMap((t) => Array.from({ length: count }, (_, i) => publisher.publish(t, { n: from + i }))),
+      );
 
     balancer = await SteeringBalancer.start(a.port);
     const c = client(balancer.url);

@@ -23,6 +23,7 @@ export function uniquePrefix(name: string): string {
 /** Deletes every key under `prefix` (SCAN, never KEYS: other users share this Redis). */
 export async function deletePrefix(url: string, prefix: string): Promise<number> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis.on('error', () => undefined);
   await redis.connect();
   let deleted = 0;
   try {
@@ -41,6 +42,7 @@ export async function deletePrefix(url: string, prefix: string): Promise<number>
 /** Fails the test with a clear message when the shared Redis is not there. */
 export async function requireRedis(url = SHARED_REDIS_URL): Promise<void> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on('error', () => undefined);
   try {
     await redis.connect();
     await redis.ping();
