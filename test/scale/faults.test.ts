@@ -19,7 +19,7 @@ import { type Cluster, startCluster } from './support/cluster.ts';
 import { type Balancer, startNginxBalancer } from './support/nginx-lb.ts';
 import { type PrivateRedis, requireRedis, startPrivateRedis } from './support/redis.ts';
 
-const cleanups: (() => Promise<unknown> | void)[] = [];
+const cleanups: (() => unknown)[] = [];
 beforeAll(() => requireRedis());
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
