@@ -10,7 +10,7 @@
  *   then listeners hear `up` with `epochChanged` (Redis came back without its data) so they can catch up or
  *   reset.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { CloseCode } from '../../src/close-codes.ts';
 import { isSwitchyardError, SwitchyardError } from '../../src/errors.ts';
@@ -60,31 +60,32 @@ export function unavailable(detail: string, cause?: unknown): SwitchyardError {
   });
 }
 
-/** A Lua script run by hash (one round trip), loaded again by EVAL after Redis lost its script cache. */
+/**
+ * A Lua script run by hash (EVALSHA, one round trip), loaded again by EVAL after Redis lost its script cache.
+ * Registered per connection with ioredis' `defineCommand`, whose commands join auto-pipelining (several
+ * concurrent commands leave in one write).
+ */
 export class Script {
+  static #count = 0;
   readonly #lua: string;
-  readonly #sha: string;
   readonly #keys: number;
+  readonly #name = `switchyardScript${Script.#count++}`;
 
   constructor(lua: string, keys: number) {
     this.#lua = lua;
     this.#keys = keys;
-    this.#sha = createHash('sha1').update(lua).digest('hex');
   }
 
   /** Raw run on one connection; callers go through `RedisLink.script` for the health bookkeeping. */
-  async exec(
-    redis: Redis,
-    keys: readonly string[],
-    args: readonly (string | Buffer | number)[],
-  ): Promise<unknown> {
+  exec(redis: Redis, keys: readonly string[], args: readonly (string | Buffer | number)[]): Promise<unknown> {
     if (keys.length !== this.#keys) throw new Error(`script expects ${this.#keys} keys, got ${keys.length}`);
-    try {
-      return await redis.callBuffer('EVALSHA', [this.#sha, this.#keys, ...keys, ...args]);
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return redis.callBuffer('EVAL', [this.#lua, this.#keys, ...keys, ...args]);
-    }
+    const commands = redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+    if (!commands[this.#name]) redis.defineCommand(this.#name, { numberOfKeys: this.#keys, lua: this.#lua });
+    return (commands[`${this.#name}Buffer`] as (...a: unknown[]) => Promise<unknown>).call(
+      redis,
+      ...keys,
+      ...args,
+    );
   }
 }
 
@@ -123,6 +124,7 @@ export class RedisLink {
       autoResendUnfulfilledCommands: false,
       autoResubscribe: false,
       commandTimeout: options.commandTimeoutMs ?? 2000,
+      enableAutoPipelining: true,
       connectTimeout: 2000,
       retryStrategy: (attempt: number) => Math.min(50 * 2 ** attempt, 1000),
     };

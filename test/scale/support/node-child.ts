@@ -4,8 +4,10 @@
  * REDIS_URL. Prints `{ port, nodeId }` once listening. Test-only routes: `POST /__test/clock?offsetMs=N` moves
  * the hub's clock (history window tests without sleeping), `GET /__test/stats` returns protocol counters.
  *
- * env: REDIS_URL, REDIS_PREFIX, PORT (default 0), HEARTBEAT_MS (default 15000), HISTORY_SIZE, COMMAND_TIMEOUT_MS.
+ * env: REDIS_URL, REDIS_PREFIX, PORT (default 0), HEARTBEAT_MS (default 15000), HISTORY_SIZE, COMMAND_TIMEOUT_MS,
+ * HUB=memory (the embedded hub and sessions instead, for the one-node baseline of bench/scale-throughput.ts).
  */
+import { MemoryHub } from '../../../server/hub/memory.ts';
 import { startNodeServer } from '../../../server/node.ts';
 import { createProtocol } from '../../../server/protocol/index.ts';
 import { createRedisEngine } from '../../../server/redis/index.ts';
@@ -20,7 +22,12 @@ const engine = await createRedisEngine({
   hub: { historySize: Number(process.env.HISTORY_SIZE ?? 1000), now: () => Date.now() + offsetMs },
   sessions: { graceMs: 30_000 },
 });
-const protocol = createProtocol({ hub: engine.hub, sessionStore: engine.sessions, heartbeatMs });
+const memory = process.env.HUB === 'memory';
+const protocol = createProtocol({
+  hub: memory ? new MemoryHub() : engine.hub,
+  ...(memory ? {} : { sessionStore: engine.sessions }),
+  heartbeatMs,
+});
 const server = await startNodeServer({
   port: Number(process.env.PORT ?? 0),
   heartbeatMs,
@@ -39,13 +46,14 @@ const server = await startNodeServer({
   },
 });
 
-process.on('SIGTERM', async () => {
-  const deadline = setTimeout(() => process.exit(0), 3000);
-  await server.close();
-  clearTimeout(deadline);
-  protocol.close();
-  await engine.close();
-  process.exit(0);
-});
+for (const signal of ['SIGTERM', 'SIGINT'] as const)
+  process.on(signal, async () => {
+    const deadline = setTimeout(() => process.exit(0), 3000);
+    await server.close();
+    clearTimeout(deadline);
+    protocol.close();
+    await engine.close();
+    process.exit(0);
+  });
 
 process.stdout.write(`${JSON.stringify({ port: server.port, nodeId: engine.link.nodeId })}\n`);
