@@ -62,8 +62,7 @@ export function unavailable(detail: string, cause?: unknown): SwitchyardError {
 
 /**
  * A Lua script run by hash (EVALSHA, one round trip), loaded again by EVAL after Redis lost its script cache.
- * Registered per connection with ioredis' `defineCommand`, whose commands join auto-pipelining (several
- * concurrent commands leave in one write).
+ * Registered per connection with ioredis' `defineCommand` (EVALSHA, falling back to EVAL on NOSCRIPT).
  */
 export class Script {
   static #count = 0;
@@ -124,10 +123,11 @@ export class RedisLink {
       autoResendUnfulfilledCommands: false,
       autoResubscribe: false,
       commandTimeout: options.commandTimeoutMs ?? 2000,
-      enableAutoPipelining: true,
       connectTimeout: 2000,
       retryStrategy: (attempt: number) => Math.min(50 * 2 ** attempt, 1000),
     };
+    // No auto-pipelining: with ioredis 6.0.0 and scripts, publishes under load stalled without ever being
+    // answered or timing out (bench/scale-throughput.ts hung in 4 of 6 runs; none in 6 runs without it).
     this.command = new Redis(options.url, { ...common, connectionName: `switchyard:${this.nodeId}:cmd` });
     this.subscriber = new Redis(options.url, { ...common, connectionName: `switchyard:${this.nodeId}:sub` });
     this.subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => {

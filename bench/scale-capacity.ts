@@ -1,0 +1,74 @@
+/**
+ * Server memory per idle connection, per rung, with the whole stack a production node runs: the rung, the
+ * protocol connection, its session (in Redis: nothing in the node but a handle) and one subscription on the
+ * Redis hub. The node runs in this process; N clients in a child process connect, subscribe and idle; the RSS
+ * growth after garbage collection, divided by N, is the figure docs/notification-system.md multiplies out.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { startNodeServer } from '../server/node.ts';
+import { createProtocol } from '../server/protocol/index.ts';
+import { createRedisEngine } from '../server/redis/index.ts';
+import type { TransportKind } from '../src/transport.ts';
+
+export interface CapacityResult {
+  readonly rung: TransportKind;
+  readonly connections: number;
+  readonly rssPerConnection: number;
+  readonly heapPerConnection: number;
+}
+
+async function settleMemory(): Promise<{ rss: number; heap: number }> {
+  for (let i = 0; i < 3; i++) {
+    global.gc?.();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  const m = process.memoryUsage();
+  return { rss: m.rss, heap: m.heapUsed };
+}
+
+export async function runCapacity(options: {
+  redisUrl: string;
+  prefix: string;
+  rungs: readonly TransportKind[];
+  connections: number;
+}): Promise<CapacityResult[]> {
+  const engine = await createRedisEngine({
+    url: options.redisUrl,
+    prefix: options.prefix,
+    log: () => undefined,
+  });
+  const protocol = createProtocol({ hub: engine.hub, sessionStore: engine.sessions, heartbeatMs: 30_000 });
+  const server = await startNodeServer({
+    heartbeatMs: 30_000,
+    onConnection: protocol.onConnection,
+    sseForwarder: engine.forwarder,
+  });
+  const results: CapacityResult[] = [];
+  try {
+    for (const rung of options.rungs) {
+      const before = await settleMemory();
+      const child: ChildProcess = fork(
+        new URL('./scale-idle-clients.ts', import.meta.url).pathname,
+        [server.url, rung, String(options.connections)],
+        { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+      );
+      await new Promise((resolve) => child.once('message', resolve));
+      const after = await settleMemory();
+      results.push({
+        rung,
+        connections: options.connections,
+        rssPerConnection: (after.rss - before.rss) / options.connections,
+        heapPerConnection: (after.heap - before.heap) / options.connections,
+      });
+      child.send({ exit: true });
+      await new Promise((resolve) => child.once('exit', resolve));
+      // Let the server notice and free the connections before the next rung.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+    }
+  } finally {
+    await server.close();
+    protocol.close();
+    await engine.close();
+  }
+  return results;
+}
