@@ -15,7 +15,11 @@ export interface CapacityResult {
   readonly connections: number;
   readonly rssPerConnection: number;
   readonly heapPerConnection: number;
+  /** Server CPU per client heartbeat (ping in, pong out), microseconds. */
+  readonly cpuUsPerHeartbeat: number;
 }
+
+const HEARTBEAT_MS = 2000;
 
 async function settleMemory(): Promise<{ rss: number; heap: number }> {
   for (let i = 0; i < 3; i++) {
@@ -37,9 +41,14 @@ export async function runCapacity(options: {
     prefix: options.prefix,
     log: () => undefined,
   });
-  const protocol = createProtocol({ hub: engine.hub, sessionStore: engine.sessions, heartbeatMs: 30_000 });
+  // A short heartbeat so that its cost can be measured; memory does not depend on it.
+  const protocol = createProtocol({
+    hub: engine.hub,
+    sessionStore: engine.sessions,
+    heartbeatMs: HEARTBEAT_MS,
+  });
   const server = await startNodeServer({
-    heartbeatMs: 30_000,
+    heartbeatMs: HEARTBEAT_MS,
     onConnection: protocol.onConnection,
     sseForwarder: engine.forwarder,
   });
@@ -54,11 +63,17 @@ export async function runCapacity(options: {
       );
       await new Promise((resolve) => child.once('message', resolve));
       const after = await settleMemory();
+      const cpu0 = process.cpuUsage();
+      const window = 4 * HEARTBEAT_MS;
+      await new Promise((resolve) => setTimeout(resolve, window));
+      const cpu = process.cpuUsage(cpu0);
+      const heartbeats = (options.connections * window) / HEARTBEAT_MS;
       results.push({
         rung,
         connections: options.connections,
         rssPerConnection: (after.rss - before.rss) / options.connections,
         heapPerConnection: (after.heap - before.heap) / options.connections,
+        cpuUsPerHeartbeat: (cpu.user + cpu.system) / heartbeats,
       });
       child.send({ exit: true });
       await new Promise((resolve) => child.once('exit', resolve));

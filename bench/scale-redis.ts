@@ -22,6 +22,11 @@ export interface RedisCostResult {
   readonly clientPubCommands: Record<string, number>;
   /** Hub publishes per second from one process, 64 in flight. */
   readonly publishesPerSecond: number;
+  /** Redis' own CPU per publish script (INFO commandstats usec per EVALSHA call). */
+  readonly redisUsPerPublish: number;
+  /** Redis memory per history entry (64 B of data) and per channel a node subscribes to, bytes. */
+  readonly bytesPerHistoryEntry: number;
+  readonly bytesPerChannel: number;
 }
 
 interface Monitored {
@@ -77,7 +82,17 @@ export async function runRedisCost(options: { redisUrl: string; prefix: string }
   const scriptCommandsPerPublish = histogram(fromScript, N);
   const roundTripsPerPublish = fromClient.length / N;
 
-  // Throughput of the publish script from one process.
+  // Throughput of the publish script from one process, and what it costs Redis itself.
+  const admin = new Redis(options.redisUrl);
+  const evalsha = async () => {
+    const line =
+      (await admin.info('commandstats')).split('\n').find((l) => l.startsWith('cmdstat_evalsha:')) ?? '';
+    return {
+      calls: Number(/calls=(\d+)/.exec(line)?.[1] ?? 0),
+      usec: Number(/usec=(\d+)/.exec(line)?.[1] ?? 0),
+    };
+  };
+  const before = await evalsha();
   const total = 20_000;
   let next = 0;
   const t0 = performance.now();
@@ -90,6 +105,24 @@ export async function runRedisCost(options: { redisUrl: string; prefix: string }
     }),
   );
   const publishesPerSecond = total / ((performance.now() - t0) / 1000);
+  const after = await evalsha();
+  const redisUsPerPublish = (after.usec - before.usec) / (after.calls - before.calls);
+
+  // Memory: 10,000 history entries of 64 B data on one topic; 20,000 channels subscribed by one connection.
+  const used = async () => Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1] ?? 0);
+  const bigHub = new RedisHub(link, { historySize: 100_000 });
+  const mem0 = await used();
+  for (let i = 0; i < 10_000; i += 100) {
+    await Promise.all(Array.from({ length: 100 }, () => bigHub.publish('mem', { body: 'x'.repeat(50) })));
+  }
+  const bytesPerHistoryEntry = ((await used()) - mem0) / 10_000;
+  const subscriber = new Redis(options.redisUrl);
+  const mem1 = await used();
+  const channels = Array.from({ length: 20_000 }, (_, i) => `${options.prefix}:chan:user-${i}`);
+  for (let i = 0; i < channels.length; i += 1000) await subscriber.subscribe(...channels.slice(i, i + 1000));
+  const bytesPerChannel = ((await used()) - mem1) / channels.length;
+  subscriber.disconnect();
+  admin.disconnect();
   await hub.close();
   await link.close();
 
@@ -117,5 +150,8 @@ export async function runRedisCost(options: { redisUrl: string; prefix: string }
     roundTripsPerClientPub: pubLines.length / N,
     clientPubCommands: histogram(pubLines, N),
     publishesPerSecond,
+    redisUsPerPublish,
+    bytesPerHistoryEntry,
+    bytesPerChannel,
   };
 }

@@ -5,11 +5,14 @@
  * 1. fan-out of one publish to N WebSocket subscribers on one node (Redis hub, and the embedded hub to tell
  *    the hub's share) vs a raw `ws` loop sending one pre-encoded buffer to the same sockets (target <= 1.2x);
  * 2. Redis round trips per hub publish (target: one) and per client `pub`, counted with MONITOR;
- * 3. messages per second: 1 node embedded hub, 1 node Redis hub, 2 nodes Redis hub.
- * Writes bench/results/scale-latest.json and .md. SUBSCRIBERS (default 10000) sets N.
+ * 3. messages per second: 1 node embedded hub, 1 node Redis hub, 2 nodes Redis hub;
+ * 4. server memory per idle connection on the WebSocket and SSE rungs (protocol, session, one subscription).
+ * Writes bench/results/scale-latest.json and .md. SUBSCRIBERS (default 10000) sets N; IDLE (default 2000) the
+ * idle connections per rung.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { startPrivateRedis } from '../test/scale/support/redis.ts';
+import { runCapacity } from './scale-capacity.ts';
 import { runFanout } from './scale-fanout.ts';
 import { runRedisCost } from './scale-redis.ts';
 import { runThroughput } from './scale-throughput.ts';
@@ -34,15 +37,21 @@ try {
   });
   const cost = await runRedisCost({ redisUrl: redis.url, prefix: 'bench-cost' });
   const throughput = await runThroughput({ redisUrl: redis.url });
+  const capacity = await runCapacity({
+    redisUrl: redis.url,
+    prefix: 'bench-idle',
+    rungs: ['websocket', 'sse'],
+    connections: Number(process.env.IDLE ?? 2000),
+  });
   const base = throughput[0]?.delivered ?? 1;
   const lines = [
     `# scale benchmarks (${new Date().toISOString()}, ${subscribers} subscribers)`,
     '',
-    '| fan-out, one node | CPU µs per delivery | ratio to raw ws | wall ms to last receipt | RSS per subscribed connection |',
-    '|---|---|---|---|---|',
+    '| fan-out, one node | CPU µs per delivery | ratio to raw ws | wall ms to last receipt |',
+    '|---|---|---|---|',
     ...[fanoutRedis, fanoutMemory].map(
       (r) =>
-        `| ${r.hub} hub (raw ws loop: ${f(r.rawCpuUsPerDelivery)} µs, ${f(r.rawWallMs, 1)} ms) | ${f(r.oursCpuUsPerDelivery)} | ${f(r.oursCpuUsPerDelivery / r.rawCpuUsPerDelivery)}x | ${f(r.oursWallMs, 1)} | ${f(r.rssPerConnection / 1024, 1)} KB |`,
+        `| ${r.hub} hub (raw ws loop: ${f(r.rawCpuUsPerDelivery)} µs, ${f(r.rawWallMs, 1)} ms) | ${f(r.oursCpuUsPerDelivery)} | ${f(r.oursCpuUsPerDelivery / r.rawCpuUsPerDelivery)}x | ${f(r.oursWallMs, 1)} |`,
     ),
     '',
     '| Redis per message | value |',
@@ -51,6 +60,9 @@ try {
     `| commands inside the publish script | ${JSON.stringify(cost.scriptCommandsPerPublish)} |`,
     `| round trips per client pub (dedup claim, publish, outcome) | ${f(cost.roundTripsPerClientPub)} (${JSON.stringify(cost.clientPubCommands)}) |`,
     `| hub publishes per second, one process, 64 in flight | ${f(cost.publishesPerSecond, 0)} |`,
+    `| Redis CPU per publish script (commandstats) | ${f(cost.redisUsPerPublish, 1)} µs |`,
+    `| Redis memory per history entry (64 B data) | ${f(cost.bytesPerHistoryEntry, 0)} B |`,
+    `| Redis memory per subscribed channel | ${f(cost.bytesPerChannel, 0)} B |`,
     '',
     '| throughput (4 publishers x 16 in flight, 8 subscribers, one topic) | published/s | delivered/s | delivered vs 1 node embedded |',
     '|---|---|---|---|',
@@ -64,7 +76,7 @@ try {
   writeFileSync(new URL('./results/scale-latest.md', import.meta.url), `${table}\n`);
   writeFileSync(
     new URL('./results/scale-latest.json', import.meta.url),
-    `${JSON.stringify({ subscribers, fanoutRedis, fanoutMemory, cost, throughput }, null, 2)}\n`,
+    `${JSON.stringify({ subscribers, fanoutRedis, fanoutMemory, cost, throughput, capacity }, null, 2)}\n`,
   );
 } finally {
   await redis.stop();
