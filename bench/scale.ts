@@ -69,6 +69,13 @@ try {
     ...throughput.map(
       (t) => `| ${t.setup} | ${f(t.published, 0)} | ${f(t.delivered, 0)} | ${f(t.delivered / base)}x |`,
     ),
+    '',
+    '| idle connection (protocol + session + 1 subscription, Redis hub) | server RSS per connection | JS heap per connection | server CPU per heartbeat |',
+    '|---|---|---|---|',
+    ...capacity.map(
+      (c) =>
+        `| ${c.rung}, ${c.connections} connections | ${f(c.rssPerConnection / 1024, 1)} KB | ${f(c.heapPerConnection / 1024, 1)} KB | ${f(c.cpuUsPerHeartbeat, 1)} µs |`,
+    ),
   ];
   const table = lines.join('\n');
   console.log(table);
