@@ -7,6 +7,7 @@
 import { Redis } from 'ioredis';
 import { RedisLink } from '../server/redis/connection.ts';
 import { RedisHub } from '../server/redis/hub.ts';
+import { RedisSessionStore } from '../server/redis/sessions.ts';
 import { createClient } from '../src/client/index.ts';
 import { startCluster } from '../test/scale/support/cluster.ts';
 import { nodeTransports } from '../transports/index.node.ts';
@@ -27,6 +28,8 @@ export interface RedisCostResult {
   /** Redis memory per history entry (64 B of data) and per channel a node subscribes to, bytes. */
   readonly bytesPerHistoryEntry: number;
   readonly bytesPerChannel: number;
+  /** Redis memory per remembered client message id in a session's dedup window, bytes. */
+  readonly bytesPerDedupId: number;
 }
 
 interface Monitored {
@@ -122,6 +125,20 @@ export async function runRedisCost(options: { redisUrl: string; prefix: string }
   for (let i = 0; i < channels.length; i += 1000) await subscriber.subscribe(...channels.slice(i, i + 1000));
   const bytesPerChannel = ((await used()) - mem1) / channels.length;
   subscriber.disconnect();
+  // A session that remembers 4,096 message ids (the default window), ids as the client makes them.
+  const sessions = new RedisSessionStore(link);
+  const { session } = await sessions.attach(undefined, { replace: () => undefined });
+  const mem2 = await used();
+  for (let i = 0; i < 4096; i += 64) {
+    await Promise.all(
+      Array.from({ length: 64 }, (_, k) =>
+        session.dedup(`${crypto.randomUUID()}-${i + k}`, async () => ({ ok: true })).then((d) => d.outcome),
+      ),
+    );
+  }
+  await settle();
+  const bytesPerDedupId = ((await used()) - mem2) / 4096;
+  sessions.clear();
   admin.disconnect();
   await hub.close();
   await link.close();
@@ -153,5 +170,6 @@ export async function runRedisCost(options: { redisUrl: string; prefix: string }
     redisUsPerPublish,
     bytesPerHistoryEntry,
     bytesPerChannel,
+    bytesPerDedupId,
   };
 }

@@ -63,6 +63,7 @@ try {
     `| Redis CPU per publish script (commandstats) | ${f(cost.redisUsPerPublish, 1)} µs |`,
     `| Redis memory per history entry (64 B data) | ${f(cost.bytesPerHistoryEntry, 0)} B |`,
     `| Redis memory per subscribed channel | ${f(cost.bytesPerChannel, 0)} B |`,
+    `| Redis memory per remembered message id (session dedup window) | ${f(cost.bytesPerDedupId, 0)} B |`,
     '',
     '| throughput (4 publishers x 16 in flight, 8 subscribers, one topic) | published/s | delivered/s | delivered vs 1 node embedded |',
     '|---|---|---|---|',
