@@ -50,7 +50,7 @@ function observe(
   });
   clients.push(client);
   const got: Observer['got'] = [];
-  client.on('message', (m) => got.push({ seq: m.seq, from: m.data.from, n: m.data.n }));
+  client.on('message', (m) => got.push({ seq: m.seq ?? -1, from: m.data.from, n: m.data.n }));
   client.subscribe('room', { since: 0 });
   return { name, client, got };
 }

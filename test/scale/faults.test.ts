@@ -72,7 +72,7 @@ describe.each<TransportKind>(['websocket', 'sse'])('SIGKILL of a node behind ngi
     const c = client(balancer.url, rung);
     const down: number[] = [];
     const resets: unknown[] = [];
-    c.on('message', (m) => down.push(m.seq));
+    c.on('message', (m) => down.push(m.seq ?? -1));
     c.on('reset', (r) => resets.push(r));
     c.subscribe('down', { since: 0 });
     await c.connect();

@@ -92,7 +92,7 @@ describe('moving between nodes', () => {
     const c = client(balancer.url);
     const got = new Map<string, number[]>(topics.map((t) => [t, []]));
     const resets: { topic: string; seq: number; reason: string }[] = [];
-    c.on('message', (m) => got.get(m.topic)?.push(m.seq));
+    c.on('message', (m) => got.get(m.topic)?.push(m.seq ?? -1));
     c.on('reset', (r) => resets.push(r));
     for (const t of topics) c.subscribe(t, { since: 0 });
     await c.connect();
