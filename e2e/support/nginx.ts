@@ -12,6 +12,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -37,7 +38,7 @@ export interface RunningNginx {
   close(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -138,14 +139,29 @@ async function waitListening(port: number, child: ChildProcess, dir: string): Pr
   throw new Error('nginx did not start listening within 10 s');
 }
 
-/** Starts nginx on a free loopback port in front of `upstreamPort`; `close()` stops it and removes its dir. */
-export async function startNginx(options: NginxOptions): Promise<RunningNginx> {
-  const dir = await mkdtemp(join(tmpdir(), 'sy-nginx-'));
-  const drop = options.mode === 'upgrade-then-drop' ? await startHandshakeThenClose() : undefined;
-  // A port freed a moment ago may be taken by someone else in between: retry with another one.
+/** A running nginx with a generated config in its own temp dir. */
+export interface LaunchedNginx {
+  readonly url: string;
+  readonly port: number;
+  readonly config: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Runs nginx with the config `render(dir, port)` makes for a free loopback port (retried on another port if that
+ * one was taken meanwhile); `close()` stops it and removes its dir. Shared by the proxy modes here and the load
+ * balancer of test/scale.
+ */
+export async function launchNginx(render: (dir: string, port: number) => string): Promise<LaunchedNginx> {
+  if (!existsSync(NGINX_BIN)) {
+    throw new Error(
+      `this test needs nginx at ${NGINX_BIN} (CI installs nginx-light; apt-get install nginx-light)`,
+    );
+  }
+  const dir = await mkdtemp(join(tmpdir(), `sy-nginx-${process.pid}-`));
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
-    const config = renderConfig(dir, port, options, drop?.port);
+    const config = render(dir, port);
     const confPath = join(dir, 'nginx.conf');
     await writeFile(confPath, config);
     const child = spawn(NGINX_BIN, ['-p', dir, '-c', confPath, '-e', join(dir, 'error.log')], {
@@ -157,14 +173,12 @@ export async function startNginx(options: NginxOptions): Promise<RunningNginx> {
       child.kill('SIGKILL');
       if (attempt < 3) continue;
       await rm(dir, { recursive: true, force: true });
-      drop?.server.close();
       throw error;
     }
     return {
       url: `http://127.0.0.1:${port}`,
       port,
       config,
-      droppedUpgrades: () => drop?.count() ?? 0,
       async close() {
         if (child.exitCode === null) {
           const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -173,9 +187,28 @@ export async function startNginx(options: NginxOptions): Promise<RunningNginx> {
           await exited;
           clearTimeout(timer);
         }
-        if (drop) await new Promise<void>((resolve) => drop.server.close(() => resolve()));
         await rm(dir, { recursive: true, force: true });
       },
     };
   }
+}
+
+/** Starts nginx on a free loopback port in front of `upstreamPort`; `close()` stops it and removes its dir. */
+export async function startNginx(options: NginxOptions): Promise<RunningNginx> {
+  const drop = options.mode === 'upgrade-then-drop' ? await startHandshakeThenClose() : undefined;
+  let nginx: LaunchedNginx;
+  try {
+    nginx = await launchNginx((dir, port) => renderConfig(dir, port, options, drop?.port));
+  } catch (error) {
+    drop?.server.close();
+    throw error;
+  }
+  return {
+    ...nginx,
+    droppedUpgrades: () => drop?.count() ?? 0,
+    async close() {
+      await nginx.close();
+      if (drop) await new Promise<void>((resolve) => drop.server.close(() => resolve()));
+    },
+  };
 }

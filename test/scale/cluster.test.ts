@@ -6,7 +6,7 @@
  * node other than the one holding the event stream are forwarded through Redis (counted). A second test pins
  * it down without the balancer: the event stream on node A, every POST sent to node B.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Client, createClient } from '../../src/client/index.ts';
 import type { RungFactories } from '../../src/client/rungs.ts';
 import type { TransportKind } from '../../src/transport.ts';
@@ -14,20 +14,10 @@ import { nodeTransports } from '../../transports/index.node.ts';
 import { createNodeSseTransport } from '../../transports/sse/node.ts';
 import { until } from '../client/harness.ts';
 import { type Cluster, startCluster } from './support/cluster.ts';
-import { type Balancer, startNginxBalancer } from './support/nginx-lb.ts';
-import { requireRedis } from './support/redis.ts';
+import { startNginxBalancer } from './support/nginx-lb.ts';
+import { scaleTestHooks } from './support/redis.ts';
 
-let cluster: Cluster | undefined;
-let balancer: Balancer | undefined;
-const clients: { dispose(): void }[] = [];
-beforeAll(() => requireRedis());
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.dispose();
-  await balancer?.close();
-  await cluster?.close();
-  balancer = undefined;
-  cluster = undefined;
-});
+const defer = scaleTestHooks();
 
 interface Observer {
   readonly name: string;
@@ -48,7 +38,7 @@ function observe(
     rememberRung: false,
     backoff: { baseMs: 100, maxMs: 400 },
   });
-  clients.push(client);
+  defer(() => client.dispose());
   const got: Observer['got'] = [];
   client.on('message', (m) => got.push({ seq: m.seq ?? -1, from: m.data.from, n: m.data.n }));
   client.subscribe('room', { since: 0 });
@@ -59,8 +49,10 @@ const PER_CLIENT = 40;
 
 describe('three nodes behind nginx, no affinity', () => {
   it('clients on different nodes and rungs see one ordered stream', { timeout: 60_000 }, async () => {
-    cluster = await startCluster(3);
-    balancer = await startNginxBalancer(cluster.nodes.map((n) => n.port));
+    const cluster = await startCluster(3);
+    defer(() => cluster.close());
+    const balancer = await startNginxBalancer(cluster.nodes.map((n) => n.port));
+    defer(() => balancer.close());
     const observers = [
       observe('ws-1', balancer.url, 'websocket'),
       observe('ws-2', balancer.url, 'websocket'),
@@ -86,7 +78,7 @@ describe('three nodes behind nginx, no affinity', () => {
       const own = reference.filter((m) => m.from === o.name).map((m) => m.n);
       expect(own).toEqual(Array.from({ length: PER_CLIENT }, (_, n) => n));
     }
-    const stats = await Promise.all(cluster.nodes.map((n) => cluster!.stats(n)));
+    const stats = await Promise.all(cluster.nodes.map((n) => cluster.stats(n)));
     const holding = stats.filter((s) => s.active > 0).length;
     const forwarded = stats.reduce((sum, s) => sum + s.forwarding.forwarded, 0);
     console.log(
@@ -99,7 +91,8 @@ describe('three nodes behind nginx, no affinity', () => {
   it('an SSE stream on node A with every POST sent to node B: applied in order, acked', {
     timeout: 30_000,
   }, async () => {
-    cluster = await startCluster(2);
+    const cluster = await startCluster(2);
+    defer(() => cluster.close());
     const [a, b] = cluster.nodes as [Cluster['nodes'][0], Cluster['nodes'][0]];
     // The client talks to A; its upstream fetches are rewritten to B, like a balancer that never sends them to A.
     const toB: RungFactories = {

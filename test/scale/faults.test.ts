@@ -7,7 +7,7 @@
  * 1013 (its publish stays in the client's outbox), recover by themselves when Redis is back, and the client's
  * publish is then applied once; subscribers get an explicit reset because the history is gone.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { RedisLink } from '../../server/redis/connection.ts';
 import { RedisHub } from '../../server/redis/hub.ts';
 import { type Client, createClient } from '../../src/client/index.ts';
@@ -17,13 +17,9 @@ import { nodeTransports } from '../../transports/index.node.ts';
 import { until } from '../client/harness.ts';
 import { type Cluster, startCluster } from './support/cluster.ts';
 import { type Balancer, startNginxBalancer } from './support/nginx-lb.ts';
-import { type PrivateRedis, requireRedis, startPrivateRedis } from './support/redis.ts';
+import { type PrivateRedis, scaleTestHooks, startPrivateRedis } from './support/redis.ts';
 
-const cleanups: (() => unknown)[] = [];
-beforeAll(() => requireRedis());
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const defer = scaleTestHooks();
 
 function client(url: string, rung: TransportKind): Client<{ n: number }> {
   const c = createClient<{ n: number }>({
@@ -33,7 +29,7 @@ function client(url: string, rung: TransportKind): Client<{ n: number }> {
     rememberRung: false,
     backoff: { baseMs: 100, maxMs: 400 },
   });
-  cleanups.push(() => c.dispose());
+  defer(() => c.dispose());
   return c;
 }
 
@@ -42,7 +38,7 @@ async function sideNode(cluster: Cluster): Promise<{ link: RedisLink; hub: Redis
   const link = new RedisLink({ url: cluster.redisUrl, prefix: cluster.prefix, log: () => undefined });
   await link.start();
   const hub = new RedisHub(link, { historySize: 100_000 });
-  cleanups.push(async () => {
+  defer(async () => {
     await hub.close();
     await link.close();
   });
@@ -64,9 +60,9 @@ const UPSTREAM = 300;
 describe.each<TransportKind>(['websocket', 'sse'])('SIGKILL of a node behind nginx, %s client', (rung) => {
   it('lands on the other node; nothing lost or doubled either way', { timeout: 60_000 }, async () => {
     const cluster = await startCluster(2, { env: { HISTORY_SIZE: '100000' } });
-    cleanups.push(() => cluster.close());
+    defer(() => cluster.close());
     const balancer: Balancer = await startNginxBalancer(cluster.nodes.map((n) => n.port));
-    cleanups.push(() => balancer.close());
+    defer(() => balancer.close());
     const side = await sideNode(cluster);
 
     const c = client(balancer.url, rung);
@@ -82,7 +78,7 @@ describe.each<TransportKind>(['websocket', 'sse'])('SIGKILL of a node behind ngi
       produced++;
       void side.hub.publish('down', { n: produced });
     }, 5);
-    cleanups.push(() => clearInterval(producer));
+    defer(() => clearInterval(producer));
     const acks: Promise<void>[] = [];
     let sent = 0;
     const upstream = setInterval(() => {
@@ -90,7 +86,7 @@ describe.each<TransportKind>(['websocket', 'sse'])('SIGKILL of a node behind ngi
       sent++;
       acks.push(c.publish('up', { n: sent }));
     }, 5);
-    cleanups.push(() => clearInterval(upstream));
+    defer(() => clearInterval(upstream));
 
     await until(() => sent >= UPSTREAM / 3 && down.length >= 50, 'traffic before the kill');
     const stats = await Promise.all(cluster.nodes.map((n) => cluster.stats(n)));
@@ -126,7 +122,7 @@ describe('Redis restart', () => {
   }, async () => {
     redis = await startPrivateRedis();
     const cluster = await startCluster(2, { redisUrl: redis.url, env: { COMMAND_TIMEOUT_MS: '500' } });
-    cleanups.push(() => cluster.close());
+    defer(() => cluster.close());
     const [a, b] = cluster.nodes as [Cluster['nodes'][0], Cluster['nodes'][0]];
     let logA = '';
     a.process.stderr?.on('data', (chunk: Buffer) => {
@@ -184,7 +180,7 @@ describe('Redis restart', () => {
   }, async () => {
     redis = await startPrivateRedis();
     const cluster = await startCluster(1, { redisUrl: redis.url, env: { COMMAND_TIMEOUT_MS: '300' } });
-    cleanups.push(() => cluster.close());
+    defer(() => cluster.close());
     const [a] = cluster.nodes as [Cluster['nodes'][0]];
     const c = client(a.url, 'websocket');
     const got: number[] = [];
@@ -193,7 +189,7 @@ describe('Redis restart', () => {
     await c.connect();
     const { Redis } = await import('ioredis');
     const admin = new Redis(redis.url);
-    cleanups.push(() => admin.disconnect());
+    defer(() => admin.disconnect());
     await admin.client('PAUSE', 2000, 'ALL');
     const pending = c.publish('room', { n: 7 });
     await until(() => c.state !== 'connected', 'closed while Redis is slow');

@@ -6,31 +6,27 @@
  * connection (pub/sub loses what was published meanwhile; the node reads it back from the Stream).
  */
 import { Redis } from 'ioredis';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { HubEvent } from '../../server/hub/hub.ts';
 import { RedisLink } from '../../server/redis/connection.ts';
 import { RedisHub, type RedisHubOptions } from '../../server/redis/hub.ts';
 import { until } from '../client/harness.ts';
-import { deletePrefix, requireRedis, SHARED_REDIS_URL, uniquePrefix } from './support/redis.ts';
+import { deletePrefix, SHARED_REDIS_URL, scaleTestHooks, uniquePrefix } from './support/redis.ts';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-beforeAll(() => requireRedis());
+const defer = scaleTestHooks();
 
 async function nodes(
   count: number,
   options: RedisHubOptions = {},
 ): Promise<{ link: RedisLink; hub: RedisHub }[]> {
   const prefix = uniquePrefix('hub');
-  cleanups.push(() => deletePrefix(SHARED_REDIS_URL, prefix));
+  defer(() => deletePrefix(SHARED_REDIS_URL, prefix));
   const out: { link: RedisLink; hub: RedisHub }[] = [];
   for (let i = 0; i < count; i++) {
     const link = new RedisLink({ url: SHARED_REDIS_URL, prefix, log: () => undefined });
     await link.start();
     const hub = new RedisHub(link, options);
-    cleanups.push(async () => {
+    defer(async () => {
       await hub.close();
       await link.close();
     });

@@ -5,25 +5,15 @@
  * comes back through another node and receives exactly what it missed on every topic, in order; offline beyond
  * the 24 h history window it receives an explicit `reset` per topic instead, never a silent gap.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Client, createClient } from '../../src/client/index.ts';
 import { nodeTransports } from '../../transports/index.node.ts';
 import { until } from '../client/harness.ts';
 import { SteeringBalancer } from './support/balancer.ts';
 import { type Cluster, startCluster } from './support/cluster.ts';
-import { requireRedis } from './support/redis.ts';
+import { scaleTestHooks } from './support/redis.ts';
 
-let cluster: Cluster | undefined;
-let balancer: SteeringBalancer | undefined;
-const clients: { dispose(): void }[] = [];
-beforeAll(() => requireRedis());
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.dispose();
-  await balancer?.close();
-  await cluster?.close();
-  balancer = undefined;
-  cluster = undefined;
-});
+const defer = scaleTestHooks();
 
 function client(url: string): Client<{ n: number }> {
   const c = createClient<{ n: number }>({
@@ -33,7 +23,7 @@ function client(url: string): Client<{ n: number }> {
     rememberRung: false,
     backoff: { baseMs: 50, maxMs: 200 },
   });
-  clients.push(c);
+  defer(() => c.dispose());
   return c;
 }
 
@@ -43,9 +33,11 @@ describe('moving between nodes', () => {
   it('a WebSocket client reconnecting to another node resumes its session and its dedup', {
     timeout: 30_000,
   }, async () => {
-    cluster = await startCluster(2);
+    const cluster = await startCluster(2);
+    defer(() => cluster.close());
     const [a, b] = cluster.nodes as [Cluster['nodes'][0], Cluster['nodes'][0]];
-    balancer = await SteeringBalancer.start(a.port);
+    const balancer = await SteeringBalancer.start(a.port);
+    defer(() => balancer.close());
     const c = client(balancer.url);
     const seen: number[] = [];
     c.on('message', (m) => seen.push(m.data.n));
@@ -78,7 +70,8 @@ describe('moving between nodes', () => {
   it('two hours offline: exactly what it missed on every topic, in order; beyond 24 h: reset', {
     timeout: 30_000,
   }, async () => {
-    cluster = await startCluster(2);
+    const cluster = await startCluster(2);
+    defer(() => cluster.close());
     const [a, b] = cluster.nodes as [Cluster['nodes'][0], Cluster['nodes'][0]];
     const topics = ['orders', 'alerts', 'chat'];
     const publisher = client(a.url);
@@ -88,7 +81,8 @@ describe('moving between nodes', () => {
         topics.flatMap((t) => Array.from({ length: count }, (_, i) => publisher.publish(t, { n: from + i }))),
       );
 
-    balancer = await SteeringBalancer.start(a.port);
+    const balancer = await SteeringBalancer.start(a.port);
+    defer(() => balancer.close());
     const c = client(balancer.url);
     const got = new Map<string, number[]>(topics.map((t) => [t, []]));
     const resets: { topic: string; seq: number; reason: string }[] = [];

@@ -7,10 +7,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { afterEach, beforeAll } from 'vitest';
+import { freePort } from '../../../e2e/support/nginx.ts';
 
 export const SHARED_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const REDIS_SERVER_BIN = process.env.REDIS_SERVER_PATH ?? 'redis-server';
@@ -53,15 +54,6 @@ export async function requireRedis(url = SHARED_REDIS_URL): Promise<void> {
   } finally {
     redis.disconnect();
   }
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 export interface PrivateRedis {
@@ -116,5 +108,20 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
       await kill();
       await rm(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * The hooks every scale test file needs: Redis must be there (a clear failure otherwise), and whatever a test
+ * started is stopped after it, last started first. Returns the function that registers a cleanup.
+ */
+export function scaleTestHooks(): (cleanup: () => unknown) => void {
+  const cleanups: (() => unknown)[] = [];
+  beforeAll(() => requireRedis());
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  return (cleanup) => {
+    cleanups.push(cleanup);
   };
 }
