@@ -26,6 +26,8 @@ export interface LaunchOptions {
   readonly bundle?: string;
   /** Inherit stdout/stderr after the ready line (npm start) or keep quiet (tests). */
   readonly inheritOutput?: boolean;
+  /** Extra environment for the Deno process (REDIS_URL, REDIS_PREFIX, TOKEN_SECRET, TICKER: docs/scale-out.md). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** How every switchyard Deno process runs: QUIC needs --unstable-net; permissions are the minimum it uses. */
@@ -52,6 +54,7 @@ export async function launchDenoServer(options: LaunchOptions = {}): Promise<Den
     HOST: options.hostname ?? '127.0.0.1',
     HEARTBEAT_MS: String(options.heartbeatMs ?? 15_000),
     DENO_NO_UPDATE_CHECK: '1',
+    ...options.env,
   };
   if (options.bundle !== undefined) {
     const dir = mkdtempSync(join(tmpdir(), 'switchyard-'));
