@@ -439,7 +439,8 @@ export class ProtocolConnection {
         return { ok: true };
       } catch (error) {
         const code = isSwitchyardError(error) ? error.code : 'ERR_PUBLISH_FAILED';
-        // Unavailable applied nothing: closing with a retryable code keeps the message in the client's outbox.
+        // Unavailable (maybe applied late, e.g. a timed-out Redis call): a retryable close keeps the message in
+        // the client's outbox; the hub's idempotency key makes the re-sent copy write once.
         const retry = isSwitchyardError(error, 'ERR_UNAVAILABLE')
           ? { closeCode: CloseCode.TryAgainLater }
           : {};
