@@ -190,7 +190,8 @@ describe('Redis restart', () => {
     const { Redis } = await import('ioredis');
     const admin = new Redis(redis.url);
     defer(() => admin.disconnect());
-    await admin.client('PAUSE', 2000, 'ALL');
+    // Long enough that the node is still waiting on it when the test reads its health.
+    await admin.client('PAUSE', 4000, 'ALL');
     const pending = c.publish('room', { n: 7 });
     await until(() => c.state !== 'connected', 'closed while Redis is slow');
     const stats = (await (await fetch(`${a.url}/rt/health`)).json()) as {

@@ -33,7 +33,8 @@ describe('moving between nodes', () => {
   it('a WebSocket client reconnecting to another node resumes its session and its dedup', {
     timeout: 30_000,
   }, async () => {
-    const cluster = await startCluster(2);
+    // A heartbeat longer than the test: the muted connection must not be replaced before the test cuts it.
+    const cluster = await startCluster(2, { env: { HEARTBEAT_MS: '15000' } });
     defer(() => cluster.close());
     const [a, b] = cluster.nodes as [Cluster['nodes'][0], Cluster['nodes'][0]];
     const balancer = await SteeringBalancer.start(a.port);
@@ -47,13 +48,19 @@ describe('moving between nodes', () => {
     const acks: Promise<void>[] = [];
     for (let n = 0; n < 50; n++) acks.push(c.publish('log', { n }));
     await Promise.all(acks);
+    await until(() => seen.length >= 50, 'first half seen');
     // Acks stop arriving: the next publishes are applied on A but the client never learns it.
     balancer.muteDownstream();
     for (let n = 50; n < 100; n++) acks.push(c.publish('log', { n }));
-    await until(() => seen.length >= 50, 'first half seen');
-    const deadline = Date.now() + 5000;
-    while ((await cluster.stats(a)).applied < 100 && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
+    let appliedOnA = 0;
+    const poll = setInterval(() => {
+      void cluster.stats(a).then((s) => {
+        appliedOnA = s.applied;
+      });
+    }, 20);
+    await until(() => appliedOnA >= 100, 'A applied all 100 (the last 50 unacknowledged)').finally(() =>
+      clearInterval(poll),
+    );
     // The path to A dies; the balancer now sends new connections to B.
     balancer.target = b.port;
     balancer.cut();
