@@ -511,7 +511,10 @@ export class Client<In = unknown> {
           typeof closeCode === 'number' ? describeClose(closeCode, text) : undefined,
         );
       }
-      return parseNegotiateResponse(body);
+      return parseNegotiateResponse(
+        body,
+        response.url || `${this.#options.url.replace(/\/$/, '')}/rt/negotiate`,
+      );
     } finally {
       clearTimeout(timer);
     }
