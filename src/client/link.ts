@@ -7,6 +7,7 @@
 import { CloseCode, closeCodeInfo } from '../close-codes.ts';
 import { type Codec, jsonCodec } from '../codec.ts';
 import { type Envelope, PROTOCOL_VERSION, type WelcomeEnvelope } from '../envelope.ts';
+import { LaneMap } from '../lanes.ts';
 import type { OfferedTransport } from '../negotiate.ts';
 import type { CloseEvent, Payload, Transport, TransportKind } from '../transport.ts';
 import type { RungFactory } from './rungs.ts';
@@ -51,16 +52,36 @@ export class Link {
   readonly attempt: number;
   readonly kind: TransportKind;
   readonly transport: Transport;
+  /** Upstream lanes: a stream per topic where the rung's streams are independent, else none. */
+  readonly lanes: LaneMap;
 
-  constructor(attempt: number, kind: TransportKind, transport: Transport) {
+  constructor(attempt: number, kind: TransportKind, transport: Transport, lanes: number) {
     this.attempt = attempt;
     this.kind = kind;
     this.transport = transport;
+    this.lanes = new LaneMap(transport.capabilities.independentStreams ? lanes : 0);
   }
 
-  send(payload: Payload): void {
+  /** Sends on `topic`'s lane (the default channel for connection-level envelopes). */
+  send(payload: Payload, topic?: string): void {
+    const channel = this.lanes.channelFor(topic);
     // A failed send means the link is going down; its close event (or the heartbeat) takes over.
-    this.transport.send(payload).catch(() => undefined);
+    this.transport.send(payload, channel === '' ? undefined : { channel }).catch(() => undefined);
+  }
+
+  /**
+   * Unreliable: a datagram when the rung has them and it fits, else the topic's lane; dropped (false) while
+   * more than `highWaterMark` bytes wait in the rung's buffer.
+   */
+  sendUnreliable(payload: Payload, bytes: number, topic: string, highWaterMark: number): boolean {
+    if (this.transport.bufferedAmount + bytes > highWaterMark) return false;
+    const capabilities = this.transport.capabilities;
+    if (capabilities.datagrams && bytes <= (capabilities.maxDatagramBytes ?? 0)) {
+      this.transport.send(payload, { reliable: false }).catch(() => undefined);
+    } else {
+      this.send(payload, topic);
+    }
+    return true;
   }
 
   retire(code: number, reason: string): void {
@@ -85,6 +106,10 @@ export interface HandshakeParams {
   readonly token?: string | undefined;
   readonly session?: string | undefined;
   readonly headers?: Readonly<Record<string, string>> | undefined;
+  /** The app's `lanes` option: upstream lanes, and the downstream lanes asked of the server in `hello`. */
+  readonly lanes: number;
+  /** Whether to tell the server (`hello.lanes`); unset leaves the server's default. */
+  readonly announceLanes: boolean;
 }
 
 /** Opens the rung and resolves with a link that passed hello/welcome and ping/pong within the budget. */
@@ -102,7 +127,7 @@ export function openLink(params: HandshakeParams, onLink?: (link: Link) => void)
   } catch (error) {
     return Promise.reject(new AttemptError(`${offer.kind}: ${(error as Error).message}`, undefined));
   }
-  const link = new Link(params.attempt, offer.kind, transport);
+  const link = new Link(params.attempt, offer.kind, transport, params.lanes);
   onLink?.(link);
   return new Promise<Link>((resolve, reject) => {
     let serverError: string | undefined;
@@ -124,6 +149,7 @@ export function openLink(params: HandshakeParams, onLink?: (link: Link) => void)
         v: PROTOCOL_VERSION,
         ...(token !== undefined ? { token } : {}),
         ...(params.session !== undefined ? { session: params.session } : {}),
+        ...(params.announceLanes ? { lanes: params.lanes } : {}),
       });
     link.off.push(
       transport.on('open', () => {

@@ -1,0 +1,112 @@
+/**
+ * What WebTransport's independent streams give an app, observed through `createClient` in real browsers over
+ * native HTTP/3 (the Deno binding), behind a narrow link (e2e/bottleneck.ts): a bulk topic sends 2 MiB while a
+ * chat topic sends ten small messages. On WebTransport each topic has its own stream, so every chat message
+ * arrives while the bulk transfer is still under way; on WebSocket, on SSE and on WebTransport with one
+ * stream for everything (`lanes: 0`), the chat messages wait behind the bulk bytes. The contrast is the
+ * assertion; no times are. Also: unreliable messages through the same client on every rung.
+ */
+import { bundleForBrowser } from '../server/demo/bundle.ts';
+import { type DenoServer, launchDenoServer } from '../server/deno/launch.ts';
+import { Bottleneck } from './bottleneck.ts';
+import { expect, test } from './fixtures.ts';
+
+let server: DenoServer;
+let relay: Bottleneck;
+
+test.beforeAll(async () => {
+  const bundle = await bundleForBrowser({
+    contents: `
+      import { createClient } from './src/client/index.ts';
+      import { browserTransports } from './transports/index.browser.ts';
+      window.sy = { createClient, browserTransports };
+    `,
+  });
+  server = await launchDenoServer({ bundle });
+  // 1 MB/s downstream: the 2 MiB bulk topic takes about two seconds to cross.
+  relay = await Bottleneck.start({ target: server.port, bytesPerSecond: 1_000_000 });
+});
+
+test.afterAll(async () => {
+  await relay?.close();
+  await server?.close();
+});
+
+type Scenario = { kind: 'webtransport' | 'websocket' | 'sse'; lanes?: number };
+
+/** Runs bulk + chat through one client pinned to a rung; returns the arrival order ('A' bulk, 'B' chat). */
+async function bulkAndChat(page: import('@playwright/test').Page, scenario: Scenario) {
+  await page.goto(`http://127.0.0.1:${relay.port}/`);
+  await page.waitForFunction(() => 'sy' in window);
+  return page.evaluate(async ({ kind, lanes }) => {
+    type Message = { topic: string; reliable: boolean };
+    type Client = {
+      rung: string | null;
+      subscribe(topic: string): { lastSeq: number | undefined };
+      publish(topic: string, data: unknown, options?: object): Promise<void>;
+      connect(): Promise<void>;
+      on(type: 'message', listener: (m: Message) => void): () => void;
+      dispose(): void;
+    };
+    const sy = (window as unknown as { sy: { createClient(o: object): Client; browserTransports: object } })
+      .sy;
+    const negotiate = await (await fetch('/rt/negotiate')).json();
+    // URLs in negotiate are relative to it.
+    const tokenUrl = new URL(negotiate.tokenUrl, new URL('/rt/negotiate', location.href)).href;
+    const client = sy.createClient({
+      url: location.origin,
+      transports: sy.browserTransports,
+      order: [kind],
+      rememberRung: false,
+      climb: false,
+      buffer: { maxBytes: 8 << 20, maxMessages: 10_000 },
+      ...(lanes === undefined ? {} : { lanes }),
+      token: async () => (await (await fetch(tokenUrl, { method: 'POST' })).json()).token as string,
+    });
+    const id = Math.random().toString(36).slice(2, 10);
+    const bulk = `echo.bulk.${id}`;
+    const chat = `echo.chat.${id}`;
+    const subs = [client.subscribe(bulk), client.subscribe(chat)];
+    await client.connect();
+    while (subs.some((s) => s.lastSeq === undefined)) await new Promise((r) => setTimeout(r, 5));
+    const log: string[] = [];
+    client.on('message', (m) => log.push(m.topic === bulk ? 'A' : 'B'));
+    const pad = 'x'.repeat(64 * 1024 - 100);
+    const sent: Promise<void>[] = [];
+    for (let i = 0; i < 32; i++) sent.push(client.publish(bulk, { i, pad }));
+    for (let j = 0; j < 10; j++) {
+      await new Promise((r) => setTimeout(r, 40));
+      sent.push(client.publish(chat, { j }));
+    }
+    await Promise.all(sent);
+    while (log.length < 42) await new Promise((r) => setTimeout(r, 10));
+    const rung = client.rung;
+    client.dispose();
+    return { rung, order: log.join('') };
+  }, scenario);
+}
+
+for (const scenario of [
+  { kind: 'webtransport' },
+  { kind: 'webtransport', lanes: 0 },
+  { kind: 'websocket' },
+  { kind: 'sse' },
+] as Scenario[]) {
+  const label = `${scenario.kind}${scenario.lanes === 0 ? ' (one stream for everything)' : ''}`;
+  const independent = scenario.kind === 'webtransport' && scenario.lanes !== 0;
+  test(`behind a narrow link, ${label}: chat ${independent ? 'overtakes' : 'waits behind'} a bulk topic`, async ({
+    page,
+  }, info) => {
+    const { rung, order } = await bulkAndChat(page, scenario);
+    console.log(`[${info.project.name}] ${label}: arrival order ${order}`);
+    expect(rung).toBe(scenario.kind);
+    expect(order.replace(/B/g, '')).toHaveLength(32);
+    if (independent) {
+      // Every chat message arrived while the bulk topic was still flowing.
+      expect(order.lastIndexOf('B')).toBeLessThan(order.lastIndexOf('A'));
+    } else {
+      // One ordered stream: the chat messages queued behind every bulk byte sent before them.
+      expect(order).toBe(`${'A'.repeat(32)}${'B'.repeat(10)}`);
+    }
+  });
+}
