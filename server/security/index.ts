@@ -19,6 +19,7 @@ import {
 import { parseAllowedOrigins } from './origins.ts';
 import { isRefusal, TokenAuthority, type TokenOptions } from './tokens.ts';
 
+export { type DeploymentSettings, deploymentFromEnv } from './env.ts';
 export { createRequestViewer, type ProxyOptions, type RequestView, type TrustProxy } from './forwarded.ts';
 export { parseAllowedOrigins, parseOrigin, parsePublicUrl } from './origins.ts';
 
