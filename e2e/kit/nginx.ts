@@ -54,8 +54,10 @@ export interface NginxRun {
   readonly http: string;
   /** Text for the `stream { }` context (UDP/TCP forwarding); loads the stream module. */
   readonly stream?: string;
-  /** Polled until it answers (any status below 500) to know nginx is up. */
-  readonly readyUrl: string;
+  /** Polled until it answers (any status below 500) to know nginx is up... */
+  readonly readyUrl?: string;
+  /** ...or this check (e.g. an https request trusting a test certificate). */
+  readonly ready?: () => Promise<boolean>;
 }
 
 export interface RunningNginx {
@@ -152,21 +154,17 @@ function proxyServerBlock(listen: string, options: ProxyOptions, dropPort: numbe
   }`;
 }
 
-async function waitReady(url: string, child: ChildProcess, dir: string): Promise<void> {
+async function waitReady(ready: () => Promise<boolean>, child: ChildProcess, dir: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) {
       const log = await readFile(join(dir, 'error.log'), 'utf8').catch(() => '');
       throw new Error(`nginx exited with ${child.exitCode}: ${log.trim().slice(-2000)}`);
     }
-    const ok = await fetch(url, { signal: AbortSignal.timeout(1000) }).then(
-      (r) => r.status < 500,
-      () => false,
-    );
-    if (ok) return;
+    if (await ready().catch(() => false)) return;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-  throw new Error(`nginx did not answer ${url} within 10 s`);
+  throw new Error('nginx did not answer within 10 s');
 }
 
 /** Runs nginx with the given http (and stream) configuration in a temp dir of its own. */
@@ -203,7 +201,10 @@ ${run.stream ? `stream {\n${run.stream}\n}\n` : ''}`;
     }
   };
   try {
-    await waitReady(run.readyUrl, child, dir);
+    const url = run.readyUrl;
+    const ready =
+      run.ready ?? (() => fetch(url!, { signal: AbortSignal.timeout(1000) }).then((r) => r.status < 500));
+    await waitReady(ready, child, dir);
   } catch (error) {
     await stop();
     await rm(dir, { recursive: true, force: true });

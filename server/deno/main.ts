@@ -4,8 +4,9 @@
  * library binding (./serve.ts) with every rung including HTTP/3 WebTransport. Run directly:
  *   deno run --unstable-net --allow-net --allow-read --allow-env server/deno/main.ts
  * Environment: PORT, HOST, HEARTBEAT_MS, DEMO_BUNDLE (the page's bundle), CERT_ROTATE_MS, WEBTRANSPORT_PORT
- * (UDP port for QUIC, default the HTTP port), and the deployment settings of ../security/env.ts (PUBLIC_URL,
- * ALLOWED_ORIGINS, TRUST_PROXY, TRUSTED_PROXIES). Prints one JSON line when ready: { url, port, rungs }.
+ * and WEBTRANSPORT_HOST (where QUIC listens; default the HTTP port and HOST: behind a TCP-only proxy, the
+ * public port and address), and the deployment settings of ../security/env.ts (PUBLIC_URL, ALLOWED_ORIGINS,
+ * TRUST_PROXY, TRUSTED_PROXIES). Prints one JSON line when ready: { url, port, webTransportPort, rungs }.
  */
 import type { ConnectionHandler } from '../../src/transport.ts';
 import { createDemo } from '../demo/app.ts';
@@ -21,6 +22,7 @@ const appName = env('SWITCHYARD_APP') ?? 'demo';
 const { allowedOrigins, ...deployment } = deploymentFromEnv(env);
 const rotateMs = env('CERT_ROTATE_MS');
 const wtPort = env('WEBTRANSPORT_PORT');
+const wtHost = env('WEBTRANSPORT_HOST');
 
 /** Echoes every message on its channel and with its reliability; `close:<code>:<reason>` on `ctl` closes. */
 const echoApp: ConnectionHandler = (connection) => {
@@ -56,6 +58,7 @@ const server = await serveDeno({
   webTransport: {
     ...(rotateMs ? { rotateMs: Number(rotateMs) } : {}),
     ...(wtPort ? { port: Number(wtPort) } : {}),
+    ...(wtHost ? { hostname: wtHost } : {}),
   },
 });
 
