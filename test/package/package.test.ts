@@ -138,7 +138,9 @@ describe('the packed tarball', () => {
 
 describe('Node, from node_modules', () => {
   it('runs a server and a client over WebSocket and SSE, in plain JavaScript without a loader', async () => {
-    const { stdout } = await timed('node app', () => run('node', ['node-app.mjs'], { cwd: project }));
+    const { stdout } = await timed('node app', () =>
+      run('node', ['node-app.mjs'], { cwd: project, timeout: 50_000 }),
+    );
     const results = JSON.parse(stdout.trim().split('\n').at(-1)!);
     expect(results).toMatchObject({
       websocket: { rung: 'websocket', topic: 'room.websocket', seq: 1, data: { hello: 'websocket' } },
@@ -245,6 +247,7 @@ describe('Deno and browsers, from node_modules', () => {
         ['run', '--unstable-net', '--allow-net', '--allow-read', '--allow-env', 'client.deno.ts', url],
         {
           cwd: project,
+          timeout: 50_000,
         },
       ),
     );
