@@ -143,6 +143,7 @@ export function createSwitchyardApp(options: SwitchyardAppOptions): SwitchyardAp
       heartbeatMs,
       maxMessageBytes: limits.maxMessageBytes,
       ...(security?.requireTokens ? { tokenUrl: offerUrl(TOKEN_PATH, publicUrl) } : {}),
+      ...(security ? { rate: security.messageRate } : {}),
       ...options.negotiateExtras?.(),
     };
     c.header('cache-control', 'no-store');
