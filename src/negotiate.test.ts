@@ -4,7 +4,7 @@
  * cannot use is refused with ERR_NEGOTIATION_FAILED rather than opened.
  */
 import { describe, expect, it } from 'vitest';
-import { isSwitchyardError } from './errors.ts';
+import { errorMessage } from '../test/expect-error.ts';
 import { parseNegotiateResponse, resolveOfferUrl } from './negotiate.ts';
 
 const relative = {
@@ -19,15 +19,7 @@ const relative = {
   tokenUrl: 'token',
 };
 
-function negotiationError(run: () => unknown): string {
-  try {
-    run();
-  } catch (error) {
-    expect(isSwitchyardError(error, 'ERR_NEGOTIATION_FAILED')).toBe(true);
-    return (error as Error).message;
-  }
-  throw new Error('expected ERR_NEGOTIATION_FAILED');
-}
+const negotiationError = (run: () => unknown) => errorMessage('ERR_NEGOTIATION_FAILED', run);
 
 describe('negotiate URLs', () => {
   it('resolves relative URLs against where negotiate was fetched, with each rung scheme', () => {

@@ -4,20 +4,12 @@
  * judged by. The same behaviour against a real server is in test/security/proxy.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { isSwitchyardError } from '../../src/errors.ts';
+import { errorMessage } from '../../test/expect-error.ts';
 import { deploymentFromEnv } from './env.ts';
 import { createRequestViewer, normalizeTrustProxy, parseForwarded, type TrustProxy } from './forwarded.ts';
 import { parseAllowedOrigins, parseOrigin, parsePublicUrl } from './origins.ts';
 
-function invalidOption(run: () => unknown): string {
-  try {
-    run();
-  } catch (error) {
-    expect(isSwitchyardError(error, 'ERR_INVALID_OPTION')).toBe(true);
-    return (error as Error).message;
-  }
-  throw new Error('expected ERR_INVALID_OPTION');
-}
+const invalidOption = (run: () => unknown) => errorMessage('ERR_INVALID_OPTION', run);
 
 describe('origins', () => {
   it('normalizes an origin the way browsers send it', () => {
