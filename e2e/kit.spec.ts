@@ -63,15 +63,28 @@ async function publish(page: Page, topic: string, from: number, n: number): Prom
 
 const echoTopic = () => `echo.kit.${Math.random().toString(36).slice(2)}`;
 
+/** Starts the page with nothing in the way, waits for WebTransport, publishes `n`; returns the echo topic. */
+async function onWebTransport(
+  page: Page,
+  fixtures: {
+    network: { url(path?: string): string };
+    switchyard: { waitForRung(rung: 'webtransport'): Promise<unknown> };
+  },
+  n: number,
+): Promise<string> {
+  const echo = echoTopic();
+  await start(page, fixtures.network.url('/'), echo);
+  await fixtures.switchyard.waitForRung('webtransport');
+  await publish(page, echo, 1, n);
+  return echo;
+}
+
 test('offline and back: the page reconnects and resumes, nothing lost either way', async ({
   page,
   network,
   switchyard,
 }) => {
-  const echo = echoTopic();
-  await start(page, network.url('/'), echo);
-  await switchyard.waitForRung('webtransport');
-  await publish(page, echo, 1, 3);
+  const echo = await onWebTransport(page, { network, switchyard }, 3);
   await network.offline();
   await switchyard.waitForState('reconnecting');
   await publish(page, echo, 4, 3); // queued in the outbox while offline
@@ -91,10 +104,7 @@ test('silent network drop (no FIN, no RST): the heartbeat notices, the page come
   network,
   switchyard,
 }) => {
-  const echo = echoTopic();
-  await start(page, network.url('/'), echo);
-  await switchyard.waitForRung('webtransport');
-  await publish(page, echo, 1, 2);
+  const echo = await onWebTransport(page, { network, switchyard }, 2);
   await switchyard.expectNoLoss(echo, { count: 2 });
   await network.silentDrop();
   await publish(page, echo, 3, 2);
