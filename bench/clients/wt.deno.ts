@@ -1,0 +1,47 @@
+/**
+ * Opens idle WebTransport sessions for the memory rows, with Deno's own WebTransport client through our rung's
+ * client (the same code browsers run). Args: url, certificate hash (base64), count, `bare` | `hello`.
+ * `hello` also says hello in the protocol and waits for `welcome`. Prints progress lines, then
+ * {"open": n} and keeps the sessions open until stdin closes.
+ */
+import type { Transport } from '../../src/transport.ts';
+import { createWebTransportTransport } from '../../transports/webtransport/client.ts';
+
+const [url, hash, countText, mode] = Deno.args as [string, string, string, string];
+const count = Number(countText);
+const sessions: Transport[] = [];
+
+async function open(): Promise<void> {
+  const t = createWebTransportTransport({ url, certificateHashes: [{ algorithm: 'sha-256', value: hash }] });
+  await new Promise<void>((resolve, reject) => {
+    t.on('open', () => resolve());
+    t.on('close', (e) => reject(new Error(`closed ${e.code} ${e.reason}`)));
+  });
+  if (mode === 'hello') {
+    const welcome = new Promise<void>((resolve) => {
+      t.on('message', (m) => {
+        if (typeof m.data === 'string' && m.data.includes('"welcome"')) resolve();
+      });
+    });
+    await t.send(JSON.stringify({ type: 'hello', v: 1 }));
+    await welcome;
+  }
+  sessions.push(t);
+}
+
+let next = 0;
+const lane = async () => {
+  while (next < count) {
+    next++;
+    await open();
+    if (sessions.length % 500 === 0) console.log(JSON.stringify({ progress: sessions.length }));
+  }
+};
+await Promise.all(Array.from({ length: Math.min(32, count) }, lane));
+console.log(JSON.stringify({ open: sessions.length }));
+for await (const _ of Deno.stdin.readable) {
+  // keep the sessions open until the orchestrator closes stdin
+}
+for (const t of sessions) t.close();
+await new Promise((r) => setTimeout(r, 200));
+Deno.exit(0);
