@@ -2,13 +2,8 @@
  * Renders the profile summary (bench/profile.ts) as the generated tables of docs/benchmarks.md, between its
  * `<!-- profile:begin -->` and `<!-- profile:end -->` markers. The reading of them is written by hand around.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { writeGenerated } from './lib/docs.ts';
 import type { ProfileResult } from './profile.ts';
-
-const DOCS = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
-const BEGIN = '<!-- profile:begin -->';
-const END = '<!-- profile:end -->';
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
@@ -48,14 +43,5 @@ export function renderProfile(result: ProfileResult): string {
 }
 
 export function renderProfileDocs(result: ProfileResult): string {
-  const doc = readFileSync(DOCS, 'utf8');
-  const body = `${BEGIN}\n${renderProfile(result)}\n${END}`;
-  const begin = doc.indexOf(BEGIN);
-  const end = doc.indexOf(END);
-  const next =
-    begin >= 0 && end > begin
-      ? doc.slice(0, begin) + body + doc.slice(end + END.length)
-      : `${doc}\n${body}\n`;
-  writeFileSync(DOCS, next);
-  return DOCS;
+  return writeGenerated('profile', renderProfile(result));
 }

@@ -3,17 +3,21 @@
  * `<!-- bench:begin -->` and `<!-- bench:end -->` markers from the latest two full runs, each cell showing
  * run A / run B so the reader sees at once which numbers hold still and which move with load.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeGenerated } from './lib/docs.ts';
 import type { BenchResult } from './lib/result.ts';
 import { RATIOS, type Section, SYSTEMS, type SystemId } from './lib/rows.ts';
 import { fmtBytes, fmtRate } from './lib/stats.ts';
 import type { RowResult } from './phases/throughput.ts';
 
-const DOCS = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
-const BEGIN = '<!-- bench:begin -->';
-const END = '<!-- bench:end -->';
+/** The issue's memory targets, by row (RSS per connection). */
+const MEMORY_TARGETS: Partial<Record<string, string>> = {
+  'proto-idle': '≤ 10 KB',
+  'sse-hello-idle': '≤ 16 KB',
+  'wt-hello-idle': 'measured and reported',
+};
 
 const pct = (x: number) => `${Math.round(x * 100)}%`;
 const ratio = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)}x` : '–');
@@ -59,32 +63,41 @@ function sectionTables(runs: readonly BenchResult[], section: Section, title: st
     const targets = [...new Set(first.map((r) => spec?.target?.(r.row)).filter((t) => t !== undefined))];
     return targets.length > 0 ? ` (target ≥ ${targets.join(' / ')})` : '';
   };
+  const perSystem = (cell: (run: BenchResult, id: string, s: SystemId) => string) =>
+    table(
+      ['measure', ...systems.map((s) => SYSTEMS[s].label)],
+      first.map((r) => [r.row.label, ...systems.map((s) => across(runs, (run) => cell(run, r.row.id, s)))]),
+    );
+  const perRatio = (cell: (run: BenchResult, id: string, label: string) => string) =>
+    table(
+      ['measure', ...specs.map((s) => `${s.label}${targetOf(s.label)}`)],
+      first.map((r) => [
+        r.row.label,
+        ...specs.map((s) => across(runs, (run) => cell(run, r.row.id, s.label))),
+      ]),
+    );
+  const costCell = (run: BenchResult, id: string, label: string) => {
+    const r = find(run, id)?.ratios.find((x) => x.label === label);
+    return r ? ratio(r.costValue) : '–';
+  };
   return [
     `### ${title}`,
     '',
     'Messages per second, median of the rounds (± half the spread between rounds):',
     '',
-    table(
-      ['measure', ...systems.map((s) => SYSTEMS[s].label)],
-      first.map((r) => [r.row.label, ...systems.map((s) => across(runs, (run) => rate(run, r.row.id, s)))]),
-    ),
+    perSystem(rate),
     '',
-    'Ratios of medians:',
+    'Ratios of medians (messages per second):',
     '',
-    table(
-      ['measure', ...specs.map((s) => `${s.label}${targetOf(s.label)}`)],
-      first.map((r) => [
-        r.row.label,
-        ...specs.map((s) => across(runs, (run) => ratioCell(run, r.row.id, s.label))),
-      ]),
-    ),
+    perRatio(ratioCell),
     '',
-    'Server CPU time per message in µs (and server CPU busy during the window; 100% = one core):',
+    'Server CPU time per message in µs (and how busy the server was during the window; 100% = one core):',
     '',
-    table(
-      ['measure', ...systems.map((s) => SYSTEMS[s].label)],
-      first.map((r) => [r.row.label, ...systems.map((s) => across(runs, (run) => cost(run, r.row.id, s)))]),
-    ),
+    perSystem(cost),
+    '',
+    'The same ratios from server CPU per message (cost of the second system / cost of the first: steadier under load):',
+    '',
+    perRatio(costCell),
     '',
   ].join('\n');
 }
@@ -165,7 +178,7 @@ export function renderResults(runs: readonly BenchResult[]): string {
       `### Server memory per idle connection (${a.settings.memoryConnections} connections, after full GC)`,
       '',
       table(
-        ['connection', 'RSS / conn', 'JS heap / conn', 'external / conn'],
+        ['connection', 'RSS / conn', 'JS heap / conn', 'external / conn', 'target (issue 11)'],
         a.memory.map((m) => {
           const cells = runs.map((run) => run.memory.find((x) => x.system === m.system));
           return [
@@ -173,6 +186,7 @@ export function renderResults(runs: readonly BenchResult[]): string {
             cells.map((c) => (c ? fmtBytes(c.rssPerConn) : '–')).join(' / '),
             cells.map((c) => (c ? fmtBytes(c.heapPerConn) : '–')).join(' / '),
             cells.map((c) => (c ? fmtBytes(c.externalPerConn) : '–')).join(' / '),
+            MEMORY_TARGETS[m.system] ?? '',
           ];
         }),
       ),
@@ -184,12 +198,13 @@ export function renderResults(runs: readonly BenchResult[]): string {
       '### Browser bundle (esbuild, minified ESM, es2022, gzip -9)',
       '',
       table(
-        ['bundle', 'initial min', 'initial min+gzip', 'lazy chunks min+gzip'],
+        ['bundle', 'initial min', 'initial min+gzip', 'lazy chunks min+gzip', 'target (issue 11)'],
         a.bundles.map((b) => [
           b.label,
           fmtBytes(b.initialMin),
           fmtBytes(b.initialGzip),
           b.lazyGzip > 0 ? fmtBytes(b.lazyGzip) : '–',
+          b.id === 'ours-ws-sse' ? '≤ 7 KB min+gzip, WebTransport as a lazy chunk' : '',
         ]),
       ),
       '',
@@ -210,17 +225,7 @@ export function latestRuns(dir: string, count = 2): BenchResult[] {
 
 /** Rewrites the generated part of docs/benchmarks.md; returns its path. */
 export function renderDocs(dir: string): string {
-  const runs = latestRuns(dir);
-  const doc = readFileSync(DOCS, 'utf8');
-  const body = `${BEGIN}\n${renderResults(runs)}\n${END}`;
-  const begin = doc.indexOf(BEGIN);
-  const end = doc.indexOf(END);
-  const next =
-    begin >= 0 && end > begin
-      ? doc.slice(0, begin) + body + doc.slice(end + END.length)
-      : `${doc}\n${body}\n`;
-  writeFileSync(DOCS, next);
-  return DOCS;
+  return writeGenerated('bench', renderResults(latestRuns(dir)));
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

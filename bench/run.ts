@@ -9,7 +9,7 @@
  *   npm run bench -- --quick       smoke run: every phase, tiny sizes (about 30 s); writes quick-latest.json
  *   npm run bench -- --profile     CPU profiles and heap snapshots of our servers (bench/profile.ts)
  * Options: --rounds=N --window=MS --workers=N --only=proof,throughput,latency,memory,webtransport,bundle
- *          --out=DIR (results directory) --no-docs
+ *          --rows=ID,... (rows whose id contains one, e.g. rt-65536,fan-) --out=DIR (results directory) --no-docs
  */
 
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -59,7 +59,10 @@ const skipped: string[] = [];
 let result: BenchResult | undefined;
 try {
   const bundles = runs('bundle') ? await runBundles(progress) : [];
-  const rows = buildRows(quick, settings.workers);
+  const rowFilter = option('rows')?.split(',');
+  const rows = buildRows(quick, settings.workers).filter(
+    (r) => !rowFilter || rowFilter.some((f) => r.id.includes(f)),
+  );
   const needServers = runs('proof') || runs('throughput') || runs('latency');
   if (needServers) {
     for (const name of ['ws', 'sio', 'rung', 'proto', 'sse-raw'] as const)

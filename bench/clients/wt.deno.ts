@@ -30,11 +30,15 @@ async function open(): Promise<void> {
 }
 
 let next = 0;
+let reported = 0;
 const lane = async () => {
   while (next < count) {
     next++;
     await open();
-    if (sessions.length % 500 === 0) console.log(JSON.stringify({ progress: sessions.length }));
+    if (sessions.length >= reported + 500) {
+      reported = sessions.length - (sessions.length % 500);
+      console.log(JSON.stringify({ progress: reported }));
+    }
   }
 };
 await Promise.all(Array.from({ length: Math.min(32, count) }, lane));
