@@ -14,7 +14,7 @@ export function renderProfile(result: ProfileResult): string {
   ];
   for (const c of result.cpu) {
     out.push(
-      `#### CPU: ${c.label} (${Math.round(c.sample.rate)} msgs/s under the profiler, ${c.sample.serverUsPerMsg.toFixed(1)} µs server CPU per message)`,
+      `#### CPU: ${c.label} (${Math.round(c.sample.rate)} msgs/s while profiled, ${c.sample.serverUsPerMsg.toFixed(1)} µs server CPU per message)`,
       '',
       `By area: ${c.profile.areas
         .slice(0, 8)
@@ -34,8 +34,16 @@ export function renderProfile(result: ProfileResult): string {
       '| objects / conn | bytes / conn | constructor (or kind) |',
       '|---|---|---|',
       ...h.groups
-        .slice(0, 15)
+        .slice(0, 20)
         .map((g) => `| ${g.count.toFixed(1)} | ${Math.round(g.bytes)} | \`${g.key}\` |`),
+      '',
+      `Closures per connection: ${h.closures.reduce((n, g) => n + g.count, 0).toFixed(0)} (${Math.round(h.closures.reduce((n, g) => n + g.bytes, 0))} B of their own), created at:`,
+      '',
+      '| closures / conn | function, where it is created |',
+      '|---|---|',
+      ...h.closures
+        .slice(0, 25)
+        .map((g) => `| ${g.count.toFixed(1)} | \`${g.key.slice('closure '.length)}\` |`),
       '',
     );
   }

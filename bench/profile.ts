@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- --profile`: where our servers spend their time and memory, for the optimisation work.
- *  - CPU: each scenario runs against a fresh server process started with `--cpu-prof`; the profile is
+ *  - CPU: each scenario runs against a fresh server process, profiled (inspector) over the load window; it is
  *    summarised into the top self-time functions and the share per area (ours, each dependency, GC).
  *  - Memory: heap snapshots of a fresh server before and after N idle connections, diffed by constructor.
  * Raw .cpuprofile / .heapsnapshot files stay in bench/results/profiles/ (not committed: tens of MB); the
@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ProfileSummary, summarizeProfile } from './lib/cpuprofile.ts';
 import { diffPerConnection, type HeapGroup } from './lib/heapsnapshot.ts';
-import { measureLoad, type Sample } from './lib/measure.ts';
+import { measureWindow, type Sample } from './lib/measure.ts';
 import { type ServerName, ServerProc, sleep, WorkerProc } from './lib/procs.ts';
 import { buildRows, jobsFor, type SystemId } from './lib/rows.ts';
+import { locator } from './lib/sourcemaps.ts';
 import { closeIdle, MEMORY_SYSTEMS, openIdle } from './phases/memory.ts';
 import { renderProfileDocs } from './profile-report.ts';
 
@@ -73,6 +74,7 @@ export interface ProfileResult {
     readonly conns: number;
     readonly total: number;
     readonly groups: HeapGroup[];
+    readonly closures: HeapGroup[];
   }[];
 }
 
@@ -90,26 +92,21 @@ const result: ProfileResult = { startedAt: new Date(started).toISOString(), cpu:
 try {
   for (const s of SCENARIOS) {
     const file = `${s.id}.cpuprofile`;
-    const server = await ServerProc.start(s.server, [
-      '--cpu-prof',
-      `--cpu-prof-dir=${DIR}`,
-      `--cpu-prof-name=${file}`,
-    ]);
+    const server = await ServerProc.start(s.server);
     const row = rows.find((r) => r.id === s.row)!;
-    const sample = await measureLoad(
+    const { sample, window } = await measureWindow(
       server,
       workers,
       jobsFor(row, s.system, workers.length, server.port, s.id),
-      {
-        warmupMs: 1000,
-        windowMs: 5000,
-      },
+      { warmupMs: 1000, windowMs: 5000 },
+      { start: () => server.startProfile(), end: () => server.stopProfile(join(DIR, file)) },
     );
     await server.stop();
-    const profile = summarizeProfile(JSON.parse(readFileSync(join(DIR, file), 'utf8')));
+    const path = join(DIR, file);
+    const profile = summarizeProfile(JSON.parse(readFileSync(path, 'utf8')), window, locator(path));
     result.cpu.push({ id: s.id, label: s.label, sample, profile });
     progress(
-      `[cpu] ${s.label}: ${Math.round(sample.rate)} msgs/s under --cpu-prof; top: ${profile.top
+      `[cpu] ${s.label}: ${Math.round(sample.rate)} msgs/s while profiled; top: ${profile.top
         .slice(0, 3)
         .map((t) => `${t.name} ${(t.share * 100).toFixed(1)}%`)
         .join(', ')}`,

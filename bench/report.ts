@@ -125,7 +125,14 @@ export function renderResults(runs: readonly BenchResult[]): string {
       `${a.serverBound.row}, raw \`ws\`, with more and more client processes: once the server is the bottleneck, more clients add nothing.`,
       '',
       table(
-        ['client processes', 'raw ws msgs/s (median)', 'rounds', 'server CPU', 'clients CPU'],
+        [
+          'client processes',
+          'raw ws msgs/s (median)',
+          'rounds',
+          'server CPU',
+          'clients CPU',
+          'CPU µs per message: server / clients',
+        ],
         counts.map((n) => {
           const cells = runs.map((run) => run.serverBound?.results.find((r) => r.processes === n));
           return [
@@ -134,6 +141,13 @@ export function renderResults(runs: readonly BenchResult[]): string {
             cells.map((c) => (c ? c.rates.map(fmtRate).join(', ') : '–')).join(' / '),
             cells.map((c) => (c ? pct(c.serverCpu) : '–')).join(' / '),
             cells.map((c) => (c ? pct(c.clientCpu) : '–')).join(' / '),
+            cells
+              .map((c) =>
+                c
+                  ? `${((c.serverCpu * 1e6) / c.rate).toFixed(2)} / ${((c.clientCpu * 1e6) / c.rate).toFixed(2)}`
+                  : '–',
+              )
+              .join(' ; '),
           ];
         }),
       ),

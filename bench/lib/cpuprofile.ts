@@ -5,10 +5,17 @@
 
 interface ProfileNode {
   readonly id: number;
-  readonly callFrame: { functionName: string; url: string; lineNumber: number };
+  readonly callFrame: {
+    functionName: string;
+    scriptId: string;
+    url: string;
+    lineNumber: number;
+    columnNumber: number;
+  };
 }
 
 interface CpuProfile {
+  readonly startTime: number;
   readonly nodes: readonly ProfileNode[];
   readonly samples: readonly number[];
   readonly timeDeltas: readonly number[];
@@ -52,11 +59,24 @@ export function areaOf(url: string, name: string): string {
   return scoped ? `dependency: ${scoped[1]}` : short;
 }
 
-export function summarizeProfile(profile: CpuProfile, topN = 25): ProfileSummary {
+/**
+ * `window` (monotonic µs, as measureWindow returns it) keeps only the samples taken under load: the
+ * process's start-up (module loading, TypeScript transpiling) and shutdown are not what is being profiled.
+ */
+export function summarizeProfile(
+  profile: CpuProfile,
+  window?: readonly [number, number],
+  locate?: (scriptId: number, line: number, column: number) => string,
+  topN = 25,
+): ProfileSummary {
   const byNode = new Map<number, number>();
+  let at = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
+    const delta = profile.timeDeltas[i] ?? 0;
+    at += delta;
+    if (window && (at < window[0] || at > window[1])) continue;
     const id = profile.samples[i]!;
-    byNode.set(id, (byNode.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+    byNode.set(id, (byNode.get(id) ?? 0) + delta);
   }
   const byFunction = new Map<string, { name: string; where: string; area: string; micros: number }>();
   let idle = 0;
@@ -64,14 +84,15 @@ export function summarizeProfile(profile: CpuProfile, topN = 25): ProfileSummary
   for (const node of profile.nodes) {
     const micros = byNode.get(node.id) ?? 0;
     if (micros === 0) continue;
-    const { functionName, url, lineNumber } = node.callFrame;
+    const { functionName, url, lineNumber, columnNumber, scriptId } = node.callFrame;
     if (functionName === '(idle)') {
       idle += micros;
       continue;
     }
     busy += micros;
     const name = functionName || '(anonymous)';
-    const where = url ? `${shortUrl(url)}:${lineNumber + 1}` : '';
+    const mapped = url.startsWith('file:') ? locate?.(Number(scriptId), lineNumber, columnNumber) : undefined;
+    const where = mapped || (url ? `${shortUrl(url)}:${lineNumber + 1}` : '');
     const key = `${name}@${where}`;
     const entry = byFunction.get(key) ?? { name, where, area: areaOf(url, name), micros: 0 };
     entry.micros += micros;

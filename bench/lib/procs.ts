@@ -116,6 +116,14 @@ export class ServerProc {
     return (await this.#channel.request({ type: 'mem' }, 'mem')).memory;
   }
 
+  async startProfile(): Promise<void> {
+    await this.#channel.request({ type: 'cpu-start' }, 'cpu-started');
+  }
+
+  async stopProfile(path: string): Promise<void> {
+    await this.#channel.request({ type: 'cpu-stop', path }, 'cpu-stopped');
+  }
+
   async snapshot(path: string): Promise<void> {
     await this.#channel.request({ type: 'snapshot', path }, 'snapshot');
   }
