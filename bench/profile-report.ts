@@ -2,6 +2,8 @@
  * Renders the profile summary (bench/profile.ts) as the generated tables of docs/benchmarks.md, between its
  * `<!-- profile:begin -->` and `<!-- profile:end -->` markers. The reading of them is written by hand around.
  */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { writeGenerated } from './lib/docs.ts';
 import type { ProfileResult } from './profile.ts';
 
@@ -34,7 +36,7 @@ export function renderProfile(result: ProfileResult): string {
       '| objects / conn | bytes / conn | constructor (or kind) |',
       '|---|---|---|',
       ...h.groups
-        .slice(0, 20)
+        .slice(0, 15)
         .map((g) => `| ${g.count.toFixed(1)} | ${Math.round(g.bytes)} | \`${g.key}\` |`),
       '',
       `Closures per connection: ${h.closures.reduce((n, g) => n + g.count, 0).toFixed(0)} (${Math.round(h.closures.reduce((n, g) => n + g.bytes, 0))} B of their own), created at:`,
@@ -52,4 +54,10 @@ export function renderProfile(result: ProfileResult): string {
 
 export function renderProfileDocs(result: ProfileResult): string {
   return writeGenerated('profile', renderProfile(result));
+}
+
+/** `node --import tsx bench/profile-report.ts` re-renders the tables from bench/results/profile-latest.json. */
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const file = fileURLToPath(new URL('./results/profile-latest.json', import.meta.url));
+  process.stdout.write(`${renderProfileDocs(JSON.parse(readFileSync(file, 'utf8')) as ProfileResult)}\n`);
 }

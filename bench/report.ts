@@ -104,6 +104,8 @@ function sectionTables(runs: readonly BenchResult[], section: Section, title: st
 
 export function renderResults(runs: readonly BenchResult[]): string {
   const a = runs[0]!;
+  /** Rows of the latest run decide which rows are listed (a row added since run A shows `–` for it). */
+  const latest = runs.at(-1)!;
   const out: string[] = [];
   const names = runs.length > 1 ? 'run A / run B' : 'this run';
   out.push(
@@ -120,9 +122,9 @@ export function renderResults(runs: readonly BenchResult[]): string {
   if (a.serverBound) {
     const counts = a.serverBound.results.map((r) => r.processes);
     out.push(
-      '### The raw `ws` baseline is server-bound',
+      '### Server-bound check: raw `ws` with more client processes',
       '',
-      `${a.serverBound.row}, raw \`ws\`, with more and more client processes: once the server is the bottleneck, more clients add nothing.`,
+      `${a.serverBound.row}, raw \`ws\`, with 1, 2 and 4 client processes: when the server is the bottleneck, more client processes add nothing, and the clients spend less CPU per message than the server.`,
       '',
       table(
         [
@@ -158,13 +160,13 @@ export function renderResults(runs: readonly BenchResult[]): string {
   out.push(sectionTables(runs, 'fanout', 'Fan-out: one publisher, deliveries to subscribers'));
   out.push(sectionTables(runs, 'sse-push', 'SSE push (server -> client events)'));
   out.push(sectionTables(runs, 'sse-echo', 'SSE round trips (POST up, event down)'));
-  if (a.latency.length > 0) {
+  if (latest.latency.length > 0) {
     out.push(
       '### Latency, 64 B, one in flight',
       '',
       table(
         ['system', 'p50 µs', 'p99 µs', 'p50 per round'],
-        a.latency.map((l) => {
+        latest.latency.map((l) => {
           const cells = runs.map((run) => run.latency.find((x) => x.system === l.system));
           return [
             l.label,
@@ -187,13 +189,13 @@ export function renderResults(runs: readonly BenchResult[]): string {
       '',
     );
   }
-  if (a.memory.length > 0) {
+  if (latest.memory.length > 0) {
     out.push(
       `### Server memory per idle connection (${a.settings.memoryConnections} connections, after full GC)`,
       '',
       table(
         ['connection', 'RSS / conn', 'JS heap / conn', 'external / conn', 'target (issue 11)'],
-        a.memory.map((m) => {
+        latest.memory.map((m) => {
           const cells = runs.map((run) => run.memory.find((x) => x.system === m.system));
           return [
             m.label,

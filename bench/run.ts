@@ -5,8 +5,8 @@
  * bound by its server (the run proves it). Progress goes to stderr; results to bench/results/<mode>-<time>.json
  * and, for full runs, the tables in docs/benchmarks.md.
  *
- *   npm run bench                  full run (about 8 minutes on 2 cores)
- *   npm run bench -- --quick       smoke run: every phase, tiny sizes (about 30 s); writes quick-latest.json
+ *   npm run bench                  full run (about 6 minutes on 2 shared cores)
+ *   npm run bench -- --quick       smoke run: every phase, tiny sizes (20-30 s); writes quick-latest.json
  *   npm run bench -- --profile     CPU profiles and heap snapshots of our servers (bench/profile.ts)
  * Options: --rounds=N --window=MS --workers=N --only=proof,throughput,latency,memory,webtransport,bundle
  *          --rows=ID,... (rows whose id contains one, e.g. rt-65536,fan-) --out=DIR (results directory) --no-docs
@@ -45,7 +45,7 @@ const settings = {
   windowMs: Number(option('window') ?? (quick ? 200 : 1000)),
   workers: Number(option('workers') ?? 2),
   latencySamplesPerRound: quick ? 100 : 2000,
-  memoryConnections: quick ? 100 : 5000,
+  memoryConnections: quick ? 50 : 5000,
 };
 const outDir = option('out') ?? fileURLToPath(new URL('./results/', import.meta.url));
 const started = Date.now();

@@ -48,10 +48,10 @@ it('npm run bench -- --quick runs every phase and writes well-formed JSON', asyn
       expect(positive(l.p50) && l.p99 >= l.p50, l.system).toBe(true);
       expect(SYSTEMS[l.system]).toBeDefined();
     }
-    // Seven Node rows and two WebTransport (Deno, HTTP/3) rows: a phase that could not run fails here.
+    // Seven Node rows and three WebTransport (Deno, HTTP/3) rows: a phase that could not run fails here.
     expect(result.skipped).toEqual([]);
     expect(result.memory.map((m) => m.system)).toContain('wt-hello-idle');
-    expect(result.memory.length).toBe(9);
+    expect(result.memory.length).toBe(10);
     for (const m of result.memory) {
       expect(m.conns).toBe(result.settings.memoryConnections);
       expect(Number.isFinite(m.rssPerConn) && Number.isFinite(m.heapPerConn), m.system).toBe(true);

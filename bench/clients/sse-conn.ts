@@ -173,6 +173,8 @@ export class SseConn {
   /** Ends our session at once with a close frame (else it would wait out its resume grace), then the sockets. */
   async close(): Promise<void> {
     this.#running = false;
+    // Our clean close makes the server answer with a `close` event: that is not a reply to count.
+    this.#stream.count(() => {});
     if (this.#poster && this.#closeRequest) {
       // Wait for an echo still in flight: one POST at a time on this socket.
       for (let i = 0; i < 50 && this.#statusPending; i++) await new Promise((r) => setTimeout(r, 10));

@@ -1,7 +1,8 @@
 /**
  * Opens idle WebTransport sessions for the memory rows, with Deno's own WebTransport client through our rung's
- * client (the same code browsers run). Args: url, certificate hash (base64), count, `bare` | `hello`.
- * `hello` also says hello in the protocol and waits for `welcome`. Prints progress lines, then
+ * client (the same code browsers run). Args: url, certificate hash (base64), count, `raw` | `bare` | `hello`.
+ * `raw`: a plain WebTransport session, nothing of ours; `hello` also says hello in the protocol and waits
+ * for `welcome`. Prints progress lines, then
  * {"open": n} and keeps the sessions open until stdin closes.
  */
 import type { Transport } from '../../src/transport.ts';
@@ -9,14 +10,25 @@ import { createWebTransportTransport } from '../../transports/webtransport/clien
 
 const [url, hash, countText, mode] = Deno.args as [string, string, string, string];
 const count = Number(countText);
-const sessions: Transport[] = [];
+const sessions: { close(): void }[] = [];
 
 async function open(): Promise<void> {
-  const t = createWebTransportTransport({ url, certificateHashes: [{ algorithm: 'sha-256', value: hash }] });
-  await new Promise<void>((resolve, reject) => {
-    t.on('open', () => resolve());
-    t.on('close', (e) => reject(new Error(`closed ${e.code} ${e.reason}`)));
+  if (mode === 'raw') {
+    const value = Uint8Array.from(atob(hash), (c) => c.charCodeAt(0));
+    const session = new WebTransport(url, { serverCertificateHashes: [{ algorithm: 'sha-256', value }] });
+    await session.ready;
+    sessions.push(session);
+    return;
+  }
+  const transport = createWebTransportTransport({
+    url,
+    certificateHashes: [{ algorithm: 'sha-256', value: hash }],
   });
+  await new Promise<void>((resolve, reject) => {
+    transport.on('open', () => resolve());
+    transport.on('close', (e) => reject(new Error(`closed ${e.code} ${e.reason}`)));
+  });
+  const t: Transport = transport;
   if (mode === 'hello') {
     const welcome = new Promise<void>((resolve) => {
       t.on('message', (m) => {

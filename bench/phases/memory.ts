@@ -9,7 +9,7 @@ import { fmtBytes } from '../lib/stats.ts';
 import type { MemoryReading } from '../servers/control.ts';
 
 export interface MemorySystem {
-  readonly id: LoadSystem | 'wt-idle' | 'wt-hello-idle';
+  readonly id: LoadSystem | 'wt-raw-idle' | 'wt-idle' | 'wt-hello-idle';
   readonly label: string;
   readonly server: ServerName | 'deno-wt';
 }

@@ -16,6 +16,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DENO_FLAGS = ['run', '--no-check', '--unstable-net', '--allow-net', '--allow-read', '--allow-env'];
 
 export const WT_SYSTEMS: readonly MemorySystem[] = [
+  { id: 'wt-raw-idle', label: 'Deno WebTransport session alone (HTTP/3, no switchyard)', server: 'deno-wt' },
   { id: 'wt-idle', label: 'our WebTransport rung (Deno, HTTP/3), bare', server: 'deno-wt' },
   { id: 'wt-hello-idle', label: 'our WebTransport rung + protocol (Deno), after hello', server: 'deno-wt' },
 ];
@@ -59,6 +60,13 @@ function lines(child: ChildProcess, name: string, onLine?: (value: Record<string
       }),
   };
 }
+
+/** Server mode (bench/servers/wt.deno.ts) and client mode (bench/clients/wt.deno.ts) of each row. */
+const MODES: Partial<Record<MemorySystem['id'], { server: string; client: string }>> = {
+  'wt-raw-idle': { server: 'raw', client: 'raw' },
+  'wt-idle': { server: 'rung', client: 'bare' },
+  'wt-hello-idle': { server: 'protocol', client: 'hello' },
+};
 
 function denoMemory(value: Record<string, unknown>): MemoryReading {
   const m = value.mem as { rss: number; heapUsed: number; heapTotal: number; external: number };
@@ -105,12 +113,7 @@ export async function runWebTransportMemory(
   for (const system of WT_SYSTEMS) {
     const server = spawn(
       deno,
-      [
-        ...DENO_FLAGS,
-        '--v8-flags=--expose-gc',
-        'bench/servers/wt.deno.ts',
-        system.id === 'wt-idle' ? 'rung' : 'protocol',
-      ],
+      [...DENO_FLAGS, '--v8-flags=--expose-gc', 'bench/servers/wt.deno.ts', MODES[system.id]!.server],
       { cwd: ROOT, env: { ...process.env, DENO_NO_UPDATE_CHECK: '1' }, stdio: ['pipe', 'pipe', 'pipe'] },
     );
     try {
@@ -118,7 +121,7 @@ export async function runWebTransportMemory(
       const ready = await out.next((v) => typeof v.port === 'number');
       const url = `https://127.0.0.1:${ready.port as number}/rt/wt`;
       const hash = (ready.hash as { value: string }).value;
-      const mode = system.id === 'wt-idle' ? 'bare' : 'hello';
+      const mode = MODES[system.id]!.client;
       const mem = async () => {
         server.stdin?.write('mem\n');
         return out.next((v) => v.mem !== undefined);

@@ -1,7 +1,8 @@
 /**
  * WebTransport under test: Deno's native HTTP/3 (the binding server/deno/main.ts uses), every session handed
  * to our rung (`acceptWebTransportSession`) and then to `onConnection`: bare (mode `rung`) or the full
- * protocol (mode `protocol`). Run by bench/phases/webtransport.ts with `--v8-flags=--expose-gc`:
+ * protocol (mode `protocol`); mode `raw` only keeps Deno's session object (the runtime's own cost, the
+ * baseline the other two are read against). Run by bench/phases/webtransport.ts with `--v8-flags=--expose-gc`:
  *   prints {"port", "hash"} once listening; reads commands on stdin, one per line:
  *   `mem` -> {"mem": Deno.memoryUsage() after GC, "ready": sessions ready}
  */
@@ -14,6 +15,7 @@ import { acceptWebTransportSession } from '../../transports/webtransport/server.
 
 const mode = Deno.args[0] ?? 'rung';
 let ready = 0;
+const raw = new Set<WebTransport>();
 const echo: ConnectionHandler = (connection) => {
   connection.on('message', (m) => void connection.send(m.data, { channel: m.channel }).catch(() => {}));
 };
@@ -36,6 +38,16 @@ void (async () => {
     void (async () => {
       try {
         const session = await Deno.upgradeWebTransport(conn);
+        if (mode === 'raw') {
+          await session.ready;
+          raw.add(session);
+          ready++;
+          void session.closed.finally(() => {
+            raw.delete(session);
+            ready--;
+          });
+          return;
+        }
         const request: ConnectionRequest = { url: session.url, origin: null, ip: '127.0.0.1', headers: {} };
         acceptWebTransportSession(session, request, DEFAULT_LIMITS, 'h3', onConnection);
       } catch (error) {
