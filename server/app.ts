@@ -83,6 +83,7 @@ export function createSwitchyardApp(options: SwitchyardAppOptions): SwitchyardAp
       heartbeatMs,
       maxMessageBytes: limits.maxMessageBytes,
       ...(security?.requireTokens ? { tokenUrl: new URL(TOKEN_PATH, url).href } : {}),
+      ...(security ? { rate: security.messageRate } : {}),
       ...options.negotiateExtras?.(),
     };
     c.header('cache-control', 'no-store');

@@ -18,6 +18,11 @@ export interface HelloEnvelope {
   session?: string;
   /** Last sequence seen per topic; the server replays what came after or sends `reset`. */
   resume?: Record<string, number>;
+  /**
+   * Streams the server may use towards this client for topics, on rungs with independent streams
+   * (WebTransport over HTTP/3); 0: everything on one stream. Default: the server's own maximum.
+   */
+  lanes?: number;
 }
 /** Server -> client: answer to hello. */
 export interface WelcomeEnvelope {
@@ -50,6 +55,18 @@ export interface PublishEnvelope {
   type: 'pub';
   id: string;
   topic?: string;
+  data: unknown;
+}
+/** Client -> server unreliable message: no id, no ack, no sequence, no history; may be dropped anywhere. */
+export interface VolatilePublishEnvelope {
+  type: 'vpub';
+  topic: string;
+  data: unknown;
+}
+/** Server -> client unreliable message (a `vpub` or a server-side volatile publish): no sequence, never replayed. */
+export interface VolatileMessageEnvelope {
+  type: 'vmsg';
+  topic: string;
   data: unknown;
 }
 /** Server -> client: the `pub` with this id was accepted (duplicates are acked again, not re-applied). */
@@ -89,8 +106,10 @@ export type Envelope =
   | SubscribeEnvelope
   | UnsubscribeEnvelope
   | PublishEnvelope
+  | VolatilePublishEnvelope
   | AckEnvelope
   | MessageEnvelope
+  | VolatileMessageEnvelope
   | ResetEnvelope
   | ErrorEnvelope;
 
@@ -103,7 +122,13 @@ const req = (kind: FieldKind) => ({ kind });
 const opt = (kind: FieldKind) => ({ kind, optional: true });
 
 const shapes: Record<EnvelopeType, Shape> = {
-  hello: { v: req('uint'), token: opt('string'), session: opt('string'), resume: opt('record-uint') },
+  hello: {
+    v: req('uint'),
+    token: opt('string'),
+    session: opt('string'),
+    resume: opt('record-uint'),
+    lanes: opt('uint'),
+  },
   welcome: {
     session: req('string'),
     heartbeatMs: req('uint'),
@@ -115,8 +140,10 @@ const shapes: Record<EnvelopeType, Shape> = {
   sub: { topic: req('string'), since: opt('uint') },
   unsub: { topic: req('string') },
   pub: { id: req('string'), topic: opt('string'), data: req('any') },
+  vpub: { topic: req('string'), data: req('any') },
   ack: { id: req('string') },
   msg: { topic: req('string'), seq: req('uint'), data: req('any') },
+  vmsg: { topic: req('string'), data: req('any') },
   reset: { topic: req('string'), seq: req('uint'), reason: req('string') },
   error: { code: req('string'), message: req('string'), ref: opt('string'), retryAfterMs: opt('uint') },
 };

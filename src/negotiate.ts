@@ -22,6 +22,16 @@ export interface NegotiateResponse {
   maxMessageBytes: number;
   /** Present when the server requires tokens: POST here from an allowed origin returns `{ token }`. */
   tokenUrl?: string;
+  /**
+   * Present when the server limits the messages a connection may send (token bucket): a client that sends
+   * faster is closed with RateLimited (4029). Our client paces itself below it.
+   */
+  rate?: MessageRate;
+}
+
+export interface MessageRate {
+  readonly messagesPerSecond: number;
+  readonly burst: number;
 }
 
 const KINDS: readonly TransportKind[] = ['webtransport', 'websocket', 'sse'];
@@ -52,5 +62,19 @@ export function parseNegotiateResponse(value: unknown): NegotiateResponse {
     maxMessageBytes: v.maxMessageBytes as number,
   };
   if (typeof v.tokenUrl === 'string') out.tokenUrl = v.tokenUrl;
+  const rate = v.rate as Record<string, unknown> | undefined;
+  if (rate !== undefined) {
+    if (
+      typeof rate !== 'object' ||
+      rate === null ||
+      typeof rate.messagesPerSecond !== 'number' ||
+      !(rate.messagesPerSecond > 0) ||
+      typeof rate.burst !== 'number' ||
+      !(rate.burst >= 1)
+    ) {
+      bad('rate: expected { messagesPerSecond > 0, burst >= 1 }');
+    }
+    out.rate = { messagesPerSecond: rate.messagesPerSecond as number, burst: rate.burst as number };
+  }
   return out;
 }

@@ -70,6 +70,8 @@ export interface Transport {
   readonly kind: TransportKind;
   readonly capabilities: TransportCapabilities;
   readonly state: TransportState;
+  /** Bytes queued towards the server and not yet handed to the network (drives dropping unreliable data). */
+  readonly bufferedAmount: number;
   /**
    * Resolves when the data has been handed to the rung below its buffer threshold (backpressure);
    * rejects with a `SwitchyardError` (`ERR_NOT_OPEN`, `ERR_CLOSED`, `ERR_MESSAGE_TOO_BIG`, `ERR_DATAGRAM_TOO_BIG`, ...).

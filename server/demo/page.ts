@@ -7,6 +7,7 @@ import { createClient } from '../../src/client/index.ts';
 import { parseNegotiateResponse } from '../../src/negotiate.ts';
 import type { TransportKind } from '../../src/transport.ts';
 import { browserTransports } from '../../transports/index.browser.ts';
+import { attachCursor } from './cursor-panel.ts';
 
 const LABELS: Record<TransportKind, string> = {
   webtransport: 'WebTransport (HTTP/3)',
@@ -116,6 +117,7 @@ function panel(kind: TransportKind, container: HTMLElement, tokenUrl: string | u
   };
   button.addEventListener('click', sendEcho);
   setInterval(sendEcho, 1000);
+  attachCursor(client, root, kind);
 }
 
 async function main(): Promise<void> {

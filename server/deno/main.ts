@@ -82,11 +82,15 @@ const switchyard = createSwitchyardApp({
   ...(security ? { security } : {}),
   onConnection: appName === 'echo' ? echoApp : demo.protocol.onConnection,
   extraOffers: (request) => {
-    const host = new URL(request.url).hostname;
+    const requested = new URL(request.url);
+    const host = requested.hostname;
+    // QUIC listens on the same port number as HTTP: follow the port the client reached us on (a relay or a
+    // proxy that forwards both TCP and UDP keeps working; one that forwards TCP only makes this rung fail).
+    const port = requested.port || boundPort;
     return [
       {
         kind: 'webtransport',
-        url: `https://${host.includes(':') ? `[${host}]` : host}:${boundPort}${WEBTRANSPORT_PATH}`,
+        url: `https://${host.includes(':') ? `[${host}]` : host}:${port}${WEBTRANSPORT_PATH}`,
         // Both hashes during the overlap, so a client that read this just before the switch still connects after it.
         certificateHashes: nextCertificate ? [certificate.hash, nextCertificate.hash] : [certificate.hash],
       },

@@ -19,10 +19,16 @@ export interface HubMessage {
  */
 export type ResetReason = 'subscribed' | 'history-gap' | 'ahead-of-history';
 
+/**
+ * What a subscriber receives. A hub hands the *same* event object to every local listener of one message, so
+ * that the protocol can encode it once (per codec) and write the same bytes to every subscriber.
+ */
 export type HubEvent =
   | { readonly type: 'msg'; readonly topic: string; readonly seq: number; readonly data: unknown }
   /** The subscriber's position is now `seq` (the topic's head): later messages have `seq` above it. */
-  | { readonly type: 'reset'; readonly topic: string; readonly seq: number; readonly reason: ResetReason };
+  | { readonly type: 'reset'; readonly topic: string; readonly seq: number; readonly reason: ResetReason }
+  /** Unreliable: no sequence, not in history, never replayed; may be dropped anywhere on the way. */
+  | { readonly type: 'volatile'; readonly topic: string; readonly data: unknown };
 
 export type HubListener = (event: HubEvent) => void;
 
@@ -33,6 +39,11 @@ export interface HubSubscription {
 export interface Hub {
   /** Appends to the topic's history, fans out to subscribers and returns the message's sequence number. */
   publish(topic: string, data: unknown): Promise<number>;
+  /**
+   * Unreliable fan-out (positions, cursors, typing indicators): reaches the topic's current subscribers once,
+   * with no sequence number, no history and no resume. A hub may drop it under load; it never blocks on it.
+   */
+  publishVolatile(topic: string, data: unknown): Promise<void>;
   /**
    * Delivers, in order and without gaps or duplicates: the history after `since` (or a `reset` when
    * history cannot fill the gap), then every later message. `since` undefined: a `reset` with reason

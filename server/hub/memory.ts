@@ -21,6 +21,17 @@ interface TopicState {
   readonly listeners: Set<HubListener>;
 }
 
+/** One event object for every listener (they may cache its encoding on it). */
+function deliver(listeners: Set<HubListener>, event: HubEvent): void {
+  for (const listener of [...listeners]) {
+    try {
+      listener(event);
+    } catch {
+      // One broken subscriber must not stop delivery to the others.
+    }
+  }
+}
+
 export class MemoryHub implements Hub {
   readonly #topics = new Map<string, TopicState>();
   readonly #historySize: number;
@@ -59,19 +70,23 @@ export class MemoryHub implements Hub {
     state.ring[index] = message;
     if (state.count < this.#historySize) state.count++;
     else state.start = (state.start + 1) % this.#historySize;
-    const event: HubEvent = { type: 'msg', topic, seq: message.seq, data };
-    for (const listener of [...state.listeners]) {
-      try {
-        listener(event);
-      } catch {
-        // One broken subscriber must not stop delivery to the others.
-      }
-    }
+    deliver(state.listeners, { type: 'msg', topic, seq: message.seq, data });
     return message.seq;
   }
 
   async publish(topic: string, data: unknown): Promise<number> {
     return this.publishSync(topic, data);
+  }
+
+  publishVolatileSync(topic: string, data: unknown): void {
+    // A topic nobody follows is not created for a message that would go nowhere.
+    const state = this.#topics.get(topic);
+    if (!state || state.listeners.size === 0) return;
+    deliver(state.listeners, { type: 'volatile', topic, data });
+  }
+
+  async publishVolatile(topic: string, data: unknown): Promise<void> {
+    this.publishVolatileSync(topic, data);
   }
 
   async subscribe(topic: string, since: number | undefined, listener: HubListener): Promise<HubSubscription> {

@@ -1,25 +1,20 @@
 /**
  * The server half of the switchyard application protocol, as one `ConnectionHandler` for any rung:
  * hello -> welcome (session, resumed), ping -> pong, sub/unsub with resume from the hub's history,
- * pub -> session dedup -> app callback -> ack, `msg` fan-out with per-topic seq, `reset`, `error`.
- * Every queue is bounded: a connection that cannot keep up is closed (SlowConsumer), one that floods
- * is closed (TryAgainLater), and malformed input closes with BadEnvelope (4004). See docs/protocol.md.
+ * pub -> session dedup -> app callback -> ack, `msg` fan-out with per-topic seq, `reset`, `error`, and
+ * unreliable `vpub` / `vmsg` (no seq, no history, dropped rather than queued). Each topic travels on its own
+ * lane where the rung has independent streams (connection.ts). Every queue is bounded: a connection that
+ * cannot keep up is closed (SlowConsumer), one that floods is closed (TryAgainLater), and malformed input
+ * closes with BadEnvelope (4004). See docs/protocol.md.
  */
 import type { Refusal } from '../../src/admission.ts';
-import { CloseCode } from '../../src/close-codes.ts';
-import { type Codec, codecs } from '../../src/codec.ts';
-import {
-  type Envelope,
-  type HelloEnvelope,
-  PROTOCOL_VERSION,
-  type PublishEnvelope,
-} from '../../src/envelope.ts';
-import { isSwitchyardError } from '../../src/errors.ts';
-import type { ConnectionHandler, Payload, ServerConnection } from '../../src/transport.ts';
+import type { HelloEnvelope } from '../../src/envelope.ts';
+import { DEFAULT_MAX_LANES, MAX_LANES } from '../../src/lanes.ts';
+import type { ConnectionHandler, ServerConnection } from '../../src/transport.ts';
 import { DEFAULT_LIMITS } from '../../src/transport.ts';
-import { payloadByteLength } from '../../src/utf8.ts';
-import type { Hub, HubEvent, HubSubscription } from '../hub/hub.ts';
-import { type PublishOutcome, type Session, SessionStore, type SessionStoreOptions } from './sessions.ts';
+import type { Hub } from '../hub/hub.ts';
+import { ProtocolConnection } from './connection.ts';
+import { type Session, SessionStore, type SessionStoreOptions } from './sessions.ts';
 
 /** What hooks learn about the connection a message came from. */
 export interface ProtocolContext {
@@ -28,12 +23,24 @@ export interface ProtocolContext {
   readonly hello: HelloEnvelope;
 }
 
-export interface PublishEvent extends ProtocolContext {
-  /** The client's message id (unique per session; duplicates never reach this callback within the dedup window). */
-  readonly id: string;
-  readonly topic: string | undefined;
-  readonly data: unknown;
-}
+/** A client message for the app: reliable (`pub`, deduplicated by id, acked) or unreliable (`vpub`). */
+export type PublishEvent = ProtocolContext &
+  (
+    | {
+        readonly reliable: true;
+        /** The client's message id (unique per session; duplicates never reach the callback within the dedup window). */
+        readonly id: string;
+        readonly topic: string | undefined;
+        readonly data: unknown;
+      }
+    | {
+        /** Unreliable: no id, no ack, no retry; the default handler fans it out with `hub.publishVolatile`. */
+        readonly reliable: false;
+        readonly id: undefined;
+        readonly topic: string;
+        readonly data: unknown;
+      }
+  );
 
 /** A refusal of one operation, sent to the client as an `error` envelope (the connection stays open). */
 export interface OperationRefusal {
@@ -59,9 +66,10 @@ export interface ProtocolOptions {
     context: ProtocolContext,
   ) => OperationRefusal | null | Promise<OperationRefusal | null>;
   /**
-   * Called once per client message id. Default: publish `data` to `topic` on the hub (a `pub` without
-   * a topic is acknowledged and dropped). Throwing (or rejecting) answers with an `error` envelope
-   * whose `ref` is the message id, instead of an `ack`.
+   * Called once per client message id (and once per unreliable message). Default: publish `data` to `topic`
+   * on the hub, reliably or volatile as the client sent it (a `pub` without a topic is acknowledged and
+   * dropped). Throwing (or rejecting) answers with an `error` envelope whose `ref` is the message id,
+   * instead of an `ack`.
    */
   readonly onPublish?: (event: PublishEvent) => void | Promise<void>;
   readonly sessions?: SessionStoreOptions;
@@ -73,6 +81,16 @@ export interface ProtocolOptions {
   readonly maxPendingIncoming?: number;
   /** Topics one connection may follow at once (default 256). */
   readonly maxSubscriptions?: number;
+  /**
+   * Streams per connection the server spreads topics over, where the rung has independent streams
+   * (default 16, at most 64); a client may ask for fewer in `hello.lanes`. 0: every topic on one stream.
+   */
+  readonly maxLanes?: number;
+  /**
+   * Unreliable messages towards a connection are dropped while more than this many bytes wait for it
+   * (in the rung's buffer plus the protocol's queue). Default 64 KiB.
+   */
+  readonly volatileHighWaterMark?: number;
 }
 
 /** Counters for tests, metrics and the bench. */
@@ -83,6 +101,17 @@ export interface ProtocolStats {
   applied: number;
   /** Connections closed because their outgoing queue overflowed. */
   slowConsumers: number;
+  /** Unreliable messages received from clients (`vpub`). */
+  volatileReceived: number;
+  /** Unreliable messages handed to a rung towards a client. */
+  volatileSent: number;
+  /** Unreliable messages dropped because the client was backed up. */
+  volatileDropped: number;
+}
+
+export interface PublishOptions {
+  /** `false`: to current subscribers only, no sequence, no history (default true). */
+  readonly reliable?: boolean;
 }
 
 export interface Protocol {
@@ -93,18 +122,27 @@ export interface Protocol {
   readonly heartbeatMs: number;
   /** Connections that completed hello (for tests and metrics). */
   readonly activeConnections: number;
+  /**
+   * Publishes from the server side (app code, tickers): reliable resolves with the topic sequence number;
+   * unreliable resolves with undefined once handed to the hub.
+   */
+  publish(topic: string, data: unknown, options?: PublishOptions): Promise<number | undefined>;
   /** Stops timers and forgets sessions; does not close the hub or the connections. */
   close(): void;
 }
-
-const MAX_TOPIC_LENGTH = 256;
-const MAX_EARLY_MESSAGES = 64;
 
 export function createProtocol(options: ProtocolOptions): Protocol {
   const heartbeatMs = options.heartbeatMs ?? 15_000;
   const sessions = new SessionStore(options.sessions);
   const live = new Set<ProtocolConnection>();
-  const stats: ProtocolStats = { duplicates: 0, applied: 0, slowConsumers: 0 };
+  const stats: ProtocolStats = {
+    duplicates: 0,
+    applied: 0,
+    slowConsumers: 0,
+    volatileReceived: 0,
+    volatileSent: 0,
+    volatileDropped: 0,
+  };
   const settings: Settings = {
     stats,
     hub: options.hub,
@@ -115,7 +153,9 @@ export function createProtocol(options: ProtocolOptions): Protocol {
     onPublish:
       options.onPublish ??
       (async (event) => {
-        if (event.topic !== undefined) await options.hub.publish(event.topic, event.data);
+        if (event.topic === undefined) return;
+        if (event.reliable) await options.hub.publish(event.topic, event.data);
+        else await options.hub.publishVolatile(event.topic, event.data);
       }),
     sessions,
     helloTimeoutMs: options.helloTimeoutMs ?? 10_000,
@@ -123,6 +163,8 @@ export function createProtocol(options: ProtocolOptions): Protocol {
     maxOutBytes: options.outgoing?.maxBytes ?? 8 * 1024 * 1024,
     maxPendingIncoming: options.maxPendingIncoming ?? 1024,
     maxSubscriptions: options.maxSubscriptions ?? 256,
+    maxLanes: Math.max(0, Math.min(MAX_LANES, options.maxLanes ?? DEFAULT_MAX_LANES)),
+    volatileHighWaterMark: options.volatileHighWaterMark ?? 64 * 1024,
     live,
   };
   return {
@@ -136,6 +178,13 @@ export function createProtocol(options: ProtocolOptions): Protocol {
     get activeConnections() {
       return live.size;
     },
+    async publish(topic, data, publishOptions) {
+      if (publishOptions?.reliable === false) {
+        await options.hub.publishVolatile(topic, data);
+        return undefined;
+      }
+      return options.hub.publish(topic, data);
+    },
     close() {
       for (const c of [...live]) c.dispose();
       sessions.clear();
@@ -143,7 +192,8 @@ export function createProtocol(options: ProtocolOptions): Protocol {
   };
 }
 
-interface Settings {
+/** What every connection of one protocol instance shares (internal to server/protocol). */
+export interface Settings {
   readonly stats: ProtocolStats;
   readonly hub: Hub;
   readonly heartbeatMs: number;
@@ -157,346 +207,7 @@ interface Settings {
   readonly maxOutBytes: number;
   readonly maxPendingIncoming: number;
   readonly maxSubscriptions: number;
+  readonly maxLanes: number;
+  readonly volatileHighWaterMark: number;
   readonly live: Set<ProtocolConnection>;
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-class ProtocolConnection {
-  readonly #connection: ServerConnection;
-  readonly #settings: Settings;
-  #codec: Codec = codecs.json;
-  #hello: HelloEnvelope | undefined;
-  #session: Session | undefined;
-  #closed = false;
-  /** An error was sent and the close follows: nothing more is processed. */
-  #failing = false;
-  /** Set while hello is being authenticated, so nothing else is processed before it. */
-  #helloPending = false;
-  readonly #subscriptions = new Map<string, Promise<HubSubscription | undefined>>();
-  // Outgoing queue: one pump sends in order and waits for the rung's backpressure.
-  readonly #out: Payload[] = [];
-  #outBytes = 0;
-  #pumping = false;
-  // Incoming work that must keep its order (sub, unsub, pub) runs on one chain.
-  #chain: Promise<void> = Promise.resolve();
-  #pendingIncoming = 0;
-  #lastSeen = Date.now();
-  /** Messages that arrived while hello was being authenticated. */
-  readonly #early: Payload[] = [];
-  readonly #timers: ReturnType<typeof setTimeout>[] = [];
-
-  constructor(connection: ServerConnection, settings: Settings) {
-    this.#connection = connection;
-    this.#settings = settings;
-    connection.on('message', (event) => this.#onPayload(event.data));
-    connection.on('close', () => this.dispose());
-    const helloTimer = setTimeout(() => {
-      if (!this.#hello) this.#close(CloseCode.HeartbeatTimeout, 'no hello within the allowed time');
-    }, settings.helloTimeoutMs);
-    this.#timers.push(helloTimer);
-    // The client pings every heartbeatMs; silence for over two intervals (plus slack for one late ping) means a dead path.
-    const liveness = setInterval(
-      () => {
-        if (Date.now() - this.#lastSeen > settings.heartbeatMs * 2.5) {
-          this.#close(
-            CloseCode.HeartbeatTimeout,
-            'no message from the client within two heartbeat intervals',
-          );
-        }
-      },
-      Math.max(10, Math.floor(settings.heartbeatMs / 2)),
-    );
-    this.#timers.push(liveness);
-    for (const t of this.#timers) (t as { unref?: () => void }).unref?.();
-    if (connection.state === 'closed') this.dispose();
-  }
-
-  /** A newer connection of the same session took this one's place. */
-  replace(): void {
-    this.#close(CloseCode.Replaced, 'a newer connection of this session took over');
-  }
-
-  dispose(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    for (const t of this.#timers) clearTimeout(t);
-    this.#settings.live.delete(this);
-    for (const pending of this.#subscriptions.values()) void pending.then((s) => s?.unsubscribe());
-    this.#subscriptions.clear();
-    this.#out.length = 0;
-    this.#outBytes = 0;
-    if (this.#session) this.#settings.sessions.detach(this.#session, this);
-  }
-
-  #close(code: number, reason: string): void {
-    if (this.#closed) return;
-    this.dispose();
-    try {
-      this.#connection.close(code, reason);
-    } catch {
-      // Already closing: the rung reports its own close.
-    }
-  }
-
-  #send(envelope: Envelope): void {
-    if (this.#closed) return;
-    const payload = this.#codec.encode(envelope);
-    const bytes = payloadByteLength(payload);
-    if (
-      this.#out.length + 1 > this.#settings.maxOutMessages ||
-      this.#outBytes + bytes > this.#settings.maxOutBytes
-    ) {
-      this.#settings.stats.slowConsumers++;
-      this.#close(CloseCode.SlowConsumer, 'outgoing queue full: the client does not read fast enough');
-      return;
-    }
-    this.#out.push(payload);
-    this.#outBytes += bytes;
-    if (!this.#pumping) void this.#pump();
-  }
-
-  async #pump(): Promise<void> {
-    this.#pumping = true;
-    try {
-      while (!this.#closed && this.#out.length > 0) {
-        const payload = this.#out.shift() as Payload;
-        this.#outBytes -= payloadByteLength(payload);
-        await this.#connection.send(payload);
-      }
-    } catch {
-      // The rung closed under us; its close event disposes this connection.
-    } finally {
-      this.#pumping = false;
-    }
-  }
-
-  #sendError(code: string, message: string, ref?: string): void {
-    this.#send(ref === undefined ? { type: 'error', code, message } : { type: 'error', code, message, ref });
-  }
-
-  /** Sends an error envelope and then closes, giving the error a chance to arrive first. */
-  #fail(closeCode: number, code: string, message: string): void {
-    if (this.#closed) return;
-    const payload = this.#codec.encode({ type: 'error', code, message });
-    const close = () => this.#close(closeCode, message);
-    // Stop processing at once; the close itself follows the error.
-    this.#failing = true;
-    this.#connection.send(payload).then(close, close);
-  }
-
-  #onPayload(payload: Payload): void {
-    if (this.#closed || this.#failing) return;
-    this.#lastSeen = Date.now();
-    let envelope: Envelope;
-    try {
-      envelope = (typeof payload === 'string' ? codecs.json : codecs.msgpack).decode(payload);
-    } catch (error) {
-      const message = isSwitchyardError(error) ? error.message : describeError(error);
-      this.#fail(CloseCode.BadEnvelope, 'ERR_INVALID_ENVELOPE', message);
-      return;
-    }
-    if (!this.#hello) {
-      if (this.#helloPending) {
-        // Pipelined after hello (the client need not wait for welcome): kept, in order, until it is answered.
-        if (this.#early.length >= MAX_EARLY_MESSAGES) {
-          this.#fail(CloseCode.TryAgainLater, 'ERR_RATE_LIMITED', 'too many messages before welcome');
-          return;
-        }
-        this.#early.push(payload);
-        return;
-      }
-      if (envelope.type !== 'hello') {
-        this.#fail(
-          CloseCode.BadEnvelope,
-          'ERR_INVALID_ENVELOPE',
-          `expected hello first, got ${envelope.type}`,
-        );
-        return;
-      }
-      this.#codec = typeof payload === 'string' ? codecs.json : codecs.msgpack;
-      void this.#onHello(envelope);
-      return;
-    }
-    switch (envelope.type) {
-      case 'ping':
-        this.#send({ type: 'pong', id: envelope.id });
-        return;
-      case 'pong':
-        return;
-      case 'sub':
-      case 'unsub':
-      case 'pub':
-        this.#enqueue(envelope);
-        return;
-      default:
-        this.#fail(
-          CloseCode.BadEnvelope,
-          'ERR_INVALID_ENVELOPE',
-          `unexpected ${envelope.type} from a client`,
-        );
-    }
-  }
-
-  async #onHello(hello: HelloEnvelope): Promise<void> {
-    this.#helloPending = true;
-    if (hello.v !== PROTOCOL_VERSION) {
-      this.#fail(
-        CloseCode.BadEnvelope,
-        'ERR_INVALID_ENVELOPE',
-        `hello.v: this server speaks protocol ${PROTOCOL_VERSION}, got ${hello.v}`,
-      );
-      return;
-    }
-    let refusal: Refusal | null = null;
-    try {
-      refusal = (await this.#settings.authenticate?.(hello, this.#connection)) ?? null;
-    } catch (error) {
-      refusal = {
-        status: 500,
-        closeCode: CloseCode.InternalError,
-        code: 'ERR_INTERNAL',
-        message: `authentication failed: ${describeError(error)}`,
-      };
-    }
-    if (this.#closed) return;
-    if (refusal) {
-      this.#fail(refusal.closeCode, refusal.code, refusal.message);
-      return;
-    }
-    const { session, resumed } = this.#settings.sessions.attach(hello.session, this);
-    this.#session = session;
-    this.#hello = hello;
-    this.#helloPending = false;
-    this.#settings.live.add(this);
-    this.#send({
-      type: 'welcome',
-      session: session.id,
-      heartbeatMs: this.#settings.heartbeatMs,
-      maxMessageBytes: this.#settings.maxMessageBytes,
-      resumed,
-    });
-    for (const payload of this.#early.splice(0)) this.#onPayload(payload);
-  }
-
-  #enqueue(envelope: Envelope): void {
-    if (this.#pendingIncoming >= this.#settings.maxPendingIncoming) {
-      this.#close(CloseCode.TryAgainLater, 'too many messages waiting to be processed');
-      return;
-    }
-    this.#pendingIncoming++;
-    this.#chain = this.#chain
-      .then(() => (this.#closed ? undefined : this.#process(envelope)))
-      .catch(() => undefined)
-      .finally(() => {
-        this.#pendingIncoming--;
-      });
-  }
-
-  #context(): ProtocolContext {
-    return {
-      connection: this.#connection,
-      session: this.#session as Session,
-      hello: this.#hello as HelloEnvelope,
-    };
-  }
-
-  async #process(envelope: Envelope): Promise<void> {
-    switch (envelope.type) {
-      case 'sub':
-        return this.#subscribe(envelope.topic, envelope.since);
-      case 'unsub': {
-        const pending = this.#subscriptions.get(envelope.topic);
-        this.#subscriptions.delete(envelope.topic);
-        (await pending)?.unsubscribe();
-        return;
-      }
-      case 'pub':
-        return this.#publish(envelope);
-      default:
-        return;
-    }
-  }
-
-  async #subscribe(topic: string, since: number | undefined): Promise<void> {
-    if (topic.length === 0 || topic.length > MAX_TOPIC_LENGTH) {
-      this.#sendError('ERR_INVALID_TOPIC', `sub.topic: expected 1-${MAX_TOPIC_LENGTH} characters`);
-      return;
-    }
-    const previous = this.#subscriptions.get(topic);
-    if (!previous && this.#subscriptions.size >= this.#settings.maxSubscriptions) {
-      this.#sendError(
-        'ERR_TOO_MANY_SUBSCRIPTIONS',
-        `at most ${this.#settings.maxSubscriptions} topics per connection`,
-      );
-      return;
-    }
-    const refusal = await this.#settings.authorize?.('sub', topic, this.#context());
-    if (refusal) {
-      this.#sendError(refusal.code, refusal.message);
-      return;
-    }
-    if (this.#closed) return;
-    this.#subscriptions.delete(topic);
-    (await previous)?.unsubscribe();
-    const listener = (event: HubEvent) => {
-      if (this.#closed) return;
-      if (event.type === 'msg')
-        this.#send({ type: 'msg', topic: event.topic, seq: event.seq, data: event.data });
-      else this.#send({ type: 'reset', topic: event.topic, seq: event.seq, reason: event.reason });
-    };
-    const pending = this.#settings.hub.subscribe(topic, since, listener).then(
-      (subscription) => {
-        // Unsubscribed or closed while the hub was answering: let go at once.
-        if (this.#closed || this.#subscriptions.get(topic) !== pending) {
-          subscription.unsubscribe();
-          return undefined;
-        }
-        return subscription;
-      },
-      (error: unknown) => {
-        this.#sendError('ERR_HUB', `subscribe ${topic}: ${describeError(error)}`);
-        return undefined;
-      },
-    );
-    this.#subscriptions.set(topic, pending);
-    await pending;
-  }
-
-  async #publish(envelope: PublishEnvelope): Promise<void> {
-    const session = this.#session as Session;
-    const context = this.#context();
-    const { outcome, duplicate } = session.dedup(envelope.id, async (): Promise<PublishOutcome> => {
-      this.#settings.stats.applied++;
-      try {
-        if (envelope.topic !== undefined) {
-          if (envelope.topic.length === 0 || envelope.topic.length > MAX_TOPIC_LENGTH) {
-            return {
-              ok: false,
-              code: 'ERR_INVALID_TOPIC',
-              message: `pub.topic: expected 1-${MAX_TOPIC_LENGTH} characters`,
-            };
-          }
-          const refusal = await this.#settings.authorize?.('pub', envelope.topic, context);
-          if (refusal) return { ok: false, code: refusal.code, message: refusal.message };
-        }
-        await this.#settings.onPublish({
-          ...context,
-          id: envelope.id,
-          topic: envelope.topic,
-          data: envelope.data,
-        });
-        return { ok: true };
-      } catch (error) {
-        const code = isSwitchyardError(error) ? error.code : 'ERR_PUBLISH_FAILED';
-        return { ok: false, code, message: describeError(error) };
-      }
-    });
-    if (duplicate) this.#settings.stats.duplicates++;
-    const result = await outcome;
-    if (result.ok) this.#send({ type: 'ack', id: envelope.id });
-    else this.#sendError(result.code, result.message, envelope.id);
-  }
 }

@@ -8,6 +8,7 @@ import type { Context } from 'hono';
 import type { Admission, AdmissionRequest, Refusal } from '../../src/admission.ts';
 import { CloseCode } from '../../src/close-codes.ts';
 import type { HelloEnvelope } from '../../src/envelope.ts';
+import type { MessageRate } from '../../src/negotiate.ts';
 import type { ConnectionHandler, ServerConnection } from '../../src/transport.ts';
 import {
   BucketsByKey,
@@ -41,6 +42,8 @@ export interface Security {
   readonly authenticateHello: (hello: HelloEnvelope, connection: ServerConnection) => Promise<Refusal | null>;
   readonly tokens: TokenAuthority;
   readonly requireTokens: boolean;
+  /** The per-connection message limit, announced in `/rt/negotiate` so that clients pace themselves below it. */
+  readonly messageRate: MessageRate;
   /** Adds `POST /rt/token` to a Hono app. */
   readonly install: (app: {
     post: (path: string, handler: (c: Context) => Response | Promise<Response>) => unknown;
@@ -77,7 +80,10 @@ export function createSecurity(options: SecurityOptions = {}): Security {
   const admission: Admission = async (req: AdmissionRequest) => {
     const bad = originAllowed(req.request);
     if (bad !== null) return forbiddenOrigin(bad);
-    const wait = ipBuckets.take(req.ip);
+    // Handshakes pay the per-IP bucket. Requests of an established session (SSE POSTs, a resuming GET) do not:
+    // their messages pay the connection's own bucket, and counting their requests per IP would refuse a
+    // chatty SSE client, or many users behind one NAT, for sending as fast as the message limit allows.
+    const wait = req.phase === 'post' ? 0 : ipBuckets.take(req.ip);
     if (wait > 0) {
       return {
         status: 429,
@@ -126,6 +132,7 @@ export function createSecurity(options: SecurityOptions = {}): Security {
     authenticateHello,
     tokens,
     requireTokens,
+    messageRate: { messagesPerSecond: limits.messagesPerSecond, burst: limits.messageBurst },
     install(app) {
       app.post(TOKEN_PATH, async (c) => {
         c.header('cache-control', 'no-store');

@@ -22,6 +22,8 @@ export interface OutboxOptions {
 
 export interface OutboxEntry {
   readonly id: string;
+  /** Its topic, so a re-send travels on the topic's lane (undefined: the default channel). */
+  readonly topic?: string | undefined;
   /** The encoded `pub` envelope, re-sent verbatim after a reconnect. */
   readonly payload: Payload;
   readonly bytes: number;

@@ -25,7 +25,7 @@ describe('client basics over a real server', () => {
     expect(client.rung).toBe('websocket');
     await client.publish('room', { text: 'hi' });
     await until(() => seen.length === 1, 'message');
-    expect(seen).toEqual([{ topic: 'room', seq: 1, data: { text: 'hi' } }]);
+    expect(seen).toEqual([{ topic: 'room', seq: 1, data: { text: 'hi' }, reliable: true }]);
     expect(server.received).toHaveLength(1);
   });
 });

@@ -29,7 +29,7 @@ describe('client under Deno', () => {
       );
       expect(JSON.parse(output.trim().split('\n').at(-1) ?? '')).toEqual({
         rung: 'websocket',
-        message: { topic: 'room', seq: 1, data: { from: 'deno' } },
+        message: { topic: 'room', seq: 1, data: { from: 'deno' }, reliable: true },
       });
     } finally {
       await server.close();

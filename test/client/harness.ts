@@ -32,6 +32,10 @@ export async function startTestServer(
     hub,
     heartbeatMs,
     onPublish: async (event) => {
+      if (!event.reliable) {
+        await hub.publishVolatile(event.topic, event.data);
+        return;
+      }
       received.push({ id: event.id, topic: event.topic, data: event.data });
       if (event.topic !== undefined) await hub.publish(event.topic, event.data);
     },

@@ -133,7 +133,9 @@ describe('ladder', () => {
     const rungs: (string | null)[] = [];
     c.on('rung', (r) => rungs.push(r));
     const seqs: number[] = [];
-    c.on('message', (m) => seqs.push(m.seq));
+    c.on('message', (m) => {
+      if (m.reliable) seqs.push(m.seq);
+    });
     const sub = c.subscribe('down');
     await c.connect();
     await until(() => sub.lastSeq !== undefined, 'subscribed');

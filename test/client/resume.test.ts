@@ -35,6 +35,7 @@ async function exchangeWhileKilling(kill: () => void, label: string) {
   const seqs: number[] = [];
   const values: unknown[] = [];
   c.on('message', (m) => {
+    if (!m.reliable) return;
     seqs.push(m.seq);
     values.push(m.data);
   });
@@ -106,7 +107,9 @@ describe('reconnect and resume', () => {
     const c = client;
     const got: number[] = [];
     const resets: { topic: string; seq: number; reason: string }[] = [];
-    c.on('message', (m) => got.push(m.seq));
+    c.on('message', (m) => {
+      if (m.reliable) got.push(m.seq);
+    });
     c.on('reset', (r) => resets.push(r));
     const subs = [c.subscribe('short'), c.subscribe('fits')];
     await c.connect();

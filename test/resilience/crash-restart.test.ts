@@ -43,7 +43,9 @@ describe.each<TransportKind>(['websocket', 'sse'])('SIGKILL of the server on %s'
     client = c;
     const down: number[] = [];
     const resets: unknown[] = [];
-    c.on('message', (m) => down.push(m.seq));
+    c.on('message', (m) => {
+      if (m.reliable) down.push(m.seq);
+    });
     c.on('reset', (r) => resets.push(r));
     const sub = c.subscribe('down', { since: 0 });
     await c.connect();

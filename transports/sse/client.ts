@@ -135,6 +135,10 @@ export class SseTransport implements Transport {
     source.addEventListener('error', (event) => this.#onError(event.code));
   }
 
+  get bufferedAmount(): number {
+    return this.#buffered();
+  }
+
   get state(): TransportState {
     return this.#core.state;
   }

@@ -79,6 +79,10 @@ export class WebSocketTransport implements Transport {
     });
   }
 
+  get bufferedAmount(): number {
+    return this.#socket.bufferedAmount;
+  }
+
   get state(): TransportState {
     return this.#core.state;
   }

@@ -17,6 +17,7 @@ import type {
 } from '../../src/transport.ts';
 import { DEFAULT_CHANNEL } from '../../src/transport.ts';
 import { decodeUtf8Strict, encodeUtf8 } from '../../src/utf8.ts';
+import { chunkReader } from './chunks.ts';
 import {
   datagramOverhead,
   decodeChannelName,
@@ -77,6 +78,7 @@ export class WebTransportConnection {
   #control: Writer | undefined;
   #datagramWriter: Writer | undefined;
   #buffered = 0;
+  readonly #bufferedByChannel = new Map<string, number>();
   /** The close both sides know about (sent or received on the control stream). */
   #agreed: { code: number; reason: string } | undefined;
   #closing: Promise<void> | undefined;
@@ -171,14 +173,14 @@ export class WebTransportConnection {
     ownChannel?: string,
   ) {
     const frames = new FrameReader(this.#options.maxMessageBytes);
-    const reader = readable.getReader();
+    const reader = chunkReader(readable);
     // On a stream this side opened for a channel, the peer answers with data frames only.
     let channel: string | undefined = ownChannel;
     let isControl = isOwnControl;
     try {
       for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
+        const value = await reader.read();
+        if (value === undefined) break;
         for (const frame of frames.push(value)) {
           if (isControl) {
             this.#onControl(frame);
@@ -301,19 +303,21 @@ export class WebTransportConnection {
       if (this.#buffered > this.#options.highWaterMark) return Promise.resolve();
     }
     const frame = encodeFrame(type, bytes);
-    this.#buffered += frame.byteLength;
+    const size = frame.byteLength;
+    this.#buffered += size;
+    this.#bufferedByChannel.set(channel, (this.#bufferedByChannel.get(channel) ?? 0) + size);
     const written = this.#writerFor(channel).then((writer) => writer.write(frame));
-    written.then(
-      () => {
-        this.#buffered -= frame.byteLength;
-      },
-      () => {
-        this.#buffered -= frame.byteLength;
-      },
-    );
+    const settled = () => {
+      this.#buffered -= size;
+      const left = (this.#bufferedByChannel.get(channel) ?? size) - size;
+      if (left > 0) this.#bufferedByChannel.set(channel, left);
+      else this.#bufferedByChannel.delete(channel);
+    };
+    written.then(settled, settled);
+    // Backpressure per channel: a stream held up by loss or flow control must not stall the others' senders.
     return written.then(() =>
       waitForDrain(
-        () => this.#buffered,
+        () => this.#bufferedByChannel.get(channel) ?? 0,
         this.#options.highWaterMark,
         () => this.core.state === 'closed',
       ),

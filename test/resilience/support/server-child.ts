@@ -50,6 +50,7 @@ const protocol = createProtocol({
   hub,
   heartbeatMs,
   onPublish: (event) => {
+    if (!event.reliable) return;
     if (appliedIds.has(event.id)) return; // applied before a crash, its ack was lost: ack again, apply once
     appliedIds.add(event.id);
     record({ t: 'up', id: event.id, data: event.data });

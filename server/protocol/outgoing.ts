@@ -1,0 +1,102 @@
+/**
+ * The server's queue towards one client: one FIFO and one pump per lane, so that a lane whose stream is
+ * backed up (a lost packet being recovered, a full flow-control window) never holds back another lane's
+ * messages. On rungs with one ordered connection there is one lane and this is a plain FIFO. The
+ * slow-consumer bounds are totals over all lanes: a client that stops reading one topic still cannot make
+ * the server hold more than `maxMessages` / `maxBytes` for it.
+ */
+import type { Payload, SendOptions, ServerConnection } from '../../src/transport.ts';
+import { DEFAULT_CHANNEL } from '../../src/transport.ts';
+
+interface LaneQueue {
+  readonly options: SendOptions | undefined;
+  readonly payloads: Payload[];
+  readonly sizes: number[];
+  /** Index of the next payload to send; the arrays are compacted once it has moved far enough. */
+  head: number;
+  pumping: boolean;
+}
+
+export interface OutgoingLimits {
+  readonly maxMessages: number;
+  readonly maxBytes: number;
+}
+
+export class Outgoing {
+  readonly #connection: ServerConnection;
+  readonly #limits: OutgoingLimits;
+  readonly #lanes = new Map<string, LaneQueue>();
+  #messages = 0;
+  #bytes = 0;
+  #closed = false;
+
+  constructor(connection: ServerConnection, limits: OutgoingLimits) {
+    this.#connection = connection;
+    this.#limits = limits;
+  }
+
+  /** Bytes queued here, not yet handed to the rung. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Queues `payload` on `channel`; false when that would exceed the bounds (the caller closes: SlowConsumer). */
+  push(channel: string, payload: Payload, bytes: number): boolean {
+    if (this.#closed) return true;
+    if (this.#messages + 1 > this.#limits.maxMessages || this.#bytes + bytes > this.#limits.maxBytes) {
+      return false;
+    }
+    let lane = this.#lanes.get(channel);
+    if (!lane) {
+      lane = {
+        options: channel === DEFAULT_CHANNEL ? undefined : { channel },
+        payloads: [],
+        sizes: [],
+        head: 0,
+        pumping: false,
+      };
+      this.#lanes.set(channel, lane);
+    }
+    lane.payloads.push(payload);
+    lane.sizes.push(bytes);
+    this.#messages++;
+    this.#bytes += bytes;
+    if (!lane.pumping) void this.#pump(lane);
+    return true;
+  }
+
+  /** Drops everything queued; later pushes are ignored. */
+  close(): void {
+    this.#closed = true;
+    this.#lanes.clear();
+    this.#messages = 0;
+    this.#bytes = 0;
+  }
+
+  async #pump(lane: LaneQueue): Promise<void> {
+    lane.pumping = true;
+    try {
+      while (!this.#closed && lane.head < lane.payloads.length) {
+        const payload = lane.payloads[lane.head] as Payload;
+        this.#bytes -= lane.sizes[lane.head] as number;
+        this.#messages--;
+        lane.head++;
+        if (lane.head === lane.payloads.length) {
+          lane.payloads.length = 0;
+          lane.sizes.length = 0;
+          lane.head = 0;
+        } else if (lane.head >= 1024) {
+          lane.payloads.splice(0, lane.head);
+          lane.sizes.splice(0, lane.head);
+          lane.head = 0;
+        }
+        // The rung's promise carries its backpressure (per stream where streams are independent).
+        await this.#connection.send(payload, lane.options);
+      }
+    } catch {
+      // The rung closed under us; its close event disposes the protocol connection.
+    } finally {
+      lane.pumping = false;
+    }
+  }
+}
