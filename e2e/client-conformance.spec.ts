@@ -39,8 +39,9 @@ for (const kind of ['webtransport', 'websocket', 'sse'] as const) {
       };
       const sy = (window as unknown as { sy: Sy }).sy;
       const negotiate = await (await fetch('/rt/negotiate')).json();
-      const token = async () =>
-        (await (await fetch(negotiate.tokenUrl, { method: 'POST' })).json()).token as string;
+      // URLs in negotiate are relative to it.
+      const tokenUrl = new URL(negotiate.tokenUrl, new URL('/rt/negotiate', location.href)).href;
+      const token = async () => (await (await fetch(tokenUrl, { method: 'POST' })).json()).token as string;
       return sy.runSuite({
         kind,
         create: (options: object = {}) =>

@@ -59,6 +59,8 @@ async function bulkAndChat(page: import('@playwright/test').Page, scenario: Scen
     const sy = (window as unknown as { sy: { createClient(o: object): Client; browserTransports: object } })
       .sy;
     const negotiate = await (await fetch('/rt/negotiate')).json();
+    // URLs in negotiate are relative to it.
+    const tokenUrl = new URL(negotiate.tokenUrl, new URL('/rt/negotiate', location.href)).href;
     const client = sy.createClient({
       url: location.origin,
       transports: sy.browserTransports,
@@ -67,7 +69,7 @@ async function bulkAndChat(page: import('@playwright/test').Page, scenario: Scen
       climb: false,
       buffer: { maxBytes: 8 << 20, maxMessages: 10_000 },
       ...(lanes === undefined ? {} : { lanes }),
-      token: async () => (await (await fetch(negotiate.tokenUrl, { method: 'POST' })).json()).token as string,
+      token: async () => (await (await fetch(tokenUrl, { method: 'POST' })).json()).token as string,
     });
     const id = Math.random().toString(36).slice(2, 10);
     const bulk = `echo.bulk.${id}`;

@@ -1,12 +1,13 @@
 // Unreliable messages: cursor positions, latest value wins. No ack, no retry, no history: a position that is
 // dropped or lost is superseded by the next one. Each update carries its own version so a receiver can ignore
 // one that arrives after a newer one (datagrams may be reordered).
-// Run it: npx tsx docs/examples/cursors.ts
-import { MemoryHub } from '../../server/hub/memory.ts';
-import { startNodeServer } from '../../server/node.ts';
-import { createProtocol } from '../../server/protocol/index.ts';
-import { createClient } from '../../src/client/index.ts';
-import { nodeTransports } from '../../transports/index.node.ts';
+// Run it in this repository (sources, no build): npx tsx --conditions=switchyard-source docs/examples/cursors.ts
+
+import { createClient } from 'switchyard/client';
+import { MemoryHub } from 'switchyard/server/hub';
+import { startNodeServer } from 'switchyard/server/node';
+import { createProtocol } from 'switchyard/server/protocol';
+import { nodeTransports } from 'switchyard/transports/node';
 
 interface Cursor {
   user: string;

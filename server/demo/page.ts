@@ -123,7 +123,7 @@ function panel(kind: TransportKind, container: HTMLElement, tokenUrl: string | u
 async function main(): Promise<void> {
   const container = document.getElementById('rungs')!;
   const response = await fetch('/rt/negotiate');
-  const offer = parseNegotiateResponse(await response.json());
+  const offer = parseNegotiateResponse(await response.json(), response.url);
   for (const transport of offer.transports) {
     if (browserTransports[transport.kind]) panel(transport.kind, container, offer.tokenUrl);
   }

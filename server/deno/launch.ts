@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 export interface DenoServer {
   readonly url: string;
   readonly port: number;
+  /** The UDP port WebTransport listens on (the HTTP port's number unless WEBTRANSPORT_PORT says otherwise). */
+  readonly webTransportPort: number | null;
   readonly rungs: readonly string[];
   readonly process: ChildProcess;
   close(): Promise<void>;
@@ -26,7 +28,7 @@ export interface LaunchOptions {
   readonly bundle?: string;
   /** Inherit stdout/stderr after the ready line (npm start) or keep quiet (tests). */
   readonly inheritOutput?: boolean;
-  /** Extra environment for the Deno process (REDIS_URL, REDIS_PREFIX, TOKEN_SECRET, TICKER: docs/scale-out.md). */
+  /** Extra environment for the Deno process (PUBLIC_URL, TRUST_PROXY, WEBTRANSPORT_PORT, SWITCHYARD_APP, REDIS_URL...). */
   readonly env?: Readonly<Record<string, string>>;
 }
 
@@ -72,7 +74,8 @@ export async function launchDenoServer(options: LaunchOptions = {}): Promise<Den
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
   const lines = createInterface({ input: child.stdout! });
-  const ready = await new Promise<{ url: string; port: number; rungs: string[] }>((resolve, reject) => {
+  type Ready = { url: string; port: number; webTransportPort: number | null; rungs: string[] };
+  const ready = await new Promise<Ready>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`deno binding did not start in 30 s: ${stderr}`)),
       30_000,
@@ -84,7 +87,7 @@ export async function launchDenoServer(options: LaunchOptions = {}): Promise<Den
     lines.once('line', (line) => {
       clearTimeout(timer);
       try {
-        resolve(JSON.parse(line) as { url: string; port: number; rungs: string[] });
+        resolve(JSON.parse(line) as Ready);
       } catch {
         reject(new Error(`unexpected first line from deno: ${line}`));
       }

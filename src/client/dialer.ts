@@ -173,7 +173,10 @@ export class Dialer {
           typeof closeCode === 'number' ? describeClose(closeCode, text) : undefined,
         );
       }
-      return parseNegotiateResponse(body);
+      return parseNegotiateResponse(
+        body,
+        response.url || `${this.#options.url.replace(/\/$/, '')}/rt/negotiate`,
+      );
     } finally {
       clearTimeout(timer);
     }

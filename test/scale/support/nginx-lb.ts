@@ -1,27 +1,20 @@
 /**
  * nginx as the load balancer in front of several nodes, with no affinity: round robin per request (every
  * SSE POST may land on another node than its event stream), WebSocket upgrades forwarded, SSE unbuffered. The
- * same configuration as the README's "two nodes behind nginx". Needs Debian's nginx (CI installs nginx-light);
- * fails with a clear message without it.
+ * same configuration as the README's "two nodes behind nginx", run by e2e/kit/nginx.ts (which fails with a
+ * clear message where nginx is missing; CI installs it).
  */
-import { type LaunchedNginx, launchNginx } from '../../../e2e/support/nginx.ts';
+import { freePort, runNginx } from '../../../e2e/kit/nginx.ts';
 
-export type Balancer = LaunchedNginx;
+export interface Balancer {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
 
-export function clusterNginxConfig(dir: string, port: number, upstreamPorts: readonly number[]): string {
-  return `worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-daemon off;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  map $http_upgrade $connection_upgrade { default upgrade; '' ''; }
+/** The `http { }` part: the upstream of all nodes and one server block proxying everything to it. */
+export function clusterNginxHttp(port: number, upstreamPorts: readonly number[]): string {
+  return `  map $http_upgrade $connection_upgrade { default upgrade; '' ''; }
   upstream switchyard {
 ${upstreamPorts.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=2s;`).join('\n')}
   }
@@ -38,11 +31,15 @@ ${upstreamPorts.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=2
       proxy_read_timeout 1h;
       proxy_connect_timeout 1s;
     }
-  }
-}
-`;
+  }`;
 }
 
-export function startNginxBalancer(upstreamPorts: readonly number[]): Promise<LaunchedNginx> {
-  return launchNginx((dir, port) => clusterNginxConfig(dir, port, upstreamPorts));
+export async function startNginxBalancer(upstreamPorts: readonly number[]): Promise<Balancer> {
+  const port = await freePort('127.0.0.1');
+  const url = `http://127.0.0.1:${port}`;
+  const nginx = await runNginx({
+    http: clusterNginxHttp(port, upstreamPorts),
+    readyUrl: `${url}/rt/negotiate`,
+  });
+  return { url, port, close: () => nginx.close() };
 }

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, beforeAll } from 'vitest';
-import { freePort } from '../../../e2e/support/nginx.ts';
+import { freePort } from '../../../e2e/kit/nginx.ts';
 
 export const SHARED_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const REDIS_SERVER_BIN = process.env.REDIS_SERVER_PATH ?? 'redis-server';
@@ -69,7 +69,7 @@ export interface PrivateRedis {
 /** A redis-server of this test's own on a free port, keeping nothing on disk, like the shared one. */
 export async function startPrivateRedis(): Promise<PrivateRedis> {
   const dir = await mkdtemp(join(tmpdir(), 'sy-redis-'));
-  const port = await freePort();
+  const port = await freePort('127.0.0.1');
   let child: ChildProcess | undefined;
   const launch = async () => {
     child = spawn(
