@@ -152,7 +152,8 @@ describe('RedisHub across nodes', () => {
   });
 
   it('a killed subscriber connection loses pub/sub messages; the node reads them back, in order', async () => {
-    const [a, b] = await nodes(2);
+    // History large enough for however long the outage lasts on a busy machine (else the catch-up is a reset).
+    const [a, b] = await nodes(2, { historySize: 1_000_000 });
     const onB = collect();
     await b!.hub.subscribe('t', undefined, onB.listener);
     let publishing = true;
@@ -174,6 +175,9 @@ describe('RedisHub across nodes', () => {
     admin.disconnect();
     await until(() => onB.seqs().at(-1) === published, 'caught up');
     expect(onB.seqs()).toEqual(Array.from({ length: published }, (_, i) => i + 1));
+    expect(onB.events.filter((e) => e.type === 'reset').map((e) => (e as { reason: string }).reason)).toEqual([
+      'subscribed',
+    ]);
     expect(b!.hub.stats.catchUps).toBeGreaterThan(0);
   });
 });
