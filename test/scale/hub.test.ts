@@ -175,9 +175,9 @@ describe('RedisHub across nodes', () => {
     admin.disconnect();
     await until(() => onB.seqs().at(-1) === published, 'caught up');
     expect(onB.seqs()).toEqual(Array.from({ length: published }, (_, i) => i + 1));
-    expect(onB.events.filter((e) => e.type === 'reset').map((e) => (e as { reason: string }).reason)).toEqual([
-      'subscribed',
-    ]);
+    expect(onB.events.filter((e) => e.type === 'reset').map((e) => (e as { reason: string }).reason)).toEqual(
+      ['subscribed'],
+    );
     expect(b!.hub.stats.catchUps).toBeGreaterThan(0);
   });
 });
