@@ -1,7 +1,8 @@
 /**
  * What Redis does per message, counted with MONITOR on a private redis-server (so nobody else's commands are
  * in the count): round trips per hub publish (target: one EVALSHA; the commands the script runs inside Redis
- * are listed separately), round trips per client `pub` through a node (session dedup claim, publish, outcome),
+ * are listed separately), commands per client `pub` through a node (session dedup claim and publish, sent
+ * together, then the outcome),
  * and how many publish scripts one process gets through per second with a window in flight.
  */
 import { Redis } from 'ioredis';
@@ -18,7 +19,7 @@ export interface RedisCostResult {
   readonly publishCommands: Record<string, number>;
   /** Commands run inside Redis by the script, per publish. */
   readonly scriptCommandsPerPublish: Record<string, number>;
-  /** Commands a node sent per client `pub` (dedup claim + publish + outcome). */
+  /** Commands a node sent per client `pub` (dedup claim + publish, sent together, + outcome after the ack). */
   readonly roundTripsPerClientPub: number;
   readonly clientPubCommands: Record<string, number>;
   /** Hub publishes per second from one process, 64 in flight. */

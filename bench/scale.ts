@@ -58,7 +58,7 @@ try {
     '|---|---|',
     `| round trips per hub publish | ${f(cost.roundTripsPerPublish)} (${JSON.stringify(cost.publishCommands)}) |`,
     `| commands inside the publish script | ${JSON.stringify(cost.scriptCommandsPerPublish)} |`,
-    `| round trips per client pub (dedup claim, publish, outcome) | ${f(cost.roundTripsPerClientPub)} (${JSON.stringify(cost.clientPubCommands)}) |`,
+    `| commands per client pub (claim + publish sent together: 1 round trip before the ack; outcome after) | ${f(cost.roundTripsPerClientPub)} (${JSON.stringify(cost.clientPubCommands)}) |`,
     `| hub publishes per second, one process, 64 in flight | ${f(cost.publishesPerSecond, 0)} |`,
     `| Redis CPU per publish script (commandstats) | ${f(cost.redisUsPerPublish, 1)} µs |`,
     `| Redis memory per history entry (64 B data) | ${f(cost.bytesPerHistoryEntry, 0)} B |`,

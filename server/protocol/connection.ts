@@ -424,29 +424,33 @@ export class ProtocolConnection {
   async #publish(envelope: PublishEnvelope): Promise<void> {
     const session = this.#session as Session;
     const context = this.#context();
-    const dedup = session.dedup(envelope.id, async (): Promise<PublishOutcome> => {
-      this.#settings.stats.applied++;
-      try {
-        const refused = await this.#refusePublish(envelope.topic, 'pub');
-        if (refused) return refused;
-        await this.#settings.onPublish({
-          ...context,
-          reliable: true,
-          id: envelope.id,
-          topic: envelope.topic,
-          data: envelope.data,
-        });
-        return { ok: true };
-      } catch (error) {
-        const code = isSwitchyardError(error) ? error.code : 'ERR_PUBLISH_FAILED';
-        // Unavailable (maybe applied late, e.g. a timed-out Redis call): a retryable close keeps the message in
-        // the client's outbox; the hub's idempotency key makes the re-sent copy write once.
-        const retry = isSwitchyardError(error, 'ERR_UNAVAILABLE')
-          ? { closeCode: CloseCode.TryAgainLater }
-          : {};
-        return { ok: false, code, message: describeError(error), ...retry };
-      }
-    });
+    const dedup = session.dedup(
+      envelope.id,
+      async (): Promise<PublishOutcome> => {
+        this.#settings.stats.applied++;
+        try {
+          const refused = await this.#refusePublish(envelope.topic, 'pub');
+          if (refused) return refused;
+          await this.#settings.onPublish({
+            ...context,
+            reliable: true,
+            id: envelope.id,
+            topic: envelope.topic,
+            data: envelope.data,
+          });
+          return { ok: true };
+        } catch (error) {
+          const code = isSwitchyardError(error) ? error.code : 'ERR_PUBLISH_FAILED';
+          // Unavailable (maybe applied late, e.g. a timed-out Redis call): a retryable close keeps the message in
+          // the client's outbox; the hub's idempotency key makes the re-sent copy write once.
+          const retry = isSwitchyardError(error, 'ERR_UNAVAILABLE')
+            ? { closeCode: CloseCode.TryAgainLater }
+            : {};
+          return { ok: false, code, message: describeError(error), ...retry };
+        }
+      },
+      { idempotent: this.#settings.idempotentPublish },
+    );
     let result: PublishOutcome;
     try {
       const { outcome, duplicate } = await dedup;

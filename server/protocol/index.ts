@@ -164,6 +164,8 @@ export function createProtocol(options: ProtocolOptions): Protocol {
           });
         else await options.hub.publishVolatile(event.topic, event.data);
       }),
+    // The default publish carries its own idempotency key: a shared session store need not claim first.
+    idempotentPublish: options.onPublish === undefined,
     sessions,
     helloTimeoutMs: options.helloTimeoutMs ?? 10_000,
     maxOutMessages: options.outgoing?.maxMessages ?? 4096,
@@ -208,6 +210,7 @@ export interface Settings {
   readonly authenticate: ProtocolOptions['authenticate'];
   readonly authorize: ProtocolOptions['authorize'];
   readonly onPublish: (event: PublishEvent) => void | Promise<void>;
+  readonly idempotentPublish: boolean;
   readonly sessions: SessionStore;
   readonly helloTimeoutMs: number;
   readonly maxOutMessages: number;

@@ -26,6 +26,15 @@ export interface DedupResult {
   readonly duplicate: boolean;
 }
 
+export interface DedupOptions {
+  /**
+   * `apply` is itself idempotent for this message (the default publish carries `<session>/<id>` as the hub's
+   * idempotency key): a shared store may run it alongside its claim instead of after it, saving a round trip.
+   * A duplicate then runs `apply` again, which writes nothing twice; its outcome is still reported as a duplicate.
+   */
+  readonly idempotent?: boolean;
+}
+
 export interface Session {
   readonly id: string;
   /**
@@ -33,7 +42,7 @@ export interface Session {
    * being applied, e.g. over the old and the new rung at once, or on another node) gets the first one's
    * outcome. Rejects (ERR_UNAVAILABLE) when the store cannot be reached: nothing was applied.
    */
-  dedup(id: string, apply: () => Promise<PublishOutcome>): Promise<DedupResult>;
+  dedup(id: string, apply: () => Promise<PublishOutcome>, options?: DedupOptions): Promise<DedupResult>;
 }
 
 export interface SessionStore {

@@ -14,6 +14,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { CloseCode } from '../../src/close-codes.ts';
 import { SwitchyardError } from '../../src/errors.ts';
 import {
+  type DedupOptions,
   type DedupResult,
   type PublishOutcome,
   type Session,
@@ -63,11 +64,16 @@ class RedisSession implements Session {
     this.members = new SessionMembers(maxConnections);
   }
 
-  async dedup(id: string, apply: () => Promise<PublishOutcome>): Promise<DedupResult> {
+  async dedup(
+    id: string,
+    apply: () => Promise<PublishOutcome>,
+    options?: DedupOptions,
+  ): Promise<DedupResult> {
     const name = field(id);
     const local = this.#local.get(name);
     if (local) return { outcome: local, duplicate: true };
     const claim = `p|${this.#store.link.nodeId}|${randomBytes(6).toString('base64url')}`;
+    if (options?.idempotent) return this.#dedupIdempotent(name, claim, apply);
     let previous: string | null;
     try {
       previous = await this.#store.claim(this.id, name, claim);
@@ -84,6 +90,39 @@ class RedisSession implements Session {
       result === 'ours' ? this.#apply(name, claim, apply) : result,
     );
     return { outcome, duplicate: true };
+  }
+
+  /**
+   * Claim and apply at once (one round trip of latency: the claim leaves first on the same connection, so Redis
+   * runs it before the write). Whoever else holds or held the claim, the write happens once (its idempotency
+   * key); the outcome is ours, and it is recorded only if the claim is ours.
+   */
+  async #dedupIdempotent(
+    name: string,
+    claim: string,
+    apply: () => Promise<PublishOutcome>,
+  ): Promise<DedupResult> {
+    const claimed = this.#store.claim(this.id, name, claim);
+    const outcome = apply();
+    this.#local.set(name, outcome);
+    let previous: string | null;
+    try {
+      previous = await claimed;
+    } catch (error) {
+      this.#store.later(this.id, name, claim, '');
+      if (this.#local.get(name) === outcome) this.#local.delete(name);
+      throw error;
+    }
+    void outcome.then(async (result) => {
+      if (previous === null) {
+        const value = !result.ok && result.closeCode !== undefined ? '' : encodeOutcome(result);
+        await this.#store
+          .settle(this.id, name, claim, value)
+          .catch(() => this.#store.later(this.id, name, claim, value));
+      }
+      if (this.#local.get(name) === outcome) this.#local.delete(name);
+    });
+    return { outcome, duplicate: previous !== null };
   }
 
   #apply(name: string, claim: string, apply: () => Promise<PublishOutcome>): Promise<PublishOutcome> {
