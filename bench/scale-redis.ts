@@ -133,7 +133,9 @@ export async function runRedisCost(options: { redisUrl: string; prefix: string }
   for (let i = 0; i < 4096; i += 64) {
     await Promise.all(
       Array.from({ length: 64 }, (_, k) =>
-        session.dedup(`${crypto.randomUUID()}-${i + k}`, async () => ({ ok: true })).then((d) => d.outcome),
+        Promise.resolve(session.dedup(`${crypto.randomUUID()}-${i + k}`, async () => ({ ok: true }))).then(
+          (d) => d.outcome,
+        ),
       ),
     );
   }

@@ -52,7 +52,7 @@ export function createDemo(options: DemoOptions): Demo {
     if (options.ticker === false) return;
     tick++;
     // A hub that is briefly unavailable (Redis down) skips a tick; the ticker is not worth queueing.
-    hub.publish(TICKER_TOPIC, { tick, at: Date.now() }).catch(() => undefined);
+    Promise.resolve(hub.publish(TICKER_TOPIC, { tick, at: Date.now() })).catch(() => undefined);
   }, options.tickerMs ?? 1000);
   (ticker as { unref?: () => void }).unref?.();
   return {

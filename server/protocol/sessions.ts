@@ -6,6 +6,8 @@
  * request. Both bound the number of sessions and the ids each remembers.
  */
 
+import { isPromise, type Maybe } from './serial.ts';
+
 /** A connection as the session sees it: something it can push out when a newer one takes over. */
 export interface SessionMember {
   replace(): void;
@@ -20,8 +22,12 @@ export type PublishOutcome =
   | { readonly ok: true }
   | { readonly ok: false; readonly code: string; readonly message: string; readonly closeCode?: number };
 
+/** The outcome of every successful publish: one object, not one per message. */
+export const PUBLISHED: PublishOutcome = { ok: true };
+
 export interface DedupResult {
-  readonly outcome: Promise<PublishOutcome>;
+  /** The outcome itself when it is known at once (the embedded store, a synchronous hub), else a promise. */
+  readonly outcome: Maybe<PublishOutcome>;
   /** True when the id was already seen: `outcome` is the first one's. */
   readonly duplicate: boolean;
 }
@@ -40,9 +46,10 @@ export interface Session {
   /**
    * Runs `apply` once per id within the window; a duplicate (even one arriving while the first is still
    * being applied, e.g. over the old and the new rung at once, or on another node) gets the first one's
-   * outcome. Rejects (ERR_UNAVAILABLE) when the store cannot be reached: nothing was applied.
+   * outcome. Rejects (ERR_UNAVAILABLE) when the store cannot be reached: nothing was applied. A store that can
+   * answer at once (the embedded one) returns the result itself, without a promise.
    */
-  dedup(id: string, apply: () => Promise<PublishOutcome>, options?: DedupOptions): Promise<DedupResult>;
+  dedup(id: string, apply: () => Maybe<PublishOutcome>, options?: DedupOptions): Maybe<DedupResult>;
 }
 
 export interface SessionStore {
@@ -103,36 +110,50 @@ export class SessionMembers {
   }
 }
 
+const FRESH_PUBLISHED: DedupResult = { outcome: PUBLISHED, duplicate: false };
+const SEEN_PUBLISHED: DedupResult = { outcome: PUBLISHED, duplicate: true };
+
 export class MemorySession implements Session {
   readonly id: string;
   /** Live connections of this session, oldest first (briefly two while a client climbs to a better rung). */
   readonly connections: SessionMembers;
-  /** Client message id -> outcome (a pending promise while the app handles it). Insertion order = age. */
-  readonly #seen = new Map<string, Promise<PublishOutcome>>();
+  /** Client message id -> outcome (a pending promise while the app handles it). */
+  readonly #seen = new Map<string, Maybe<PublishOutcome>>();
+  /** The ids in the order they were first seen, as a ring: the oldest is forgotten when the window is full. */
+  readonly #order: (string | undefined)[] = [];
+  #next = 0;
   readonly #dedupWindow: number;
   expiryTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(id: string, dedupWindow: number, maxConnections: number) {
     this.id = id;
-    this.#dedupWindow = dedupWindow;
+    this.#dedupWindow = Math.max(1, dedupWindow);
     this.connections = new SessionMembers(maxConnections);
   }
 
-  async dedup(id: string, apply: () => Promise<PublishOutcome>): Promise<DedupResult> {
+  dedup(id: string, apply: () => Maybe<PublishOutcome>): DedupResult {
     const known = this.#seen.get(id);
-    if (known) return { outcome: known, duplicate: true };
-    const outcome = apply();
-    this.#seen.set(id, outcome);
-    if (this.#seen.size > this.#dedupWindow) {
-      const oldest = this.#seen.keys().next().value;
-      if (oldest !== undefined) this.#seen.delete(oldest);
+    if (known !== undefined) {
+      return known === PUBLISHED ? SEEN_PUBLISHED : { outcome: known, duplicate: true };
     }
-    // A retryable failure applied nothing: the re-sent message must be applied, not answered from here.
-    void outcome.then((result) => {
-      if (!result.ok && result.closeCode !== undefined && this.#seen.get(id) === outcome)
-        this.#seen.delete(id);
-    });
-    return { outcome, duplicate: false };
+    const outcome = apply();
+    const forgotten = this.#order[this.#next];
+    if (forgotten !== undefined) this.#seen.delete(forgotten);
+    this.#order[this.#next] = id;
+    this.#next = (this.#next + 1) % this.#dedupWindow;
+    if (isPromise(outcome)) {
+      this.#seen.set(id, outcome);
+      void outcome.then((result) => {
+        if (this.#seen.get(id) !== outcome) return;
+        // A retryable failure applied nothing: the re-sent message must be applied, not answered from here.
+        if (!result.ok && result.closeCode !== undefined) this.#seen.delete(id);
+        else this.#seen.set(id, result);
+      });
+      return { outcome, duplicate: false };
+    }
+    if (!outcome.ok && outcome.closeCode !== undefined) return { outcome, duplicate: false };
+    this.#seen.set(id, outcome);
+    return outcome === PUBLISHED ? FRESH_PUBLISHED : { outcome, duplicate: false };
   }
 
   get rememberedIds(): number {

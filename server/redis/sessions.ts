@@ -13,6 +13,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { CloseCode } from '../../src/close-codes.ts';
 import { SwitchyardError } from '../../src/errors.ts';
+import type { Maybe } from '../protocol/serial.ts';
 import {
   type DedupOptions,
   type DedupResult,
@@ -64,11 +65,7 @@ class RedisSession implements Session {
     this.members = new SessionMembers(maxConnections);
   }
 
-  async dedup(
-    id: string,
-    apply: () => Promise<PublishOutcome>,
-    options?: DedupOptions,
-  ): Promise<DedupResult> {
+  async dedup(id: string, apply: () => Maybe<PublishOutcome>, options?: DedupOptions): Promise<DedupResult> {
     const name = field(id);
     const local = this.#local.get(name);
     if (local) return { outcome: local, duplicate: true };
@@ -100,10 +97,10 @@ class RedisSession implements Session {
   async #dedupIdempotent(
     name: string,
     claim: string,
-    apply: () => Promise<PublishOutcome>,
+    apply: () => Maybe<PublishOutcome>,
   ): Promise<DedupResult> {
     const claimed = this.#store.claim(this.id, name, claim);
-    const outcome = apply();
+    const outcome = Promise.resolve(apply());
     this.#local.set(name, outcome);
     let previous: string | null;
     try {
@@ -125,8 +122,8 @@ class RedisSession implements Session {
     return { outcome, duplicate: previous !== null };
   }
 
-  #apply(name: string, claim: string, apply: () => Promise<PublishOutcome>): Promise<PublishOutcome> {
-    const outcome = apply();
+  #apply(name: string, claim: string, apply: () => Maybe<PublishOutcome>): Promise<PublishOutcome> {
+    const outcome = Promise.resolve(apply());
     this.#local.set(name, outcome);
     void outcome.then(async (result) => {
       // A retryable failure applied nothing: drop the claim so the re-sent copy applies for real.

@@ -10,7 +10,7 @@ import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import { type Admission, refusalResponse } from '../../src/admission.ts';
 import { bytesToBase64url } from '../../src/base64.ts';
 import { CloseCode } from '../../src/close-codes.ts';
-import { ConnectionCore, normalizeClose } from '../../src/connection-core.ts';
+import { ConnectionCore, normalizeClose, SENT } from '../../src/connection-core.ts';
 import { SwitchyardError } from '../../src/errors.ts';
 import type {
   ConnectionHandler,
@@ -321,7 +321,7 @@ class SseSession implements ServerConnection {
     this.#eventBytes += bytes;
     this.#pendingBytes += bytes;
     if (this.#stream) void this.#pump(this.#stream);
-    if (this.#pendingBytes <= this.#limits.highWaterMark) return Promise.resolve();
+    if (this.#pendingBytes <= this.#limits.highWaterMark) return SENT;
     return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
   }
 
