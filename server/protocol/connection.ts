@@ -96,7 +96,8 @@ export class ProtocolConnection {
   #helloPending = false;
   /** Downstream lanes; none until hello says how many the client accepts. */
   #lanes = new LaneMap(0);
-  readonly #subscriptions = new Map<string, Promise<HubSubscription | undefined>>();
+  /** Created on the first `sub` (most memory per idle connection is such empty structures). */
+  #subs: Map<string, Promise<HubSubscription | undefined>> | undefined;
   readonly #out: Outgoing;
   /** Incoming work that must keep its order, per channel the client sends on. */
   readonly #incoming: SerialChannels<Envelope>;
@@ -148,8 +149,8 @@ export class ProtocolConnection {
     this.#closed = true;
     this.#settings.all.delete(this);
     this.#settings.live.delete(this);
-    for (const pending of this.#subscriptions.values()) void pending.then((s) => s?.unsubscribe());
-    this.#subscriptions.clear();
+    for (const pending of this.#subs?.values() ?? []) void pending.then((s) => s?.unsubscribe());
+    this.#subs = undefined;
     this.#out.close();
     if (this.#session) this.#settings.sessions.detach(this.#session, this);
   }
@@ -364,8 +365,8 @@ export class ProtocolConnection {
         case 'sub':
           return this.#subscribe(envelope.topic, envelope.since).catch(() => undefined);
         case 'unsub': {
-          const pending = this.#subscriptions.get(envelope.topic);
-          this.#subscriptions.delete(envelope.topic);
+          const pending = this.#subs?.get(envelope.topic);
+          this.#subs?.delete(envelope.topic);
           return pending?.then((s) => s?.unsubscribe()).catch(() => undefined);
         }
         default:
@@ -381,8 +382,10 @@ export class ProtocolConnection {
       this.#sendError('ERR_INVALID_TOPIC', `sub.topic: expected 1-${MAX_TOPIC_LENGTH} characters`);
       return;
     }
-    const previous = this.#subscriptions.get(topic);
-    if (!previous && this.#subscriptions.size >= this.#settings.maxSubscriptions) {
+    this.#subs ??= new Map();
+    const subscriptions = this.#subs;
+    const previous = subscriptions.get(topic);
+    if (!previous && subscriptions.size >= this.#settings.maxSubscriptions) {
       this.#sendError(
         'ERR_TOO_MANY_SUBSCRIPTIONS',
         `at most ${this.#settings.maxSubscriptions} topics per connection`,
@@ -396,14 +399,14 @@ export class ProtocolConnection {
       return;
     }
     if (this.#closed) return;
-    this.#subscriptions.delete(topic);
+    subscriptions.delete(topic);
     (await previous)?.unsubscribe();
     const pending = this.#settings.hub
       .subscribe(topic, since, (event) => this.#onHubEvent(event))
       .then(
         (subscription) => {
           // Unsubscribed or closed while the hub was answering: let go at once.
-          if (this.#closed || this.#subscriptions.get(topic) !== pending) {
+          if (this.#closed || this.#subs?.get(topic) !== pending) {
             subscription.unsubscribe();
             return undefined;
           }
@@ -417,7 +420,7 @@ export class ProtocolConnection {
           return undefined;
         },
       );
-    this.#subscriptions.set(topic, pending);
+    subscriptions.set(topic, pending);
     await pending;
   }
 

@@ -26,7 +26,8 @@ export interface OutgoingLimits {
 export class Outgoing {
   readonly #connection: ServerConnection;
   readonly #limits: OutgoingLimits;
-  readonly #lanes = new Map<string, LaneQueue>();
+  /** Created on the first message: an idle connection holds no queue at all. */
+  #lanes: Map<string, LaneQueue> | undefined;
   #messages = 0;
   #bytes = 0;
   #closed = false;
@@ -47,6 +48,7 @@ export class Outgoing {
     if (this.#messages + 1 > this.#limits.maxMessages || this.#bytes + bytes > this.#limits.maxBytes) {
       return false;
     }
+    this.#lanes ??= new Map();
     let lane = this.#lanes.get(channel);
     if (!lane) {
       lane = {
@@ -90,7 +92,7 @@ export class Outgoing {
   /** Drops everything queued; later pushes are ignored. */
   close(): void {
     this.#closed = true;
-    this.#lanes.clear();
+    this.#lanes = undefined;
     this.#messages = 0;
     this.#bytes = 0;
   }

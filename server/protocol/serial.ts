@@ -22,7 +22,7 @@ export class SerialChannels<T> {
   readonly #run: (item: T) => Maybe<void>;
   readonly #max: number;
   /** Channels with work in flight (absent: idle). */
-  readonly #busy = new Map<string, ChannelQueue<T>>();
+  #busy: Map<string, ChannelQueue<T>> | undefined;
   #pending = 0;
 
   /** `run` must not throw; `max` bounds the items waiting or in flight over all channels. */
@@ -38,7 +38,7 @@ export class SerialChannels<T> {
 
   /** Runs or queues `item`; false when the bound is reached (nothing was queued). */
   push(channel: string, item: T): boolean {
-    const busy = this.#busy.get(channel);
+    const busy = this.#busy?.get(channel);
     if (busy) {
       if (this.#pending >= this.#max) return false;
       busy.items.push(item);
@@ -49,6 +49,7 @@ export class SerialChannels<T> {
     if (!isPromise(result)) return true;
     this.#pending++;
     const queue: ChannelQueue<T> = { channel, items: [], head: 0 };
+    this.#busy ??= new Map();
     this.#busy.set(channel, queue);
     result.then(
       () => this.#next(queue),
@@ -74,6 +75,6 @@ export class SerialChannels<T> {
       }
       this.#pending--;
     }
-    this.#busy.delete(queue.channel);
+    this.#busy?.delete(queue.channel);
   }
 }
