@@ -25,6 +25,8 @@ export interface LabRun {
   readonly repeat: number;
   readonly result: HolRunResult;
   readonly counters?: LossCounters;
+  /** The machine's 1-minute load average when the run ended (2 shared cores: other work runs meanwhile). */
+  readonly loadAverage?: number;
 }
 
 export interface RunMetrics extends HolMetrics {

@@ -13,6 +13,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -256,6 +257,7 @@ export async function runLab(options: LabOptions): Promise<LabData> {
               { scenario, workload },
             )) as HolRunResult;
             const run: LabRun = {
+              loadAverage: Math.round((loadavg()[0] ?? 0) * 100) / 100,
               variant,
               scenario,
               lossPercent,
