@@ -268,7 +268,7 @@ export async function runLab(options: LabOptions): Promise<LabData> {
             runs.push(run);
             const m = runMetrics(run);
             log(
-              `${runs.length}/${total} ${variant} ${scenario} @ ${lossPercent}% (rung ${result.rung}): p50 ${m.p50.toFixed(0)} p99 ${m.p99.toFixed(0)} max ${m.max.toFixed(0)} ms, stall ${m.stallMax.toFixed(0)} ms, delivered ${(m.delivered * 100).toFixed(1)}%, bulk ${m.bulkMbps.toFixed(2)} Mbit/s, loss up/down ${((m.measuredLoss?.upstream ?? 0) * 100).toFixed(1)}/${((m.measuredLoss?.downstream ?? 0) * 100).toFixed(1)}%${result.incidents.length ? `; incidents: ${result.incidents.join('; ')}` : ''}`,
+              `${runs.length}/${total} ${variant} ${scenario} @ ${lossPercent}% (rung ${result.rungs.join(',')}): p50 ${m.p50.toFixed(0)} p99 ${m.p99.toFixed(0)} max ${m.max.toFixed(0)} ms, stall ${m.stallMax.toFixed(0)} ms, delivered ${(m.delivered * 100).toFixed(1)}%, bulk ${m.bulkMbps.toFixed(2)} Mbit/s, loss up/down ${((m.measuredLoss?.upstream ?? 0) * 100).toFixed(1)}/${((m.measuredLoss?.downstream ?? 0) * 100).toFixed(1)}%${result.incidents.length ? `; incidents: ${result.incidents.join('; ')}` : ''}`,
             );
             if (result.rung !== scenarioKind(scenario)) {
               throw new Error(`${scenario} ran on ${result.rung}: the lab pins every run to its rung`);

@@ -64,7 +64,10 @@ export type HolSample = [number, number, number, number];
 
 export interface HolRunResult {
   readonly scenario: string;
+  /** The rung at the end of the run (null if the connection was down then). */
   readonly rung: string | null;
+  /** Every rung the client was on during the run (a healthy run has one). */
+  readonly rungs: string[];
   readonly workload: HolWorkload;
   /** Small messages sent per channel. */
   readonly sent: number[];
@@ -75,8 +78,10 @@ export interface HolRunResult {
   /** Bulk bytes that came back while the small channels were sending, and over how long. */
   readonly bulk: { readonly bytes: number; readonly ms: number; readonly chunks: number };
   readonly stats: { volatileSent: number; volatileDropped: number; volatileReceived: number };
-  /** Client state changes after connecting (a healthy run has none) and errors. */
+  /** Client state changes after connecting (a healthy run has none, and each says why) and errors. */
   readonly incidents: string[];
+  /** Publishes that failed (the client was closed or gave up on them). */
+  readonly failedPublishes: number;
 }
 
 export interface HolRunOptions {
@@ -133,8 +138,16 @@ export async function runHolWorkload(options: HolRunOptions): Promise<HolRunResu
     while (subs.some((s) => s.lastSeq === undefined)) await sleep(5);
     const t0 = performance.now();
     let finished = false;
+    let failedPublishes = 0;
+    const rungs = new Set<string>(client.rung ? [client.rung] : []);
+    client.on('rung', (r) => {
+      if (r) rungs.add(r);
+    });
     client.on('state', (s) => {
-      if (!finished) incidents.push(`state ${s} at ${Math.round(performance.now() - t0)} ms`);
+      if (finished) return;
+      const info = client.closeInfo;
+      const why = s !== 'connected' && info ? ` after ${info.code} ${info.name}: ${info.reason}` : '';
+      incidents.push(`${s} at ${Math.round(performance.now() - t0)} ms${why}`);
     });
     client.on('error', (e) => incidents.push(`error ${e.code}: ${e.message}`));
 
@@ -188,7 +201,7 @@ export async function runHolWorkload(options: HolRunOptions): Promise<HolRunResu
         const payload: BulkPayload = { b: b++, p: chunk };
         const p = client.publish(bulkTopic, payload).then(
           () => undefined,
-          (e: Error) => void incidents.push(`bulk publish failed: ${e.message}`),
+          () => void failedPublishes++,
         );
         inFlight.add(p);
         void p.then(() => inFlight.delete(p));
@@ -209,7 +222,7 @@ export async function runHolWorkload(options: HolRunOptions): Promise<HolRunResu
       sent[c] = (sent[c] as number) + 1;
       client
         .publish(small[c] as string, payload, scenario.unreliable ? { reliable: false } : {})
-        .catch((e: Error) => incidents.push(`publish failed: ${e.message}`));
+        .catch(() => failedPublishes++);
     }
     stopBulk = true;
     // Stragglers: wait until every reliable message came back, or a grace period for lost datagrams.
@@ -221,6 +234,7 @@ export async function runHolWorkload(options: HolRunOptions): Promise<HolRunResu
     return {
       scenario: scenario.id,
       rung: client.rung,
+      rungs: [...rungs],
       workload: w,
       sent,
       samples,
@@ -228,6 +242,7 @@ export async function runHolWorkload(options: HolRunOptions): Promise<HolRunResu
       bulk: { bytes: bulkBytes, ms: w.durationMs, chunks: bulkChunks },
       stats: { ...client.stats },
       incidents,
+      failedPublishes,
     };
   } finally {
     client.dispose();

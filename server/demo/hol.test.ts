@@ -12,6 +12,7 @@ function run(samples: HolSample[], sent: number[], bulkBytes = 0): HolRunResult 
   return {
     scenario: 'test',
     rung: 'websocket',
+    rungs: ['websocket'],
     workload: { ...DEFAULT_WORKLOAD, channels: 2, warmupMs: 0, durationMs: 1000, intervalMs: 100 },
     sent,
     samples,
@@ -19,6 +20,7 @@ function run(samples: HolSample[], sent: number[], bulkBytes = 0): HolRunResult 
     bulk: { bytes: bulkBytes, ms: 1000, chunks: bulkBytes > 0 ? 1 : 0 },
     stats: { volatileSent: 0, volatileDropped: 0, volatileReceived: 0 },
     incidents: [],
+    failedPublishes: 0,
   };
 }
 
