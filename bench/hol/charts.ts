@@ -1,5 +1,5 @@
 /**
- * Draws the head-of-line lab's charts from its data (docs/head-of-line/runs.json, written by ./run.ts) and
+ * Draws the head-of-line lab's charts from its data (docs/head-of-line/runs.json.gz, written by ./run.ts) and
  * writes the tables of docs/head-of-line.md between its `hol:tables` markers, so every number and picture in
  * that page comes from the committed data by this script:
  *
@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { latencyOf } from '../../server/demo/hol-metrics.ts';
 import { findSummary, type LabRun, type Summary } from './analyze.ts';
-import type { LabData } from './run.ts';
+import { type LabData, readLabData } from './data.ts';
 import { CHANNEL_COLORS, fmtMs, linearScale, logScale, PALETTE, Svg } from './svg.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -246,7 +246,7 @@ export function tablesMarkdown(data: LabData): string {
     )
     .join('; ');
   return [
-    `Data: \`docs/head-of-line/runs.json\` (${data.runs.length} runs, ${data.createdAt.slice(0, 10)}, lab time ${(data.elapsedMs / 60_000).toFixed(1)} min). Path: ${data.path.oneWayDelayMs} ms each way (RTT ${data.path.oneWayDelayMs * 2} ms), ${data.path.rateMbit} Mbit/s each way with a ${data.path.queueKb} KB drop-tail queue, TCP congestion control ${data.path.tcpCongestionControl}; Chromium ${data.machine.chromium}; ${data.machine.cpus} shared cores. Workload: ${data.workload.channels} channels × ${1000 / data.workload.intervalMs} Hz for ${data.workload.durationMs / 1000} s; bulk: ${data.workload.bulkChunkBytes / 1024} KiB chunks, ${data.workload.bulkWindow} unacknowledged at a time. Medians over ${data.summaries[0]?.runs ?? 0} runs, (min–max) across runs. Loss measured by the nftables counters (WebSocket runs): ${lossRows}. The delay forwarder held frames at most ${f1(late)} ms longer than asked; GSO super-packets seen: ${gso}.`,
+    `Data: \`docs/head-of-line/runs.json.gz\` (raw samples) and \`summary.json\` (per-run metrics) (${data.runs.length} runs, ${data.createdAt.slice(0, 10)}, lab time ${(data.elapsedMs / 60_000).toFixed(1)} min). Path: ${data.path.oneWayDelayMs} ms each way (RTT ${data.path.oneWayDelayMs * 2} ms), ${data.path.rateMbit} Mbit/s each way with a ${data.path.queueKb} KB drop-tail queue, TCP congestion control ${data.path.tcpCongestionControl}; Chromium ${data.machine.chromium}; ${data.machine.cpus} shared cores. Workload: ${data.workload.channels} channels × ${1000 / data.workload.intervalMs} Hz for ${data.workload.durationMs / 1000} s; bulk: ${data.workload.bulkChunkBytes / 1024} KiB chunks, ${data.workload.bulkWindow} unacknowledged at a time. Medians over ${data.summaries[0]?.runs ?? 0} runs, (min–max) across runs. Loss measured by the nftables counters (WebSocket runs): ${lossRows}. The delay forwarder held frames at most ${f1(late)} ms longer than asked; GSO super-packets seen: ${gso}.`,
     '',
     ...data.variants.flatMap((variant) => [
       `**Small channels ${VARIANT_LABELS[variant] ?? variant}**`,
@@ -261,8 +261,8 @@ export function tablesMarkdown(data: LabData): string {
 }
 
 function main(): void {
-  const file = process.argv[2] ?? join(OUT, 'runs.json');
-  const data = JSON.parse(readFileSync(file, 'utf8')) as LabData;
+  const file = process.argv[2] ?? join(OUT, 'runs.json.gz');
+  const data = readLabData(file);
   writeFileSync(join(OUT, 'latency.svg'), latencyChart(data));
   const lines = ['websocket', 'wt-streams', 'wt-datagrams'].filter((s) => scenariosOf(data).includes(s));
   const quiet = timelineChart(data, 'quiet', 2, lines);

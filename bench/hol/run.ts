@@ -25,6 +25,7 @@ import {
   type HolWorkload,
 } from '../../server/demo/hol-workload.ts';
 import { type LabRun, type LossCounters, runMetrics, summarize } from './analyze.ts';
+import { type LabData, VARIANTS, type Variant, writeLabData } from './data.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');
@@ -46,29 +47,6 @@ export interface LabOptions {
   readonly queueKb: number;
   readonly out: string;
 }
-
-export interface LabData {
-  readonly createdAt: string;
-  readonly machine: { readonly cpus: number; readonly kernel: string; readonly chromium: string };
-  readonly path: {
-    readonly oneWayDelayMs: number;
-    readonly rateMbit: number;
-    readonly queueKb: number;
-    readonly tcpCongestionControl: string;
-  };
-  readonly workload: HolWorkload;
-  readonly variants: Variant[];
-  readonly elapsedMs: number;
-  readonly linkem: unknown;
-  readonly summaries: ReturnType<typeof summarize>;
-  readonly runs: LabRun[];
-}
-
-export const VARIANTS = {
-  bulk: {},
-  quiet: { bulkWindow: 0 },
-} as const satisfies Record<string, Partial<HolWorkload>>;
-export type Variant = keyof typeof VARIANTS;
 
 function parseArgs(argv: string[]): LabOptions {
   const arg = (name: string) => {
@@ -96,7 +74,7 @@ function parseArgs(argv: string[]): LabOptions {
     delayMs: Number(arg('delay-ms') ?? 20),
     rateMbit: Number(arg('rate-mbit') ?? 20),
     queueKb: Number(arg('queue-kb') ?? 100),
-    out: arg('out') ?? join(ROOT, 'docs', 'head-of-line', 'runs.json'),
+    out: arg('out') ?? join(ROOT, 'docs', 'head-of-line', 'runs.json.gz'),
   };
 }
 
@@ -306,7 +284,7 @@ export async function runLab(options: LabOptions): Promise<LabData> {
     };
     rmSync(runDir, { recursive: true, force: true });
     mkdirSync(dirname(options.out), { recursive: true });
-    writeFileSync(options.out, `${JSON.stringify(data)}\n`);
+    writeLabData(options.out, data);
     log(`wrote ${options.out} (${runs.length} runs in ${(data.elapsedMs / 1000).toFixed(0)} s)`);
     return data;
   } finally {

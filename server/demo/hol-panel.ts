@@ -20,8 +20,8 @@ const LABELS: Record<string, string> = {
 
 /** Chart files the server publishes under /hol/charts/ (see ./hol-routes.ts). */
 const CHARTS = [
-  ['latency.svg', 'Latency of the small channels per scenario and loss rate (lab, median of runs)'],
-  ['timeline.svg', 'One run at 2 % loss: every message of every channel, by send time'],
+  ['latency.svg', 'Latency of the small channels per scenario and loss rate (the lab, every run pooled)'],
+  ['timeline.svg', 'One run per scenario at 2 % loss, small channels alone: every message by send time'],
 ] as const;
 
 const COLORS = ['#2b6cb0', '#c05621', '#2f855a', '#b83280', '#6b46c1', '#b7791f', '#2c7a7b', '#9b2c2c'];

@@ -82,6 +82,11 @@ export interface HolRunResult {
   readonly incidents: string[];
   /** Publishes that failed (the client was closed or gave up on them). */
   readonly failedPublishes: number;
+  /**
+   * Moments the page's own event loop was held up for over 50 ms ([at, ms], run clock): a stall there delays
+   * every channel on every rung alike, so it is the machine, not the network.
+   */
+  readonly pageStalls: [number, number][];
 }
 
 export interface HolRunOptions {
@@ -157,6 +162,13 @@ export async function runHolWorkload(options: HolRunOptions): Promise<HolRunResu
     const latest = new Array<number>(w.channels).fill(-1);
     const samples: HolSample[] = [];
     let superseded = 0;
+    const pageStalls: [number, number][] = [];
+    let tick = performance.now();
+    const lagProbe = setInterval(() => {
+      const now = performance.now();
+      if (now - tick > 60) pageStalls.push([round(tick - t0), round(now - tick - 10)]);
+      tick = now;
+    }, 10);
     let bulkBytes = 0;
     let bulkChunks = 0;
     const pad = 'x'.repeat(w.smallBytes);
@@ -231,6 +243,7 @@ export async function runHolWorkload(options: HolRunOptions): Promise<HolRunResu
     while (samples.length + superseded < expected && performance.now() < graceEnd) await sleep(20);
     await Promise.race([bulk, sleep(5000)]);
     finished = true;
+    clearInterval(lagProbe);
     return {
       scenario: scenario.id,
       rung: client.rung,
@@ -243,6 +256,7 @@ export async function runHolWorkload(options: HolRunOptions): Promise<HolRunResu
       stats: { ...client.stats },
       incidents,
       failedPublishes,
+      pageStalls,
     };
   } finally {
     client.dispose();

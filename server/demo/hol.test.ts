@@ -21,6 +21,7 @@ function run(samples: HolSample[], sent: number[], bulkBytes = 0): HolRunResult 
     stats: { volatileSent: 0, volatileDropped: 0, volatileReceived: 0 },
     incidents: [],
     failedPublishes: 0,
+    pageStalls: [],
   };
 }
 

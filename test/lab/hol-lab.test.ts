@@ -9,12 +9,12 @@
  * Needs root, ip, nft, tc and gcc (CI has them); without them it fails with the reason, it does not skip.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findSummary, type Summary } from '../../bench/hol/analyze.ts';
-import type { LabData } from '../../bench/hol/run.ts';
+import { type LabData, readLabData } from '../../bench/hol/data.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'syhol-ci-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -50,7 +50,7 @@ describe('head-of-line lab (quick, 2 % loss)', () => {
   it('runs the real stack across a lossy path, every run on its rung', async () => {
     const out = join(dir, 'runs.json');
     await runQuickLab(out);
-    data = JSON.parse(readFileSync(out, 'utf8')) as LabData;
+    data = readLabData(out);
     expect(data.runs.length).toBeGreaterThanOrEqual(6);
     for (const run of data.runs) {
       expect(run.result.incidents, `${run.variant}/${run.scenario}`).toEqual([]);
