@@ -23,21 +23,19 @@ test('the panel shows the measured charts and lists every offered rung', async (
   await page.goto(`${server.url}/`);
   await expect(page.locator('#hol')).toBeVisible();
   const images = page.locator('#hol figure img');
-  await expect(images).toHaveCount(2);
+  await expect(images).toHaveCount(3);
   for (const img of await images.all()) {
     await img.scrollIntoViewIfNeeded();
     await expect
       .poll(() => img.evaluate((i: HTMLImageElement) => i.complete && i.naturalWidth > 0))
       .toBe(true);
   }
-  const options = await page
-    .locator('#hol select option')
-    .evaluateAll((list) =>
-      list.map((o) => ({
-        value: (o as HTMLOptionElement).value,
-        disabled: (o as HTMLOptionElement).disabled,
-      })),
-    );
+  const options = await page.locator('#hol select option').evaluateAll((list) =>
+    list.map((o) => ({
+      value: (o as HTMLOptionElement).value,
+      disabled: (o as HTMLOptionElement).disabled,
+    })),
+  );
   expect(options.map((o) => o.value)).toEqual([
     'websocket',
     'sse',

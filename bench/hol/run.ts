@@ -18,6 +18,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium } from '@playwright/test';
+import { CHROMIUM_ARGS } from '../../e2e/support/chromium-args.ts';
 import {
   DEFAULT_WORKLOAD,
   HOL_SCENARIOS,
@@ -156,12 +157,7 @@ async function launchBrowser(id: string, runDir: string): Promise<Browser> {
   return chromium.launch({
     executablePath: wrapper,
     args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
+      ...CHROMIUM_ARGS,
       // The page is plain http on a namespace address: this makes it a secure context (WebTransport needs one).
       `--unsafely-treat-insecure-origin-as-secure=${ORIGIN}`,
     ],

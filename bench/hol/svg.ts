@@ -128,7 +128,7 @@ export class Svg {
     for (const [color, label] of entries) {
       this.rect(cx, y - 9, 14, 10, `fill="${color}"`);
       this.text(cx + 19, y, label, 'class="legend"');
-      cx += 26 + label.length * 6.6;
+      cx += 30 + label.length * 7.2;
     }
     return this;
   }

@@ -22,6 +22,7 @@ const LABELS: Record<string, string> = {
 const CHARTS = [
   ['latency.svg', 'Latency of the small channels per scenario and loss rate (the lab, every run pooled)'],
   ['timeline.svg', 'One run per scenario at 2 % loss, small channels alone: every message by send time'],
+  ['timeline-bulk.svg', 'The same beside the bulk upload: one ordered stream makes every channel wait'],
 ] as const;
 
 const COLORS = ['#2b6cb0', '#c05621', '#2f855a', '#b83280', '#6b46c1', '#b7791f', '#2c7a7b', '#9b2c2c'];

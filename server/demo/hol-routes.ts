@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Hono } from 'hono';
 
-export const HOL_CHART_FILES: readonly string[] = ['latency.svg', 'timeline.svg'];
+export const HOL_CHART_FILES: readonly string[] = ['latency.svg', 'timeline.svg', 'timeline-bulk.svg'];
 const CHART_DIR = new URL('../../docs/head-of-line/', import.meta.url);
 
 export function mountHolRoutes(app: Hono): void {
