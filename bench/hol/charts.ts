@@ -201,7 +201,7 @@ function timelineChart(data: LabData, variant: string, loss: number, scenarios: 
   svg.text(
     left,
     40,
-    'One run per scenario under the same conditions (different moments, so the losses differ); the stretch where most WebSocket messages were held up, away from any stall of the page itself.',
+    'One run per scenario, same conditions, different moments; shown: the stretch where most WebSocket messages were held up (page stalls excluded).',
     'class="note"',
   );
   runs.forEach((run, i) => {

@@ -11,6 +11,7 @@
 #   netns.sh up   ID DELAY_MS RATE_MBIT QUEUE_KB   creates it all, prints the linkem binary's pid file path
 #   netns.sh loss ID PERCENT                       sets the random loss on both input hooks (0 removes it)
 #   netns.sh counters ID                           nftables counters (JSON) of both ends
+#   netns.sh kill-server ID                        kills whatever runs in the server namespace (a restart)
 #   netns.sh down ID                               kills whatever runs in the namespaces and deletes them
 #   netns.sh check                                 exits non-zero with a reason when this host cannot run the lab
 set -euo pipefail
@@ -134,11 +135,18 @@ down() {
   done
 }
 
+kill_server() {
+  names "$1"
+  for pid in $(ip netns pids "$SRV" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+  sleep 0.5
+}
+
 case "$cmd" in
   check) check ;;
   up) up "${@:2}" ;;
   loss) loss "${@:2}" ;;
   counters) counters "${@:2}" ;;
   down) down "${@:2}" ;;
+  kill-server) kill_server "${@:2}" ;;
   *) echo "unknown command $cmd" >&2; exit 2 ;;
 esac

@@ -59,7 +59,7 @@ function parseArgs(argv: string[]): LabOptions {
   const duration = arg('duration-ms');
   return {
     quick,
-    repeats: Number(arg('repeats') ?? (quick ? 2 : 3)),
+    repeats: Number(arg('repeats') ?? (quick ? 1 : 3)),
     loss: (list(arg('loss')) ?? (quick ? ['2'] : ['0', '1', '2', '5'])).map(Number),
     scenarios:
       list(arg('scenarios')) ??
@@ -116,6 +116,9 @@ function diff(after: LossCounters, before: LossCounters): LossCounters {
   return { upstream: d(after.upstream, before.upstream), downstream: d(after.downstream, before.downstream) };
 }
 
+let serverStderr = '';
+const serverTail = () => serverStderr.slice(-1500) || '(nothing on stderr)';
+
 async function startServer(id: string): Promise<ChildProcess> {
   // Exactly what `npm start` runs, inside the server's namespace.
   const child = spawn(
@@ -130,7 +133,9 @@ async function startServer(id: string): Promise<ChildProcess> {
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
+    serverStderr = stderr;
   });
+  child.once('exit', (code, signal) => log(`server process exited: code ${code}, signal ${signal}`));
   const lines = createInterface({ input: child.stdout! });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start in 60 s: ${stderr}`)), 60_000);
@@ -202,11 +207,38 @@ export async function runLab(options: LabOptions): Promise<LabData> {
     // head-of-line panel exposes the shared workload as window.switchyardHol.
     const page = await (await browser.newContext()).newPage();
     page.on('console', (m) => {
-      if (m.type() === 'error') log(`page: ${m.text()}`);
+      if (m.type() === 'error' && !m.text().includes('404')) log(`page: ${m.text()}`);
     });
-    await page.goto(`${ORIGIN}/`);
-    await page.waitForFunction(() => 'switchyardHol' in window);
+    const openPage = async () => {
+      await page.goto(`${ORIGIN}/`);
+      await page.waitForFunction(() => 'switchyardHol' in window);
+    };
+    await openPage();
     const chromiumVersion = browser.version();
+    const runOnce = (scenario: string, workload: Partial<HolWorkload>) =>
+      page.evaluate(
+        ({ scenario, workload }) =>
+          (
+            window as unknown as {
+              switchyardHol: { run(s: string, w: Partial<HolWorkload>): Promise<HolRunResult> };
+            }
+          ).switchyardHol.run(scenario, workload),
+        { scenario, workload },
+      ) as Promise<HolRunResult>;
+    /** A server that died mid-run (it happened once, cause unknown: its stderr is logged) is restarted and the run repeated once. */
+    const runScenario = async (scenario: string, workload: Partial<HolWorkload>): Promise<HolRunResult> => {
+      try {
+        return await runOnce(scenario, workload);
+      } catch (error) {
+        if (server?.exitCode === null && server.signalCode === null) throw error;
+        log(
+          `the server exited (${server?.exitCode ?? server?.signalCode}) during ${scenario}: ${serverTail()}`,
+        );
+        server = await startServer(id);
+        await openPage();
+        return runOnce(scenario, workload);
+      }
+    };
 
     const runs: LabRun[] = [];
     const total = options.repeats * options.loss.length * options.scenarios.length * options.variants.length;
@@ -221,15 +253,7 @@ export async function runLab(options: LabOptions): Promise<LabData> {
           );
           for (const scenario of order) {
             const before = readCounters(id);
-            const result = (await page.evaluate(
-              ({ scenario, workload }) =>
-                (
-                  window as unknown as {
-                    switchyardHol: { run(s: string, w: Partial<HolWorkload>): Promise<HolRunResult> };
-                  }
-                ).switchyardHol.run(scenario, workload),
-              { scenario, workload },
-            )) as HolRunResult;
+            const result = await runScenario(scenario, workload);
             const run: LabRun = {
               loadAverage: Math.round((loadavg()[0] ?? 0) * 100) / 100,
               variant,

@@ -31,7 +31,7 @@ const STYLE = `
   #hol { margin-top: 28px; background: #fff; border-radius: 10px; padding: 16px; box-shadow: 0 1px 3px rgba(0,0,0,.12); }
   #hol h2 { margin: 0 0 6px; font-size: 1.25rem; }
   #hol p { color: #4a5568; margin: 6px 0; max-width: 70em; }
-  #hol .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 12px; margin: 12px 0; }
+  #hol .charts { display: grid; grid-template-columns: minmax(0, 1000px); gap: 16px; margin: 12px 0; }
   #hol figure { margin: 0; } #hol figure img { width: 100%; border: 1px solid #e2e8f0; border-radius: 6px; }
   #hol figcaption { font-size: .85rem; color: #718096; }
   #hol .controls { display: flex; flex-wrap: wrap; gap: 10px; align-items: center; margin: 10px 0; }

@@ -53,7 +53,7 @@ describe('head-of-line lab (quick, 2 % loss)', () => {
     const out = join(dir, 'runs.json');
     await runQuickLab(out);
     data = readLabData(out);
-    expect(data.runs.length).toBeGreaterThanOrEqual(6);
+    expect(data.runs.length).toBe(6);
     for (const run of data.runs) {
       expect(run.result.incidents, `${run.variant}/${run.scenario}`).toEqual([]);
       expect(run.result.samples.length).toBeGreaterThan(0);
