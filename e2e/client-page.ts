@@ -1,6 +1,7 @@
 /**
  * Serves a page that loads the real client bundle (esbuild, the same way an app would bundle it) so that
- * browser tests drive `createClient` + `browserTransports` through `window.sy`.
+ * browser tests drive `createClient` + `browserTransports` through `window.sy` (and attach the Playwright kit's
+ * `probe`, as an app's test build would).
  */
 
 import type { SwitchyardApp } from '../server/app.ts';
@@ -12,7 +13,8 @@ export function clientBundle(): Promise<string> {
       contents: `
         import { createClient } from './src/client/index.ts';
         import { browserTransports } from './transports/index.browser.ts';
-        window.sy = { createClient, browserTransports };
+        import { probe } from './e2e/kit/probe.ts';
+        window.sy = { createClient, browserTransports, probe };
       `,
     },
     true,

@@ -33,6 +33,13 @@ test('shows a panel per offered rung, each connected, echoing and receiving the 
     const rtt = await panel.getAttribute('data-rtt');
     expect(rtt).toMatch(/^\d+\.\d\d$/);
     await expect(panel.locator('.caps')).toHaveText(`rung in use: ${kind}`);
+    // The unreliable cursor: updates sent and delivered, counted on the page.
+    const cursor = panel.locator('.cursor');
+    await expect
+      .poll(async () => Number(await cursor.getAttribute('data-cursor-delivered')))
+      .toBeGreaterThan(10);
+    expect(Number(await cursor.getAttribute('data-cursor-sent'))).toBeGreaterThan(10);
+    await expect(cursor.locator('.cursor-counts')).toContainText('cursor (unreliable): sent');
   }
   expect(errors).toEqual([]);
 });
@@ -71,6 +78,10 @@ test('on the Deno binding the page shows all three rungs, WebTransport included,
         .poll(async () => Number(await panel.getAttribute('data-echoes')))
         .toBeGreaterThanOrEqual(1);
       await expect.poll(async () => Number(await panel.getAttribute('data-ticks'))).toBeGreaterThanOrEqual(1);
+      // The unreliable cursor works on every rung (datagrams on WebTransport).
+      await expect
+        .poll(async () => Number(await panel.locator('.cursor').getAttribute('data-cursor-delivered')))
+        .toBeGreaterThan(10);
     }
   } finally {
     await deno.close();

@@ -1,5 +1,5 @@
 /**
- * Negotiation proof in real browsers behind a real reverse proxy (Debian nginx, see e2e/support/nginx.ts):
+ * Negotiation proof in real browsers behind a real reverse proxy (Debian nginx, see e2e/kit/nginx.ts):
  * the production client, with default settings, lands on a rung that works and exchanges messages over it.
  * - a proxy that strips `Upgrade`: WebSocket gets 426, the client is on SSE; a message the server publishes
  *   arrives while the event stream stays open (nginx buffers by default; `X-Accel-Buffering: no` must work);
@@ -12,7 +12,7 @@ import { MemoryHub } from '../server/hub/memory.ts';
 import { type RunningServer, startNodeServer } from '../server/node.ts';
 import { createProtocol, type Protocol } from '../server/protocol/index.ts';
 import { clientBundle, serveClientPage } from './client-page.ts';
-import { type ProxyMode, type RunningNginx, startNginx } from './support/nginx.ts';
+import { type ProxyMode, type RunningProxy, startProxy } from './kit/nginx.ts';
 
 let server: RunningServer;
 let protocol: Protocol;
@@ -110,9 +110,9 @@ const view = (page: Page) => page.evaluate(() => (window as unknown as { view: (
 
 for (const mode of ['strip-upgrade', 'upgrade-then-drop'] as ProxyMode[]) {
   test.describe(`behind nginx (${mode})`, () => {
-    let nginx: RunningNginx;
+    let nginx: RunningProxy;
     test.beforeAll(async () => {
-      nginx = await startNginx({ upstreamPort: server.port, mode });
+      nginx = await startProxy({ upstream: server.url, mode });
     });
     test.afterAll(async () => {
       await nginx.close();

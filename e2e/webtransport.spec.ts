@@ -25,7 +25,13 @@ test.beforeAll(async () => {
       import { createWebTransportTransport } from './transports/webtransport/client.ts';
       import { createWebSocketTransport } from './transports/websocket/client.ts';
       import { createSseTransport } from './transports/sse/client.ts';
-      window.sy = { createWebTransportTransport, createWebSocketTransport, createSseTransport };
+      import { parseNegotiateResponse } from './src/negotiate.ts';
+      // What /rt/negotiate offers, its (relative) URLs resolved against where it was fetched.
+      const offers = async () => {
+        const url = new URL('/rt/negotiate', location.href).href;
+        return parseNegotiateResponse(await (await fetch(url)).json(), url).transports;
+      };
+      window.sy = { createWebTransportTransport, createWebSocketTransport, createSseTransport, offers };
     `,
   });
   server = await startEcho();
@@ -54,9 +60,9 @@ async function openWebTransport(page: Page, url: string): Promise<void> {
       messages: { data: unknown; channel: string; unreliable: boolean }[];
       closes: unknown[];
     };
-    const offer = (await (await fetch('/rt/negotiate')).json()).transports.find(
-      (t: { kind: string }) => t.kind === 'webtransport',
-    );
+    type Offer = { kind: string; url: string; certificateHashes: unknown };
+    const offers = await (window as unknown as { sy: { offers(): Promise<Offer[]> } }).sy.offers();
+    const offer = offers.find((t) => t.kind === 'webtransport')!;
     w.messages = [];
     w.closes = [];
     w.t = w.sy.createWebTransportTransport({ url: offer.url, certificateHashes: offer.certificateHashes });
@@ -193,7 +199,7 @@ test('round trip per rung from the browser on loopback (measured, reported)', as
       close(): void;
     };
     const sy = (window as unknown as { sy: Record<string, (o: object) => T> }).sy;
-    const offers = (await (await fetch('/rt/negotiate')).json()).transports as {
+    const offers = (await (window as unknown as { sy: { offers(): Promise<unknown> } }).sy.offers()) as {
       kind: string;
       url: string;
       certificateHashes?: unknown;

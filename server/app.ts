@@ -1,8 +1,13 @@
 /**
  * The Hono app every runtime serves: discovery (`/rt/negotiate`), the WebSocket and SSE+POST rungs, and the
  * demo page. Rungs hand their connections to one `onConnection` handler; nothing here branches on a rung.
+ *
+ * Behind a reverse proxy the `Host` header names the upstream, so nothing here is derived from it unless the
+ * deployment says so: `/rt/negotiate` answers URLs relative to itself (the client resolves them against the
+ * URL it fetched), or absolute ones on `publicUrl`; the client's address and the origin it reached us at
+ * come from ./security/forwarded.ts (public URL, trusted proxy headers, else the socket and `Host`).
  */
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { type Admission, admitAll, refusalResponse } from '../src/admission.ts';
 import type { NegotiateResponse, OfferedTransport } from '../src/negotiate.ts';
 import type { ConnectionHandler, ServerTransportLimits } from '../src/transport.ts';
@@ -10,12 +15,20 @@ import { DEFAULT_LIMITS } from '../src/transport.ts';
 import { createSseRoutes } from '../transports/sse/server.ts';
 import { connectionRequest, type RuntimeBinding } from './binding.ts';
 import { ConnectionRegistry } from './connections.ts';
+import {
+  createRequestViewer,
+  type RequestView,
+  type RequestViewer,
+  type TrustProxy,
+} from './security/forwarded.ts';
 import { redactUrl, type Security, TOKEN_PATH } from './security/index.ts';
+import { parsePublicUrl } from './security/origins.ts';
 
 export const PATHS = {
   negotiate: '/rt/negotiate',
   websocket: '/rt/ws',
   sse: '/rt/sse',
+  webtransport: '/rt/wt',
 } as const;
 
 export interface SwitchyardAppOptions {
@@ -25,8 +38,19 @@ export interface SwitchyardAppOptions {
   /** Application heartbeat interval the clients are told to use. */
   readonly heartbeatMs?: number;
   readonly admission?: Admission;
-  /** Rungs served outside this app (WebTransport), added to `/rt/negotiate` by the binding. */
+  /**
+   * Rungs served outside this app (WebTransport), added to `/rt/negotiate` by the binding. Their `url` is a
+   * path on this server (`/rt/wt`), published like the app's own, or an absolute URL, published as is.
+   */
   readonly extraOffers?: (request: Request) => OfferedTransport[];
+  /**
+   * Where browsers reach this server, e.g. `https://example.com` or `https://example.com/realtime` (a prefix the
+   * proxy strips). Negotiate URLs are then absolute on it and its origin is this server's own origin in the
+   * same-origin check. Default: relative negotiate URLs, own origin from trusted proxy headers or `Host`.
+   */
+  readonly publicUrl?: string;
+  /** Read the client's address and origin from proxy headers (never by default); see ./security/forwarded.ts. */
+  readonly trustProxy?: TrustProxy;
   /** Extra fields for `/rt/negotiate` (e.g. `tokenUrl`). */
   readonly negotiateExtras?: () => Partial<NegotiateResponse>;
   /** Origin allow-list, tokens, rate and connection limits (server/security). */
@@ -42,15 +66,49 @@ export interface SwitchyardApp {
   readonly heartbeatMs: number;
   readonly onConnection: ConnectionHandler;
   readonly admission: Admission;
+  /** The client's address and the origin it reached this server at (proxy-aware, see ./security/forwarded.ts). */
+  readonly view: RequestViewer;
+}
+
+/**
+ * How `/rt/negotiate` publishes a path on this server: relative to the negotiate URL (`ws`, `sse`, `../x`),
+ * which survives any host, port and path prefix a proxy puts in front, or absolute on the public URL.
+ */
+function offerUrl(path: string, publicUrl: URL | undefined, scheme?: 'ws' | 'https'): string {
+  if (!publicUrl) {
+    const base = PATHS.negotiate.slice(0, PATHS.negotiate.lastIndexOf('/') + 1);
+    return path.startsWith(base) ? path.slice(base.length) : `..${path}`;
+  }
+  const url = new URL(`.${path}`, publicUrl);
+  if (scheme === 'ws') url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  if (scheme === 'https') url.protocol = 'https:';
+  return url.href;
 }
 
 export function createSwitchyardApp(options: SwitchyardAppOptions): SwitchyardApp {
   const limits: ServerTransportLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const heartbeatMs = options.heartbeatMs ?? 15_000;
   const security = options.security;
+  const publicUrl = options.publicUrl === undefined ? undefined : parsePublicUrl(options.publicUrl);
+  const viewer = createRequestViewer({ publicUrl: options.publicUrl, trustProxy: options.trustProxy });
+  // Computed once per request from the socket's peer (trust is decided on the peer, not on a forwarded address).
+  const views = new WeakMap<Request, RequestView>();
+  const view: RequestViewer = (request, peerIp) => {
+    let seen = views.get(request);
+    if (!seen) {
+      seen = viewer(request, peerIp);
+      views.set(request, seen);
+    }
+    return seen;
+  };
+  const viewOf = (c: Context) => view(c.req.raw, options.binding.remoteAddress(c));
+  // Every rung reads the client's address through the binding: make it the proxy-aware one.
+  const binding: RuntimeBinding = { ...options.binding, remoteAddress: (c) => viewOf(c).ip };
   const appAdmission = options.admission ?? admitAll;
   const admission: Admission = security
-    ? async (request) => (await security.admission(request)) ?? appAdmission(request)
+    ? async (request) =>
+        (await security.admission({ ...request, ownOrigin: view(request.request, request.ip).origin })) ??
+        appAdmission(request)
     : appAdmission;
   const registry = new ConnectionRegistry();
   const onConnection = registry.track(security ? security.guard(options.onConnection) : options.onConnection);
@@ -63,26 +121,29 @@ export function createSwitchyardApp(options: SwitchyardAppOptions): SwitchyardAp
       log(`${c.req.method} ${redactUrl(url.pathname + url.search)} ${c.res.status}`);
     });
   }
-  security?.install(app);
+  security?.install(app, (c) => viewOf(c).origin);
 
   app.get(PATHS.negotiate, (c) => {
-    const url = new URL(c.req.url);
-    const wsUrl = new URL(PATHS.websocket, url);
-    wsUrl.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    const extra = (options.extraOffers?.(c.req.raw) ?? []).map((offer) =>
+      offer.url.startsWith('/')
+        ? {
+            ...offer,
+            url: offerUrl(offer.url, publicUrl, offer.kind === 'webtransport' ? 'https' : undefined),
+          }
+        : offer,
+    );
+    const sse = offerUrl(PATHS.sse, publicUrl);
     const transports: OfferedTransport[] = [
-      ...(options.extraOffers?.(c.req.raw) ?? []),
-      { kind: 'websocket', url: wsUrl.href },
-      {
-        kind: 'sse',
-        url: new URL(PATHS.sse, url).href,
-        postUrl: `${new URL(PATHS.sse, url).href}/{session}`,
-      },
+      ...extra,
+      { kind: 'websocket', url: offerUrl(PATHS.websocket, publicUrl, 'ws') },
+      { kind: 'sse', url: sse, postUrl: `${sse}/{session}` },
     ];
     const body: NegotiateResponse = {
       transports,
       heartbeatMs,
       maxMessageBytes: limits.maxMessageBytes,
-      ...(security?.requireTokens ? { tokenUrl: new URL(TOKEN_PATH, url).href } : {}),
+      ...(security?.requireTokens ? { tokenUrl: offerUrl(TOKEN_PATH, publicUrl) } : {}),
+      ...(security ? { rate: security.messageRate } : {}),
       ...options.negotiateExtras?.(),
     };
     c.header('cache-control', 'no-store');
@@ -93,10 +154,10 @@ export function createSwitchyardApp(options: SwitchyardAppOptions): SwitchyardAp
     if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
       return c.json({ error: 'ERR_UPGRADE_REQUIRED', message: 'this endpoint only speaks WebSocket' }, 426);
     }
-    const ip = options.binding.remoteAddress(c);
+    const ip = binding.remoteAddress(c);
     const refusal = await admission({ request: c.req.raw, ip, kind: 'websocket', phase: 'connect' });
     if (refusal) return refusalResponse(refusal);
-    return options.binding.upgradeWebSocket(c, limits, onConnection);
+    return binding.upgradeWebSocket(c, limits, onConnection, connectionRequest(c, binding));
   });
 
   app.route(
@@ -106,9 +167,9 @@ export function createSwitchyardApp(options: SwitchyardAppOptions): SwitchyardAp
       limits,
       heartbeatMs,
       admission,
-      connectionRequest: (c) => connectionRequest(c, options.binding),
+      connectionRequest: (c) => connectionRequest(c, binding),
     }),
   );
 
-  return { app, registry, limits, heartbeatMs, onConnection, admission };
+  return { app, registry, limits, heartbeatMs, onConnection, admission, view };
 }

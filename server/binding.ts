@@ -7,11 +7,15 @@ import type { ConnectionRequest, ServerConnection, ServerTransportLimits } from 
 
 export interface RuntimeBinding {
   readonly runtime: 'node' | 'deno';
-  /** Turns the request into a WebSocket and calls `accept` once it is open. Returns the upgrade response. */
+  /**
+   * Turns the request into a WebSocket and calls `accept` once it is open. Returns the upgrade response.
+   * `request` is what the connection carries (built by the app, with the proxy-aware client address).
+   */
   upgradeWebSocket(
     c: Context,
     limits: ServerTransportLimits,
     accept: (connection: ServerConnection) => void,
+    request: ConnectionRequest,
   ): Response | Promise<Response>;
   /** Remote address of the request, as the runtime sees it. */
   remoteAddress(c: Context): string;

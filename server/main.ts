@@ -5,17 +5,22 @@
  * and SSE. PORT (default 8080) and HOST (default 127.0.0.1) choose where it listens; SIGINT/SIGTERM shut
  * down gracefully (clients get 1001). SWITCHYARD_RUNTIME=node forces the Node binding; TLS_CERT and
  * TLS_KEY (PEM paths) serve https/wss with a real certificate (Node binding).
+ * Behind a reverse proxy (docs/deploying.md): PUBLIC_URL, ALLOWED_ORIGINS, TRUST_PROXY and TRUSTED_PROXIES
+ * (./security/env.ts), read by both bindings; a malformed value stops the server with the variable's name.
  */
 
 import { createDemo } from './demo/app.ts';
 import { buildDemoBundle } from './demo/bundle.ts';
 import { denoBinary, launchDenoServer } from './deno/launch.ts';
 import { startNodeServer, tlsFromEnv } from './node.ts';
+import { deploymentFromEnv } from './security/env.ts';
 import { createSecurity } from './security/index.ts';
 
 const port = Number(process.env.PORT ?? 8080);
 const hostname = process.env.HOST ?? '127.0.0.1';
 const heartbeatMs = Number(process.env.HEARTBEAT_MS ?? 15_000);
+// Read before anything starts, so that a typo fails here, with the variable's name, for both bindings.
+const { allowedOrigins, ...deployment } = deploymentFromEnv((name) => process.env[name]);
 const bundle = await buildDemoBundle();
 
 let close: () => Promise<void>;
@@ -29,12 +34,13 @@ if (denoBinary() && process.env.SWITCHYARD_RUNTIME !== 'node' && !tls) {
   close = () => deno.close();
 } else {
   // Like a real deployment: same-origin only, short-lived tokens on every connection, request log redacted.
-  const security = createSecurity({ requireTokens: true });
+  const security = createSecurity({ requireTokens: true, ...(allowedOrigins ? { allowedOrigins } : {}) });
   const demo = createDemo({ bundle, heartbeatMs, authenticate: security.authenticateHello });
   const server = await startNodeServer({
     port,
     hostname,
     heartbeatMs,
+    ...deployment,
     security,
     ...(tls ? { tls } : {}),
     log: (line) => console.log(line),
@@ -51,6 +57,8 @@ if (denoBinary() && process.env.SWITCHYARD_RUNTIME !== 'node' && !tls) {
 
 const offered = (await (await fetch(`${url}/rt/negotiate`)).json()) as { transports: { kind: string }[] };
 console.log(`switchyard demo on ${url} (runtime: ${runtime})`);
+if (deployment.publicUrl) console.log(`public URL: ${deployment.publicUrl}`);
+if (deployment.trustProxy) console.log(`trusting proxy headers: ${JSON.stringify(deployment.trustProxy)}`);
 console.log(`rungs offered: ${offered.transports.map((t) => t.kind).join(', ')}`);
 
 let stopping = false;

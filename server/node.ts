@@ -13,7 +13,7 @@ import { CloseCode } from '../src/close-codes.ts';
 import { WEBSOCKET_PROTOCOL } from '../transports/websocket/client.ts';
 import { acceptNodeWebSocket } from '../transports/websocket/server-node.ts';
 import { createSwitchyardApp, type SwitchyardApp, type SwitchyardAppOptions } from './app.ts';
-import { connectionRequest, type RuntimeBinding } from './binding.ts';
+import type { RuntimeBinding } from './binding.ts';
 
 export interface NodeServerOptions extends Omit<SwitchyardAppOptions, 'binding'> {
   readonly port?: number;
@@ -38,8 +38,7 @@ export function nodeBinding(pingIntervalMs: () => number): RuntimeBinding {
   const binding: RuntimeBinding = {
     runtime: 'node',
     remoteAddress: (c: Context) => getConnInfo(c).remote.address ?? 'unknown',
-    upgradeWebSocket: (c, limits, accept) => {
-      const request = connectionRequest(c, binding);
+    upgradeWebSocket: (c, limits, accept, request) => {
       const handler = upgradeWebSocket(() => ({
         onOpen: (_event, ws) => {
           accept(

@@ -39,6 +39,9 @@ describe('channel framing', () => {
 describe('envelopes', () => {
   const valid: Envelope[] = [
     { type: 'hello', v: 1, token: 't', session: 's', resume: { a: 3 } },
+    { type: 'hello', v: 1, lanes: 0 },
+    { type: 'vpub', topic: 'cursor', data: { x: 1, y: 2 } },
+    { type: 'vmsg', topic: 'cursor', data: { x: 1, y: 2 } },
     { type: 'welcome', session: 's', heartbeatMs: 1000, maxMessageBytes: 10, resumed: false },
     { type: 'ping', id: 1 },
     { type: 'pong', id: 1 },
@@ -66,6 +69,9 @@ describe('envelopes', () => {
     [{ type: 'ping', id: -1 }, 'ping.id: expected non-negative integer, got number'],
     [{ type: 'ping', id: 1.5 }, 'ping.id: expected non-negative integer'],
     [{ type: 'msg', topic: 'a', seq: 1 }, 'msg.data: missing'],
+    [{ type: 'vpub', data: 1 }, 'vpub.topic: missing'],
+    [{ type: 'vmsg', topic: 3, data: 1 }, 'vmsg.topic: expected string, got number'],
+    [{ type: 'hello', v: 1, lanes: -1 }, 'hello.lanes: expected non-negative integer'],
     [{ type: 'hello', v: 1, resume: { a: 'x' } }, 'hello.resume["a"]: expected non-negative integer'],
     [{ type: 'sub', topic: 'x'.repeat(5000) }, 'sub.topic: string longer than 4096'],
     [

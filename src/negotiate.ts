@@ -1,6 +1,10 @@
 /**
  * The shape of `GET /rt/negotiate`: how any client (ours or an outside tool) discovers what a server offers.
  * Parsed defensively because it crosses a network boundary.
+ *
+ * URLs in it may be relative (`ws`, `sse`, `../x`): a server behind a reverse proxy cannot know the address
+ * the browser used, but the client does (it just fetched negotiate from it), so the client resolves them
+ * against the negotiate URL, with the scheme each rung needs (ws/wss for WebSocket, https for WebTransport).
  */
 import { SwitchyardError } from './errors.ts';
 import type { TransportKind } from './transport.ts';
@@ -22,11 +26,67 @@ export interface NegotiateResponse {
   maxMessageBytes: number;
   /** Present when the server requires tokens: POST here from an allowed origin returns `{ token }`. */
   tokenUrl?: string;
+  /**
+   * Present when the server limits the messages a connection may send (token bucket): a client that sends
+   * faster is closed with RateLimited (4029). Our client paces itself below it.
+   */
+  rate?: MessageRate;
+}
+
+export interface MessageRate {
+  readonly messagesPerSecond: number;
+  readonly burst: number;
 }
 
 const KINDS: readonly TransportKind[] = ['webtransport', 'websocket', 'sse'];
 
-export function parseNegotiateResponse(value: unknown): NegotiateResponse {
+/** Schemes each rung may be offered with; http(s) URLs are mapped to the rung's own scheme. */
+const SCHEMES: Record<TransportKind | 'token', Record<string, string>> = {
+  websocket: { 'ws:': 'ws:', 'wss:': 'wss:', 'http:': 'ws:', 'https:': 'wss:' },
+  sse: { 'http:': 'http:', 'https:': 'https:' },
+  webtransport: { 'https:': 'https:', 'http:': 'https:' },
+  token: { 'http:': 'http:', 'https:': 'https:' },
+};
+
+/** Keeps the SSE `{session}` placeholder readable after URL resolution percent-encodes its braces. */
+const SESSION = '{session}';
+
+/**
+ * Resolves one offered URL against the negotiate URL (absolute URLs are kept) and gives it the rung's
+ * scheme. Throws for a URL that cannot be resolved or whose scheme the rung cannot use.
+ */
+export function resolveOfferUrl(kind: TransportKind | 'token', raw: string, base?: string): string {
+  let url: URL;
+  try {
+    url = base === undefined ? new URL(raw) : new URL(raw, base);
+  } catch {
+    throw new SwitchyardError(
+      'ERR_NEGOTIATION_FAILED',
+      `negotiate response: ${kind} URL ${JSON.stringify(raw.slice(0, 100))} ${base === undefined ? 'is not absolute (and no negotiate URL to resolve it against)' : 'is not a URL'}`,
+    );
+  }
+  const scheme = SCHEMES[kind][url.protocol];
+  if (scheme === undefined) {
+    throw new SwitchyardError(
+      'ERR_NEGOTIATION_FAILED',
+      `negotiate response: ${kind} URL scheme ${url.protocol} is not usable for this rung`,
+    );
+  }
+  if (url.username || url.password) {
+    throw new SwitchyardError(
+      'ERR_NEGOTIATION_FAILED',
+      `negotiate response: ${kind} URL carries credentials`,
+    );
+  }
+  url.protocol = scheme;
+  return url.href.replaceAll(encodeURI(SESSION), SESSION);
+}
+
+/**
+ * Validates a negotiate response. `negotiateUrl` is the URL it was fetched from: relative URLs in it are
+ * resolved against that; without it, every URL must be absolute.
+ */
+export function parseNegotiateResponse(value: unknown, negotiateUrl?: string): NegotiateResponse {
   const bad = (what: string): never => {
     throw new SwitchyardError('ERR_NEGOTIATION_FAILED', `negotiate response: ${what}`);
   };
@@ -44,13 +104,33 @@ export function parseNegotiateResponse(value: unknown): NegotiateResponse {
     if (typeof entry.url !== 'string') bad(`transports[${String(entry.kind)}].url: expected a string`);
     if (entry.kind === 'sse' && typeof entry.postUrl !== 'string')
       bad('transports[sse].postUrl: expected a string');
-    transports.push(entry as unknown as OfferedTransport);
+    const kind = entry.kind as TransportKind;
+    const resolved: Record<string, unknown> = {
+      ...entry,
+      url: resolveOfferUrl(kind, entry.url as string, negotiateUrl),
+    };
+    if (kind === 'sse') resolved.postUrl = resolveOfferUrl(kind, entry.postUrl as string, negotiateUrl);
+    transports.push(resolved as unknown as OfferedTransport);
   }
   const out: NegotiateResponse = {
     transports,
     heartbeatMs: v.heartbeatMs as number,
     maxMessageBytes: v.maxMessageBytes as number,
   };
-  if (typeof v.tokenUrl === 'string') out.tokenUrl = v.tokenUrl;
+  if (typeof v.tokenUrl === 'string') out.tokenUrl = resolveOfferUrl('token', v.tokenUrl, negotiateUrl);
+  const rate = v.rate as Record<string, unknown> | undefined;
+  if (rate !== undefined) {
+    if (
+      typeof rate !== 'object' ||
+      rate === null ||
+      typeof rate.messagesPerSecond !== 'number' ||
+      !(rate.messagesPerSecond > 0) ||
+      typeof rate.burst !== 'number' ||
+      !(rate.burst >= 1)
+    ) {
+      bad('rate: expected { messagesPerSecond > 0, burst >= 1 }');
+    }
+    out.rate = { messagesPerSecond: rate.messagesPerSecond as number, burst: rate.burst as number };
+  }
   return out;
 }

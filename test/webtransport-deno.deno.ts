@@ -1,12 +1,17 @@
 // Deno client -> Deno server over native HTTP/3: the WebTransport rung's checks under Deno, run by
 // test/webtransport-deno.test.ts (which starts the server with SWITCHYARD_APP=echo and parses the result).
+import { parseNegotiateResponse } from '../src/negotiate.ts';
 import type { CloseEvent, MessageEvent, Transport } from '../src/transport.ts';
 import { createWebTransportTransport } from '../transports/webtransport/client.ts';
 import { encodeFrame, FrameReader, FrameType } from '../transports/webtransport/framing.ts';
 
 type Offer = { kind: string; url: string; certificateHashes: { algorithm: 'sha-256'; value: string }[] };
 const base = Deno.args[0]!;
-const negotiate = (await (await fetch(`${base}/rt/negotiate`)).json()) as { transports: Offer[] };
+// Offered URLs are relative to the negotiate URL; the parser resolves them.
+const negotiate = parseNegotiateResponse(
+  await (await fetch(`${base}/rt/negotiate`)).json(),
+  `${base}/rt/negotiate`,
+) as unknown as { transports: Offer[] };
 const offer = negotiate.transports.find((t) => t.kind === 'webtransport')!;
 const results: Record<string, unknown> = {};
 

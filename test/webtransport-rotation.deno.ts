@@ -1,6 +1,7 @@
 // Certificate rotation under Deno (run by test/webtransport-deno.test.ts with CERT_ROTATE_MS set): a session
 // opened before the switch keeps working after it, and a client holding the hashes read before the switch
 // still connects after it.
+import { parseNegotiateResponse } from '../src/negotiate.ts';
 import type { Transport } from '../src/transport.ts';
 import { createWebTransportTransport } from '../transports/webtransport/client.ts';
 
@@ -8,9 +9,12 @@ type Offer = { kind: string; url: string; certificateHashes: { algorithm: 'sha-2
 const base = Deno.args[0]!;
 const rotateMs = Number(Deno.args[1]);
 const offerNow = async () =>
-  ((await (await fetch(`${base}/rt/negotiate`)).json()) as { transports: Offer[] }).transports.find(
-    (t) => t.kind === 'webtransport',
-  )!;
+  (
+    parseNegotiateResponse(
+      await (await fetch(`${base}/rt/negotiate`)).json(),
+      `${base}/rt/negotiate`,
+    ) as unknown as { transports: Offer[] }
+  ).transports.find((t) => t.kind === 'webtransport')!;
 const open = async (offer: Offer): Promise<Transport> => {
   const t = createWebTransportTransport({ url: offer.url, certificateHashes: offer.certificateHashes });
   await new Promise<void>((resolve, reject) => {

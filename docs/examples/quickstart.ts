@@ -1,10 +1,11 @@
 // Quickstart: a server (protocol handler + in-memory hub) and a client that subscribes and publishes.
-// Run it: npx tsx docs/examples/quickstart.ts
-import { MemoryHub } from '../../server/hub/memory.ts';
-import { startNodeServer } from '../../server/node.ts';
-import { createProtocol } from '../../server/protocol/index.ts';
-import { createClient } from '../../src/client/index.ts';
-import { nodeTransports } from '../../transports/index.node.ts';
+// Run it in this repository (sources, no build): npx tsx --conditions=switchyard-source docs/examples/quickstart.ts
+
+import { createClient } from 'switchyard/client';
+import { MemoryHub } from 'switchyard/server/hub';
+import { startNodeServer } from 'switchyard/server/node';
+import { createProtocol } from 'switchyard/server/protocol';
+import { nodeTransports } from 'switchyard/transports/node';
 
 export async function main(): Promise<string[]> {
   const lines: string[] = [];

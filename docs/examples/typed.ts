@@ -1,12 +1,13 @@
 // Typed messages: any Standard Schema library (zod here; valibot works the same) validates incoming data.
 // A message that fails validation becomes an `error` event; handlers never see it and nothing throws.
-// Run it: npx tsx docs/examples/typed.ts
+// Run it in this repository (sources, no build): npx tsx --conditions=switchyard-source docs/examples/typed.ts
+
+import { createClient } from 'switchyard/client';
+import { MemoryHub } from 'switchyard/server/hub';
+import { startNodeServer } from 'switchyard/server/node';
+import { createProtocol } from 'switchyard/server/protocol';
+import { nodeTransports } from 'switchyard/transports/node';
 import { z } from 'zod';
-import { MemoryHub } from '../../server/hub/memory.ts';
-import { startNodeServer } from '../../server/node.ts';
-import { createProtocol } from '../../server/protocol/index.ts';
-import { createClient } from '../../src/client/index.ts';
-import { nodeTransports } from '../../transports/index.node.ts';
 
 const Message = z.discriminatedUnion('type', [
   z.object({ type: z.literal('chat'), user: z.string(), text: z.string() }),

@@ -22,13 +22,18 @@ export const DEMO_PAGE_HTML = `<!doctype html>
   button { font: inherit; padding: 6px 14px; border-radius: 6px; border: 1px solid #2b6cb0; background: #3182ce; color: #fff; cursor: pointer; }
   button:disabled { opacity: .5; cursor: default; }
   .caps { font-size: .8rem; color: #718096; margin-top: 10px; }
+  .cursor { margin-top: 12px; border-top: 1px solid #e2e8f0; padding-top: 8px; }
+  .cursor svg { width: 100%; height: 70px; background: #f7fafc; border-radius: 6px; }
+  .cursor-counts { font-size: .8rem; color: #4a5568; font-variant-numeric: tabular-nums; }
 </style>
 </head>
 <body>
 <h1>switchyard: every rung side by side</h1>
 <p class="lede">One panel per transport this server offers (from <code>/rt/negotiate</code>). Each panel runs the
 production client restricted to that rung: echo round trips go client &rarr; server hub &rarr; client, and the ticker
-is a server broadcast every second to every client of every rung.</p>
+is a server broadcast every second to every client of every rung. Under each panel a cursor circles, sent with
+<code>publish(topic, position, { reliable: false })</code> 30 times a second: the ring is where it was sent, the dot
+where the last delivered update put it (a datagram on WebTransport; the one ordered connection elsewhere).</p>
 <div id="rungs"></div>
 <script type="module" src="/demo.js"></script>
 </body>

@@ -7,6 +7,7 @@ import { createClient } from '../../src/client/index.ts';
 import { parseNegotiateResponse } from '../../src/negotiate.ts';
 import type { TransportKind } from '../../src/transport.ts';
 import { browserTransports } from '../../transports/index.browser.ts';
+import { attachCursor } from './cursor-panel.ts';
 import { mountHolPanel } from './hol-panel.ts';
 
 const LABELS: Record<TransportKind, string> = {
@@ -117,12 +118,13 @@ function panel(kind: TransportKind, container: HTMLElement, tokenUrl: string | u
   };
   button.addEventListener('click', sendEcho);
   setInterval(sendEcho, 1000);
+  attachCursor(client, root, kind);
 }
 
 async function main(): Promise<void> {
   const container = document.getElementById('rungs')!;
   const response = await fetch('/rt/negotiate');
-  const offer = parseNegotiateResponse(await response.json());
+  const offer = parseNegotiateResponse(await response.json(), response.url);
   for (const transport of offer.transports) {
     if (browserTransports[transport.kind]) panel(transport.kind, container, offer.tokenUrl);
   }

@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 export interface DenoServer {
   readonly url: string;
   readonly port: number;
+  /** The UDP port WebTransport listens on (the HTTP port's number unless WEBTRANSPORT_PORT says otherwise). */
+  readonly webTransportPort: number | null;
   readonly rungs: readonly string[];
   readonly process: ChildProcess;
   close(): Promise<void>;
@@ -26,6 +28,8 @@ export interface LaunchOptions {
   readonly bundle?: string;
   /** Inherit stdout/stderr after the ready line (npm start) or keep quiet (tests). */
   readonly inheritOutput?: boolean;
+  /** Extra environment for the Deno process (PUBLIC_URL, TRUST_PROXY, WEBTRANSPORT_PORT, SWITCHYARD_APP...). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** How every switchyard Deno process runs: QUIC needs --unstable-net; permissions are the minimum it uses. */
@@ -52,6 +56,7 @@ export async function launchDenoServer(options: LaunchOptions = {}): Promise<Den
     HOST: options.hostname ?? '127.0.0.1',
     HEARTBEAT_MS: String(options.heartbeatMs ?? 15_000),
     DENO_NO_UPDATE_CHECK: '1',
+    ...options.env,
   };
   if (options.bundle !== undefined) {
     const dir = mkdtempSync(join(tmpdir(), 'switchyard-'));
@@ -69,7 +74,8 @@ export async function launchDenoServer(options: LaunchOptions = {}): Promise<Den
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
   const lines = createInterface({ input: child.stdout! });
-  const ready = await new Promise<{ url: string; port: number; rungs: string[] }>((resolve, reject) => {
+  type Ready = { url: string; port: number; webTransportPort: number | null; rungs: string[] };
+  const ready = await new Promise<Ready>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`deno binding did not start in 30 s: ${stderr}`)),
       30_000,
@@ -81,7 +87,7 @@ export async function launchDenoServer(options: LaunchOptions = {}): Promise<Den
     lines.once('line', (line) => {
       clearTimeout(timer);
       try {
-        resolve(JSON.parse(line) as { url: string; port: number; rungs: string[] });
+        resolve(JSON.parse(line) as Ready);
       } catch {
         reject(new Error(`unexpected first line from deno: ${line}`));
       }

@@ -161,22 +161,27 @@ export class ProtocolConnection {
   }
 
   /**
-   * Unreliable delivery: dropped rather than queued when the client is backed up; a datagram where the rung
-   * has them and it fits, else straight onto the topic's lane (ahead of queued reliable traffic, which is
-   * allowed: unreliable messages carry no order with respect to anything).
+   * Unreliable delivery: a datagram where the rung has them and it fits (the rung drops it under pressure,
+   * it never queues behind streams); else straight onto the topic's lane, ahead of queued reliable traffic
+   * (allowed: unreliable messages carry no order with respect to anything), unless the client is backed up,
+   * in which case it is dropped rather than queued.
    */
   #sendVolatile(topic: string, payload: Payload, bytes: number): void {
     const stats = this.#settings.stats;
-    if (this.#connection.bufferedAmount + this.#out.bytes + bytes > this.#settings.volatileHighWaterMark) {
+    const capabilities = this.#connection.capabilities;
+    let sent: Promise<void>;
+    if (capabilities.datagrams && bytes <= (capabilities.maxDatagramBytes ?? 0)) {
+      sent = this.#connection.send(payload, { reliable: false });
+    } else if (
+      this.#connection.bufferedAmount + this.#out.bytes + bytes >
+      this.#settings.volatileHighWaterMark
+    ) {
       stats.volatileDropped++;
       return;
+    } else {
+      const channel = this.#lanes.channelFor(topic);
+      sent = this.#connection.send(payload, channel === DEFAULT_CHANNEL ? undefined : { channel });
     }
-    const capabilities = this.#connection.capabilities;
-    const datagram = capabilities.datagrams && bytes <= (capabilities.maxDatagramBytes ?? 0);
-    const channel = this.#lanes.channelFor(topic);
-    const sent = datagram
-      ? this.#connection.send(payload, { reliable: false })
-      : this.#connection.send(payload, channel === DEFAULT_CHANNEL ? undefined : { channel });
     stats.volatileSent++;
     sent.catch(() => {
       // The rung is closing; unreliable data has no one to tell.

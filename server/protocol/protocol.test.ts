@@ -218,6 +218,69 @@ describe('server protocol', () => {
     ]);
   });
 
+  it('vpub fans out as vmsg (no seq, no ack) to subscribers only, and is never replayed', async () => {
+    await start();
+    const a = await peer();
+    const b = await peer();
+    for (const p of [a, b]) {
+      p.send({ type: 'hello', v: 1 });
+      await p.next('welcome');
+    }
+    b.send({ type: 'sub', topic: 'cursor' });
+    await b.next('reset');
+    a.send({ type: 'vpub', topic: 'cursor', data: { x: 1 } });
+    expect(await b.next('vmsg')).toEqual({ type: 'vmsg', topic: 'cursor', data: { x: 1 } });
+    a.send({ type: 'pub', id: 'r1', topic: 'cursor', data: { x: 2 } });
+    expect(await a.next('ack')).toEqual({ type: 'ack', id: 'r1' });
+    expect(await b.next('msg')).toEqual({ type: 'msg', topic: 'cursor', seq: 1, data: { x: 2 } });
+    a.send({ type: 'ping', id: 9 });
+    await a.next('pong');
+    expect(a.received.map((e) => e.type)).toEqual(['welcome', 'ack', 'pong']);
+    // A late subscriber resuming from the start gets the reliable message only.
+    const c = await peer();
+    c.send({ type: 'hello', v: 1 });
+    await c.next('welcome');
+    c.send({ type: 'sub', topic: 'cursor', since: 0 });
+    expect(await c.next('msg')).toMatchObject({ seq: 1 });
+    c.send({ type: 'ping', id: 1 });
+    await c.next('pong');
+    expect(c.received.some((e) => e.type === 'vmsg')).toBe(false);
+    expect(protocol?.stats).toMatchObject({ volatileReceived: 1, volatileSent: 1, volatileDropped: 0 });
+  });
+
+  it('a refused or invalid vpub is an error without ref; a vpub without topic is a bad envelope', async () => {
+    await start({
+      authorize: (operation, topic) =>
+        topic === 'locked' ? { code: 'ERR_FORBIDDEN_TOPIC', message: `no ${operation} on locked` } : null,
+    });
+    const p = await peer();
+    p.send({ type: 'hello', v: 1 });
+    await p.next('welcome');
+    p.send({ type: 'vpub', topic: 'locked', data: 1 });
+    expect(await p.next('error')).toEqual({
+      type: 'error',
+      code: 'ERR_FORBIDDEN_TOPIC',
+      message: 'no pub on locked',
+    });
+    p.send({ type: 'vpub', topic: '', data: 1 });
+    expect(await p.next('error')).toMatchObject({ code: 'ERR_INVALID_TOPIC' });
+    p.send('{"type":"vpub","data":1}');
+    expect((await p.closed).code).toBe(CloseCode.BadEnvelope);
+  });
+
+  it('server-side publish with reliable: false reaches subscribers as vmsg', async () => {
+    await start();
+    const p = await peer();
+    p.send({ type: 'hello', v: 1 });
+    await p.next('welcome');
+    p.send({ type: 'sub', topic: 'typing' });
+    await p.next('reset');
+    expect(await protocol?.publish('typing', { who: 'ann' }, { reliable: false })).toBeUndefined();
+    expect(await p.next('vmsg')).toEqual({ type: 'vmsg', topic: 'typing', data: { who: 'ann' } });
+    expect(await protocol?.publish('typing', { who: 'bob' })).toBe(1);
+    expect(await p.next('msg')).toEqual({ type: 'msg', topic: 'typing', seq: 1, data: { who: 'bob' } });
+  });
+
   it('closes a client that does not read with SlowConsumer (4008) once its queue is over the bound', async () => {
     const hub = await start({ outgoing: { maxMessages: 50, maxBytes: 1 << 20 } });
     const p = await peer();

@@ -5,9 +5,10 @@
  * and `POST /rt/token`. See docs/security.md for each threat and the test that proves the defence.
  */
 import type { Context } from 'hono';
-import type { Admission, AdmissionRequest, Refusal } from '../../src/admission.ts';
+import type { AdmissionRequest, Refusal } from '../../src/admission.ts';
 import { CloseCode } from '../../src/close-codes.ts';
 import type { HelloEnvelope } from '../../src/envelope.ts';
+import type { MessageRate } from '../../src/negotiate.ts';
 import type { ConnectionHandler, ServerConnection } from '../../src/transport.ts';
 import {
   BucketsByKey,
@@ -16,13 +17,22 @@ import {
   DEFAULT_CONNECTION_LIMITS,
   guardConnections,
 } from './limits.ts';
+import { parseAllowedOrigins } from './origins.ts';
 import { isRefusal, TokenAuthority, type TokenOptions } from './tokens.ts';
+
+export { type DeploymentSettings, deploymentFromEnv } from './env.ts';
+export { createRequestViewer, type ProxyOptions, type RequestView, type TrustProxy } from './forwarded.ts';
+export { parseAllowedOrigins, parseOrigin, parsePublicUrl } from './origins.ts';
 
 export const TOKEN_PATH = '/rt/token';
 
 export interface SecurityOptions {
-  /** Origins allowed besides the server's own (same-origin is always allowed). `*` allows any (not advised). */
-  readonly allowedOrigins?: readonly string[];
+  /**
+   * Origins allowed besides the server's own (same-origin is always allowed): `https://app.example.com`, or a
+   * comma-separated string of them (`ALLOWED_ORIGINS`). `*` alone allows any (not advised). A malformed entry
+   * throws ERR_INVALID_OPTION here, at start-up.
+   */
+  readonly allowedOrigins?: readonly string[] | string;
   /** Require a token on every connection (first message, or `token` URL parameter where the API allows nothing else). */
   readonly requireTokens?: boolean;
   readonly tokens?: TokenOptions;
@@ -34,28 +44,42 @@ export interface SecurityOptions {
   readonly connections?: Partial<ConnectionLimits>;
 }
 
+/**
+ * What the app knows about a request beyond its headers: the origin the client reached this server at
+ * (public URL, trusted proxy headers or `Host`; see ./forwarded.ts). Without it, `Host` decides.
+ */
+export interface SecurityAdmissionRequest extends AdmissionRequest {
+  readonly ownOrigin?: string;
+}
+
 export interface Security {
-  readonly admission: Admission;
+  readonly admission: (request: SecurityAdmissionRequest) => Promise<Refusal | null>;
   readonly guard: (handler: ConnectionHandler) => ConnectionHandler;
   /** For the protocol's `authenticate` hook: checks `hello.token` unless the handshake already did. */
   readonly authenticateHello: (hello: HelloEnvelope, connection: ServerConnection) => Promise<Refusal | null>;
   readonly tokens: TokenAuthority;
   readonly requireTokens: boolean;
-  /** Adds `POST /rt/token` to a Hono app. */
-  readonly install: (app: {
-    post: (path: string, handler: (c: Context) => Response | Promise<Response>) => unknown;
-  }) => void;
+  /** The per-connection message limit, announced in `/rt/negotiate` so that clients pace themselves below it. */
+  readonly messageRate: MessageRate;
+  /** Adds `POST /rt/token` to a Hono app; `ownOrigin` tells the origin a request reached the server at. */
+  readonly install: (
+    app: { post: (path: string, handler: (c: Context) => Response | Promise<Response>) => unknown },
+    ownOrigin?: (c: Context) => string,
+  ) => void;
 }
+
+/** Names the fix without naming the server's own (possibly upstream) address. */
+export const FORBIDDEN_ORIGIN_HINT = 'behind a proxy, set publicUrl or trustProxy (docs/deploying.md)';
 
 const forbiddenOrigin = (origin: string): Refusal => ({
   status: 403,
   closeCode: CloseCode.ForbiddenOrigin,
   code: 'ERR_FORBIDDEN_ORIGIN',
-  message: `origin ${origin.slice(0, 80)} is not allowed`,
+  message: `origin ${origin.slice(0, 80)} is not allowed; ${FORBIDDEN_ORIGIN_HINT}`,
 });
 
 export function createSecurity(options: SecurityOptions = {}): Security {
-  const allowed = new Set(options.allowedOrigins ?? []);
+  const allowed = new Set(parseAllowedOrigins(options.allowedOrigins ?? []));
   const limits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connections };
   const counter = new ConnectionCounter();
   const ipBuckets = new BucketsByKey(options.ipRequestsPerSecond ?? 50, options.ipRequestBurst ?? 100);
@@ -64,20 +88,24 @@ export function createSecurity(options: SecurityOptions = {}): Security {
   /** Tokens verified at the handshake (URL parameter), so the hello carrying the same token is not a replay. */
   const verifiedInUrl = new Set<string>();
 
-  const originAllowed = (request: Request): string | null => {
+  /** The refused Origin, or null when allowed. `ownOrigin`: where this request reached the server. */
+  const originAllowed = (request: Request, ownOrigin: string): string | null => {
     const origin = request.headers.get('origin');
     // No Origin: not a browser (browsers send it on WebSocket upgrades, POSTs and cross-origin requests),
     // or a same-origin GET (EventSource), which is the page's own origin.
     if (origin === null) return null;
     if (allowed.has('*') || allowed.has(origin)) return null;
-    if (origin === new URL(request.url).origin) return null;
+    if (origin === ownOrigin) return null;
     return origin;
   };
 
-  const admission: Admission = async (req: AdmissionRequest) => {
-    const bad = originAllowed(req.request);
+  const admission = async (req: SecurityAdmissionRequest): Promise<Refusal | null> => {
+    const bad = originAllowed(req.request, req.ownOrigin ?? new URL(req.request.url).origin);
     if (bad !== null) return forbiddenOrigin(bad);
-    const wait = ipBuckets.take(req.ip);
+    // Handshakes pay the per-IP bucket. Requests of an established session (SSE POSTs, a resuming GET) do not:
+    // their messages pay the connection's own bucket, and counting their requests per IP would refuse a
+    // chatty SSE client, or many users behind one NAT, for sending as fast as the message limit allows.
+    const wait = req.phase === 'post' ? 0 : ipBuckets.take(req.ip);
     if (wait > 0) {
       return {
         status: 429,
@@ -126,22 +154,27 @@ export function createSecurity(options: SecurityOptions = {}): Security {
     authenticateHello,
     tokens,
     requireTokens,
-    install(app) {
+    messageRate: { messagesPerSecond: limits.messagesPerSecond, burst: limits.messageBurst },
+    install(app, ownOriginOf) {
       app.post(TOKEN_PATH, async (c) => {
         c.header('cache-control', 'no-store');
         const origin = c.req.header('origin') ?? null;
-        const bad = originAllowed(c.req.raw);
-        if (bad !== null)
-          return c.json({ error: 'ERR_FORBIDDEN_ORIGIN', message: 'origin not allowed' }, 403);
+        const ownOrigin = ownOriginOf ? ownOriginOf(c) : new URL(c.req.url).origin;
+        const bad = originAllowed(c.req.raw, ownOrigin);
+        if (bad !== null) return c.json(refusalBody(forbiddenOrigin(bad)), 403);
         const subject = options.subject ? await options.subject(c) : 'anonymous';
         if (subject === null) return c.json({ error: 'ERR_UNAUTHORIZED', message: 'not signed in' }, 401);
         return c.json({
-          token: await tokens.issue(subject, origin ?? new URL(c.req.url).origin),
+          token: await tokens.issue(subject, origin ?? ownOrigin),
           expiresIn: tokens.ttlSeconds,
         });
       });
     },
   };
+}
+
+function refusalBody(refusal: Refusal) {
+  return { error: refusal.code, message: refusal.message, closeCode: refusal.closeCode };
 }
 
 function safeUrl(url: string): URL | null {

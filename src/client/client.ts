@@ -52,6 +52,12 @@ function randomId(): string {
   return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}-${Math.random().toString(36).slice(2)}`;
 }
 
+function retryAfterMs(info: CloseInfo): number | undefined {
+  if (info.code !== CloseCode.RateLimited) return undefined;
+  const match = /retry after (\d+) ms/.exec(info.reason);
+  return match ? Math.min(Number(match[1]), 60_000) : undefined;
+}
+
 function encodingError(cause: unknown): SwitchyardError {
   return new SwitchyardError('ERR_INVALID_ENVELOPE', 'data cannot be encoded by the codec', { cause });
 }
@@ -423,9 +429,10 @@ export class Client<In = unknown> {
     }
     // A path that broke is retried at once (one client, one blip). A server that closed us on purpose
     // (restart, shutdown, overload) closed many clients at once: spread them out with the first jitter.
-    const firstDelay = SERVER_INITIATED.has(info.code)
-      ? Math.floor(Math.random() * this.#backoff.ceiling(0))
-      : 0;
+    // A rate-limited client waits as long as the server said (docs/protocol.md: `retry after <n> ms`).
+    const firstDelay =
+      retryAfterMs(info) ??
+      (SERVER_INITIATED.has(info.code) ? Math.floor(Math.random() * this.#backoff.ceiling(0)) : 0);
     if (!this.#running) void this.#run(firstDelay);
   }
 

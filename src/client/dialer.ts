@@ -8,7 +8,7 @@ import { CloseCode } from '../close-codes.ts';
 import type { Codec } from '../codec.ts';
 import { isSwitchyardError, SwitchyardError } from '../errors.ts';
 import { DEFAULT_MAX_LANES } from '../lanes.ts';
-import { type OfferedTransport, parseNegotiateResponse } from '../negotiate.ts';
+import { type MessageRate, type OfferedTransport, parseNegotiateResponse } from '../negotiate.ts';
 import type { TransportKind } from '../transport.ts';
 import { DEFAULT_LIMITS } from '../transport.ts';
 import { planLadder } from './ladder.ts';
@@ -52,6 +52,8 @@ export class Dialer {
   ladder: OfferedTransport[] = [];
   /** What the server accepts; negotiate and welcome say. */
   maxMessageBytes = DEFAULT_LIMITS.maxMessageBytes;
+  /** The server's per-connection message rate, when it announces one. */
+  #rate: MessageRate | undefined;
 
   constructor(
     options: ClientOptions<unknown>,
@@ -91,6 +93,7 @@ export class Dialer {
         const negotiated = await this.#negotiate();
         offers = negotiated.transports;
         this.maxMessageBytes = negotiated.maxMessageBytes;
+        this.#rate = negotiated.rate;
         this.#offers = { offers, at: Date.now() };
         this.#report(attempt, 'negotiate', 'connect', started);
       }
@@ -170,7 +173,10 @@ export class Dialer {
           typeof closeCode === 'number' ? describeClose(closeCode, text) : undefined,
         );
       }
-      return parseNegotiateResponse(body);
+      return parseNegotiateResponse(
+        body,
+        response.url || `${this.#options.url.replace(/\/$/, '')}/rt/negotiate`,
+      );
     } finally {
       clearTimeout(timer);
     }
@@ -202,6 +208,7 @@ export class Dialer {
             headers: this.#options.headers,
             lanes: lanes ?? DEFAULT_MAX_LANES,
             announceLanes: lanes !== undefined,
+            rate: this.#rate,
           },
           (link) => {
             this.handshaking.add(link);

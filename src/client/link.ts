@@ -8,8 +8,9 @@ import { CloseCode, closeCodeInfo } from '../close-codes.ts';
 import { type Codec, jsonCodec } from '../codec.ts';
 import { type Envelope, PROTOCOL_VERSION, type WelcomeEnvelope } from '../envelope.ts';
 import { LaneMap } from '../lanes.ts';
-import type { OfferedTransport } from '../negotiate.ts';
+import type { MessageRate, OfferedTransport } from '../negotiate.ts';
 import type { CloseEvent, Payload, Transport, TransportKind } from '../transport.ts';
+import { Pacer } from './pacer.ts';
 import type { RungFactory } from './rungs.ts';
 
 /** Why a connection ended, with the decision from the one close-code table. */
@@ -54,39 +55,58 @@ export class Link {
   readonly transport: Transport;
   /** Upstream lanes: a stream per topic where the rung's streams are independent, else none. */
   readonly lanes: LaneMap;
+  /** Paces the upstream below the server's announced message rate (none announced: no pacing). */
+  readonly #pacer: Pacer | undefined;
 
-  constructor(attempt: number, kind: TransportKind, transport: Transport, lanes: number) {
+  constructor(
+    attempt: number,
+    kind: TransportKind,
+    transport: Transport,
+    lanes: number,
+    rate: MessageRate | undefined,
+  ) {
     this.attempt = attempt;
     this.kind = kind;
     this.transport = transport;
     this.lanes = new LaneMap(transport.capabilities.independentStreams ? lanes : 0);
+    this.#pacer = rate ? new Pacer(rate) : undefined;
   }
 
-  /** Sends on `topic`'s lane (the default channel for connection-level envelopes). */
+  /** Sends on `topic`'s lane (the default channel for connection-level envelopes), in turn under the rate. */
   send(payload: Payload, topic?: string): void {
+    if (this.#pacer) this.#pacer.run(() => this.#write(payload, topic));
+    else this.#write(payload, topic);
+  }
+
+  #write(payload: Payload, topic: string | undefined): void {
+    if (this.phase === 'retired') return;
     const channel = this.lanes.channelFor(topic);
     // A failed send means the link is going down; its close event (or the heartbeat) takes over.
     this.transport.send(payload, channel === '' ? undefined : { channel }).catch(() => undefined);
   }
 
   /**
-   * Unreliable: a datagram when the rung has them and it fits, else the topic's lane; dropped (false) while
-   * more than `highWaterMark` bytes wait in the rung's buffer.
+   * Unreliable: a datagram when the rung has them and it fits (never queued behind streams); else the
+   * topic's lane, unless more than `highWaterMark` bytes already wait in the rung's buffer: then it is
+   * dropped (false), since a stale position is worth less than the next one.
    */
   sendUnreliable(payload: Payload, bytes: number, topic: string, highWaterMark: number): boolean {
-    if (this.transport.bufferedAmount + bytes > highWaterMark) return false;
     const capabilities = this.transport.capabilities;
-    if (capabilities.datagrams && bytes <= (capabilities.maxDatagramBytes ?? 0)) {
-      this.transport.send(payload, { reliable: false }).catch(() => undefined);
-    } else {
-      this.send(payload, topic);
-    }
+    const datagram = capabilities.datagrams && bytes <= (capabilities.maxDatagramBytes ?? 0);
+    if (!datagram && this.transport.bufferedAmount + bytes > highWaterMark) return false;
+    const send = datagram
+      ? () => this.transport.send(payload, { reliable: false }).catch(() => undefined)
+      : () => this.#write(payload, topic);
+    // Over the rate budget it is dropped, not delayed: by its turn a newer value will have replaced it.
+    if (this.#pacer) return this.#pacer.tryNow(send);
+    send();
     return true;
   }
 
   retire(code: number, reason: string): void {
     if (this.phase === 'retired') return;
     this.phase = 'retired';
+    this.#pacer?.stop();
     for (const off of this.off) off();
     try {
       this.transport.close(code, reason);
@@ -110,6 +130,8 @@ export interface HandshakeParams {
   readonly lanes: number;
   /** Whether to tell the server (`hello.lanes`); unset leaves the server's default. */
   readonly announceLanes: boolean;
+  /** The server's per-connection message limit, from `/rt/negotiate`. */
+  readonly rate?: MessageRate | undefined;
 }
 
 /** Opens the rung and resolves with a link that passed hello/welcome and ping/pong within the budget. */
@@ -127,7 +149,7 @@ export function openLink(params: HandshakeParams, onLink?: (link: Link) => void)
   } catch (error) {
     return Promise.reject(new AttemptError(`${offer.kind}: ${(error as Error).message}`, undefined));
   }
-  const link = new Link(params.attempt, offer.kind, transport, params.lanes);
+  const link = new Link(params.attempt, offer.kind, transport, params.lanes, params.rate);
   onLink?.(link);
   return new Promise<Link>((resolve, reject) => {
     let serverError: string | undefined;

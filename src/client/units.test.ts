@@ -1,9 +1,11 @@
-/** Unit tests of the client's pure pieces: backoff, send buffer, ladder planning, rung memory. */
+/** Unit tests of the client's pure pieces: backoff, send buffer, ladder planning, rung memory, pacing, lanes. */
 import { describe, expect, it } from 'vitest';
+import { LaneMap } from '../lanes.ts';
 import type { OfferedTransport } from '../negotiate.ts';
 import { Backoff } from './backoff.ts';
 import { planLadder, rungsAbove } from './ladder.ts';
 import { Outbox, type OutboxEntry } from './outbox.ts';
+import { Pacer } from './pacer.ts';
 import { memoryRungMemory, storageRungMemory } from './rung-memory.ts';
 
 describe('Backoff', () => {
@@ -129,5 +131,46 @@ describe('rung memory', () => {
     data.set('switchyard:rung:http://c', JSON.stringify({ kind: 'carrier-pigeon', at: Date.now() }));
     expect(m.get('http://b')).toBeUndefined();
     expect(m.get('http://c')).toBeUndefined();
+  });
+});
+
+describe('Pacer', () => {
+  it('sends a burst at once, then paces the rest in order; tryNow drops instead of queueing', async () => {
+    const pacer = new Pacer({ messagesPerSecond: 1000, burst: 8 });
+    const sent: number[] = [];
+    for (let i = 0; i < 10; i++) pacer.run(() => sent.push(i));
+    // Half the announced burst goes at once (margin for the server's bucket starting earlier).
+    expect(sent).toEqual([0, 1, 2, 3]);
+    expect(pacer.queued).toBe(6);
+    expect(pacer.tryNow(() => sent.push(99))).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(sent).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    pacer.stop();
+  });
+
+  it('stop() forgets what waits', async () => {
+    const pacer = new Pacer({ messagesPerSecond: 10, burst: 2 });
+    const sent: number[] = [];
+    for (let i = 0; i < 5; i++) pacer.run(() => sent.push(i));
+    pacer.stop();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(sent).toEqual([0]);
+  });
+});
+
+describe('LaneMap', () => {
+  it('gives the first `max` topics a lane each, in order, and spreads later ones over them stably', () => {
+    const lanes = new LaneMap(4);
+    expect(['a', 'b', 'c', 'd'].map((t) => lanes.channelFor(t))).toEqual(['t0', 't1', 't2', 't3']);
+    expect(lanes.channelFor('a')).toBe('t0');
+    const later = Array.from({ length: 100 }, (_, i) => lanes.channelFor(`topic-${i}`));
+    expect(new Set(later).size).toBe(4);
+    expect(Array.from({ length: 100 }, (_, i) => lanes.channelFor(`topic-${i}`))).toEqual(later);
+  });
+
+  it('puts everything on the default channel with 0 lanes, and connection-level traffic always', () => {
+    expect(new LaneMap(0).channelFor('a')).toBe('');
+    expect(new LaneMap(8).channelFor(undefined)).toBe('');
+    expect(new LaneMap(1000).max).toBe(64);
   });
 });

@@ -1,6 +1,7 @@
 /** docs/client.md shows real files, and the files run: examples can neither drift nor rot. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { main as cursors } from '../../docs/examples/cursors.ts';
 import { main as quickstart } from '../../docs/examples/quickstart.ts';
 import { main as typed } from '../../docs/examples/typed.ts';
 
@@ -9,7 +10,11 @@ const doc = readFileSync(new URL('../../docs/client.md', import.meta.url), 'utf8
 describe('docs/client.md examples', () => {
   it('embeds every example file verbatim', () => {
     const blocks = [...doc.matchAll(/```ts file=(\S+)\n([\s\S]*?)```/g)];
-    expect(blocks.map((b) => b[1])).toEqual(['docs/examples/quickstart.ts', 'docs/examples/typed.ts']);
+    expect(blocks.map((b) => b[1])).toEqual([
+      'docs/examples/quickstart.ts',
+      'docs/examples/typed.ts',
+      'docs/examples/cursors.ts',
+    ]);
     for (const [, path, body] of blocks) {
       expect(body).toBe(readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8'));
     }
@@ -28,5 +33,9 @@ describe('docs/client.md examples', () => {
 
   it('typed example prints what the doc says', async () => {
     expect(await typed()).toEqual(documentedOutput('docs/examples/typed.ts'));
+  });
+
+  it('cursors example prints what the doc says', async () => {
+    expect(await cursors()).toEqual(documentedOutput('docs/examples/cursors.ts'));
   });
 });

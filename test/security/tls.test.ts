@@ -6,6 +6,7 @@ import { afterAll, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { generateDevCertificate } from '../../server/certs.ts';
 import { type RunningServer, startNodeServer, tlsFromEnv } from '../../server/node.ts';
+import { parseNegotiateResponse } from '../../src/negotiate.ts';
 
 let server: RunningServer | undefined;
 const dir = mkdtempSync(join(tmpdir(), 'switchyard-tls-'));
@@ -34,7 +35,7 @@ it('serves https and wss with a certificate and key read from TLS_CERT / TLS_KEY
   });
   expect(echoed).toBe(':over tls');
   ws.close();
-  // And the negotiate document says wss://.
+  // And the negotiate document's WebSocket URL, resolved against where it was fetched, is wss://.
   const negotiate = await new Promise<string>((resolve, reject) => {
     import('node:https').then(({ get }) =>
       get(`${server!.url}/rt/negotiate`, { ca: generated.cert }, (res) => {
@@ -46,7 +47,9 @@ it('serves https and wss with a certificate and key read from TLS_CERT / TLS_KEY
       }).on('error', reject),
     );
   });
-  expect(JSON.parse(negotiate).transports).toContainEqual({
+  expect(
+    parseNegotiateResponse(JSON.parse(negotiate), `${server.url}/rt/negotiate`).transports,
+  ).toContainEqual({
     kind: 'websocket',
     url: `${server.url.replace('https', 'wss')}/rt/ws`,
   });

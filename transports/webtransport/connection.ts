@@ -17,6 +17,7 @@ import type {
 } from '../../src/transport.ts';
 import { DEFAULT_CHANNEL } from '../../src/transport.ts';
 import { decodeUtf8Strict, encodeUtf8 } from '../../src/utf8.ts';
+import { chunkReader } from './chunks.ts';
 import {
   datagramOverhead,
   decodeChannelName,
@@ -172,14 +173,14 @@ export class WebTransportConnection {
     ownChannel?: string,
   ) {
     const frames = new FrameReader(this.#options.maxMessageBytes);
-    const reader = readable.getReader();
+    const reader = chunkReader(readable);
     // On a stream this side opened for a channel, the peer answers with data frames only.
     let channel: string | undefined = ownChannel;
     let isControl = isOwnControl;
     try {
       for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
+        const value = await reader.read();
+        if (value === undefined) break;
         for (const frame of frames.push(value)) {
           if (isControl) {
             this.#onControl(frame);
