@@ -311,6 +311,7 @@ export async function runLab(options: LabOptions): Promise<LabData> {
     await browser?.close().catch(() => undefined);
     server?.kill('SIGKILL');
     cleanup();
+    rmSync(runDir, { recursive: true, force: true });
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('exit', cleanup);
