@@ -8,6 +8,7 @@ import type { Hub } from '../hub/hub.ts';
 import { MemoryHub } from '../hub/memory.ts';
 import { createProtocol, type Protocol, type ProtocolOptions } from '../protocol/index.ts';
 import type { SessionStore } from '../protocol/sessions.ts';
+import { mountHolRoutes } from './hol-routes.ts';
 import { DEMO_PAGE_HTML } from './page-html.ts';
 
 export interface DemoOptions {
@@ -61,6 +62,7 @@ export function createDemo(options: DemoOptions): Demo {
     configure(app) {
       app.app.get('/', (c) => c.html(DEMO_PAGE_HTML));
       app.app.get('/favicon.ico', (c) => c.body(null, 204));
+      mountHolRoutes(app.app);
       app.app.get('/demo.js', (c) =>
         c.body(options.bundle, 200, {
           'content-type': 'text/javascript; charset=utf-8',
