@@ -338,9 +338,6 @@ export class WebTransportConnection {
       );
     }
     const writer = this.#datagramWriter ?? this.#openDatagramWriter();
-    // Latest value wins: while earlier datagrams still wait for the congestion window (a bulk transfer beside
-    // them), a new one is dropped rather than queued behind them, where it would only arrive late and stale.
-    if (writer.desiredSize !== null && writer.desiredSize <= 0) return Promise.resolve();
     // Unreliable by definition: a datagram the runtime drops under pressure is not an error.
     writer.write(encodeDatagram(type, channel, payload)).catch(() => {});
     return Promise.resolve();
