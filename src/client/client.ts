@@ -6,7 +6,7 @@
  * current link and the decisions about losing it. Every transport it opens is wrapped in a `Link` tagged
  * with an attempt id; events from a link that is no longer current are ignored.
  */
-import { CloseCode, closeCodeInfo } from '../close-codes.ts';
+import { CloseCode, closeCodeName } from '../close-codes.ts';
 import { type Codec, jsonCodec } from '../codec.ts';
 import { Emitter } from '../emitter.ts';
 import type { Envelope, WelcomeEnvelope } from '../envelope.ts';
@@ -410,7 +410,7 @@ export class Client<In = unknown> {
 
   #onActiveClose(link: Link, event: CloseEvent): void {
     if (link !== this.#current) return;
-    this.#lose(link, describeClose(event.code, event.reason || closeCodeInfo(event.code).why));
+    this.#lose(link, describeClose(event.code, event.reason || closeCodeName(event.code)));
   }
 
   /** The current link is gone (closed by the peer, dead, or dropped by us): decide between reconnect and stop. */

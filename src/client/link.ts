@@ -4,7 +4,7 @@
  * `open` alone proves nothing (proxies accept an upgrade and then hold or drop frames). Once a link is
  * retired its listeners are detached, so a replaced transport can never move the client again.
  */
-import { CloseCode, closeCodeInfo } from '../close-codes.ts';
+import { CloseCode, closeCodeName, isRetryable } from '../close-codes.ts';
 import { type Codec, jsonCodec } from '../codec.ts';
 import { type Envelope, PROTOCOL_VERSION, type WelcomeEnvelope } from '../envelope.ts';
 import { LaneMap } from '../lanes.ts';
@@ -23,8 +23,14 @@ export interface CloseInfo {
 }
 
 export function describeClose(code: number, reason: string): CloseInfo {
-  const info = closeCodeInfo(code);
-  return { code, reason, name: info.name, retry: info.retry, why: info.why };
+  const retry = isRetryable(code);
+  return {
+    code,
+    reason,
+    name: closeCodeName(code),
+    retry: retry ? 'retry' : 'never',
+    why: retry ? 'retryable: the condition may pass' : 'fatal: a retry would fail the same way',
+  };
 }
 
 /** A failed attempt; `close` is set when the peer closed with a code (which may be fatal). */
