@@ -70,16 +70,13 @@ describe('envelopes', () => {
     [{ type: 'ping', id: 1.5 }, 'ping.id: expected non-negative integer'],
     [{ type: 'msg', topic: 'a', seq: 1 }, 'msg.data: missing'],
     [{ type: 'vpub', data: 1 }, 'vpub.topic: missing'],
-    [
-      { type: 'vmsg', topic: 3, data: 1 },
-      'vmsg.topic: expected string of at most 4096 characters, got number',
-    ],
+    [{ type: 'vmsg', topic: 3, data: 1 }, 'vmsg.topic: expected string, got number'],
     [{ type: 'hello', v: 1, lanes: -1 }, 'hello.lanes: expected non-negative integer'],
     [
       { type: 'hello', v: 1, resume: { a: 'x' } },
       'hello.resume: expected object of at most 1024 topic -> non-negative integer',
     ],
-    [{ type: 'sub', topic: 'x'.repeat(5000) }, 'sub.topic: expected string of at most 4096 characters'],
+    [{ type: 'sub', topic: 'x'.repeat(5000) }, 'sub.topic: string longer than 4096'],
     [
       { type: 'welcome', session: 's', heartbeatMs: 1, maxMessageBytes: 1, resumed: 'yes' },
       'welcome.resumed: expected boolean',

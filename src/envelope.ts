@@ -157,7 +157,7 @@ const MAX_STRING_FIELD = 4096;
 const MAX_RESUME_TOPICS = 1024;
 
 const EXPECTED: Record<string, string> = {
-  s: `string of at most ${MAX_STRING_FIELD} characters`,
+  s: 'string',
   u: 'non-negative integer',
   b: 'boolean',
   r: `object of at most ${MAX_RESUME_TOPICS} topic -> non-negative integer`,
@@ -216,7 +216,11 @@ export function parseEnvelope(value: unknown): Envelope {
     if (fieldValue === undefined) {
       if (!field.optional) fail(`${type}.${field.name}: missing`);
     } else if (!valid(field.kind, fieldValue)) {
-      fail(`${type}.${field.name}: expected ${EXPECTED[field.kind]}, got ${describeValue(fieldValue)}`);
+      fail(
+        typeof fieldValue === 'string' && field.kind === 's'
+          ? `${type}.${field.name}: string longer than ${MAX_STRING_FIELD}`
+          : `${type}.${field.name}: expected ${EXPECTED[field.kind]}, got ${describeValue(fieldValue)}`,
+      );
     }
   }
   return record as unknown as Envelope;
