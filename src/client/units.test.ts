@@ -89,17 +89,16 @@ const all = ['webtransport', 'websocket', 'sse'] as const;
 
 describe('planLadder', () => {
   it('follows the app order, restricted to what the server offers and the client can open', () => {
-    expect(planLadder({ offers, available: all }).attempts.map((o) => o.kind)).toEqual(all);
-    expect(
-      planLadder({ offers, available: all, order: ['sse', 'websocket'] }).attempts.map((o) => o.kind),
-    ).toEqual(['sse', 'websocket']);
-    expect(
-      planLadder({ offers: offers.slice(1), available: ['websocket'] }).attempts.map((o) => o.kind),
-    ).toEqual(['websocket']);
+    expect(planLadder(offers, all).attempts.map((o) => o.kind)).toEqual(all);
+    expect(planLadder(offers, all, ['sse', 'websocket']).attempts.map((o) => o.kind)).toEqual([
+      'sse',
+      'websocket',
+    ]);
+    expect(planLadder(offers.slice(1), ['websocket']).attempts.map((o) => o.kind)).toEqual(['websocket']);
   });
 
   it('starts at the remembered rung, then below, then above', () => {
-    const plan = planLadder({ offers, available: all, remembered: 'websocket' });
+    const plan = planLadder(offers, all, undefined, 'websocket');
     expect(plan.attempts.map((o) => o.kind)).toEqual(['websocket', 'sse', 'webtransport']);
     expect(plan.ladder.map((o) => o.kind)).toEqual(all);
     expect(rungsAbove(plan.ladder, 'sse').map((o) => o.kind)).toEqual(['webtransport', 'websocket']);
