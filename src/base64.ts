@@ -4,12 +4,7 @@
  * the canonical alphabet and padding first (the platform's `atob` then does the work), so malformed input is
  * an error with a code, never silently skipped.
  */
-import { CloseCode } from './close-codes.ts';
-import { SwitchyardError } from './errors.ts';
-
-function invalidBase64(message: string): SwitchyardError {
-  return new SwitchyardError('ERR_INVALID_FRAME', message, { closeCode: CloseCode.ProtocolError });
-}
+import { invalidFrame } from './frame.ts';
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
@@ -42,7 +37,7 @@ const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]
 /** Strict: anything but canonical padded base64 (whitespace, missing padding, stray characters) is refused. */
 export function base64ToBytes(text: string): Uint8Array<ArrayBuffer> {
   if (!STRICT_BASE64.test(text))
-    throw invalidBase64('malformed base64 (expected padded groups of A-Z a-z 0-9 + /)');
+    throw invalidFrame('malformed base64 (expected padded groups of A-Z a-z 0-9 + /)');
   // Checked above, so the platform decoder's leniency (whitespace, no padding) never applies.
   const binary = atob(text);
   const out = new Uint8Array(binary.length);

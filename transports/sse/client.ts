@@ -7,6 +7,7 @@
 import { CloseCode } from '../../src/close-codes.ts';
 import { ConnectionCore, normalizeClose } from '../../src/connection-core.ts';
 import { type ErrorCode, SwitchyardError } from '../../src/errors.ts';
+import { invalidFrame } from '../../src/frame.ts';
 import type {
   Payload,
   SendOptions,
@@ -140,7 +141,7 @@ export class SseTransport implements Transport {
         return;
       }
     } catch {}
-    this.#fail(new SwitchyardError('ERR_INVALID_FRAME', 'SSE session event is malformed'));
+    this.#fail(invalidFrame('SSE session event is malformed'));
   }
 
   #onMessage(event: string, data: unknown): void {

@@ -8,8 +8,8 @@
  */
 
 import { base64ToBytes, bytesToBase64 } from '../../src/base64.ts';
-import { CloseCode } from '../../src/close-codes.ts';
 import { SwitchyardError } from '../../src/errors.ts';
+import { invalidFrame as invalid } from '../../src/frame.ts';
 import type { Payload, TransportCapabilities } from '../../src/transport.ts';
 
 export interface SseEvent {
@@ -92,8 +92,4 @@ export function decodePayloadData(event: string, value: string): { channel: stri
   }
   if (event === SseEventName.binary) return { channel, data: base64ToBytes(body) };
   throw invalid(`unknown SSE event ${JSON.stringify(event)}`);
-}
-
-function invalid(message: string): SwitchyardError {
-  return new SwitchyardError('ERR_INVALID_FRAME', message, { closeCode: CloseCode.ProtocolError });
 }
