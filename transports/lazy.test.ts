@@ -1,5 +1,5 @@
 /** The lazily loaded rung: connecting until loaded, then the real transport's state, events and sends. */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectionCore } from '../src/connection-core.ts';
 import type { Transport, TransportCapabilities } from '../src/transport.ts';
 import { lazyTransport } from './lazy.ts';
@@ -87,3 +87,59 @@ describe('lazyTransport', () => {
     expect(seen).toEqual(['error ERR_TRANSPORT', 'close 1006 webtransport could not be loaded: chunk 404']);
   });
 });
+
+describe('browserTransports: the lazily loaded rungs', () => {
+  const globals = globalThis as { WebTransport?: unknown; EventSource?: unknown };
+  afterEach(() => {
+    delete globals.WebTransport;
+    delete globals.EventSource;
+  });
+
+  it('declare before loading the capabilities the real rung has once loaded', async () => {
+    const { browserTransports } = await import('./index.browser.ts');
+    const { SSE_CAPABILITIES } = await import('./sse/encoder.ts');
+    globals.EventSource = class {
+      readyState = 0;
+      addEventListener() {}
+      close() {}
+    };
+    const never = new Promise<never>(() => undefined);
+    globals.WebTransport = class {
+      ready = never;
+      closed = never;
+      datagrams = { maxDatagramSize: 1200 };
+      close() {}
+    };
+    const sse = browserTransports.sse!({
+      offer: { kind: 'sse', url: 'http://h/rt/sse', postUrl: 'http://h/rt/sse/{session}' },
+      url: 'http://h/rt/sse',
+    });
+    const wt = browserTransports.webtransport!({
+      offer: { kind: 'webtransport', url: 'https://h/rt/wt' },
+      url: 'https://h/rt/wt',
+    });
+    const before = [sse.capabilities, wt.capabilities];
+    expect(before[0]).toEqual(SSE_CAPABILITIES);
+    await until(() => sse.capabilities !== before[0] && wt.capabilities !== before[1]);
+    expect(sse.capabilities).toBe(SSE_CAPABILITIES);
+    const { maxDatagramBytes, ...loaded } = wt.capabilities;
+    expect(loaded).toEqual(before[1]);
+    expect(maxDatagramBytes).toBe(1198);
+    sse.close();
+    wt.close();
+  });
+
+  it('a browser without WebTransport fails at once, without loading the rung', async () => {
+    const { browserTransports } = await import('./index.browser.ts');
+    expect(() =>
+      browserTransports.webtransport!({
+        offer: { kind: 'webtransport', url: 'https://h/' },
+        url: 'https://h/',
+      }),
+    ).toThrowError(expect.objectContaining({ code: 'ERR_UNSUPPORTED' }));
+  });
+});
+
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+}
