@@ -1,168 +1,136 @@
 /**
- * `npm run bench`: echo throughput and round-trip latency of our WebSocket rung against raw `ws`, in the same
- * run, on the same machine, alternating the two so that drift on a shared machine hits both alike.
- * Reports ratios (ours / raw), which is what the targets are about; absolute numbers vary with the machine.
+ * `npm run bench`: switchyard against raw `ws` 8.23, Socket.IO 4.8 (WebSocket transport only) and a
+ * hand-written SSE server, all in one run, on this machine, as ratios. Servers run each in its own process;
+ * load comes from several light client processes (bench/clients/), sized so that the raw `ws` baseline is
+ * bound by its server (the run proves it). Progress goes to stderr; results to bench/results/<mode>-<time>.json
+ * and, for full runs, the tables in docs/benchmarks.md.
+ *
+ *   npm run bench                  full run (about 6 minutes on 2 shared cores)
+ *   npm run bench -- --quick       smoke run: every phase, tiny sizes (20-30 s); writes quick-latest.json
+ *   npm run bench -- --profile     CPU profiles and heap snapshots of our servers (bench/profile.ts)
+ * Options: --rounds=N --window=MS --workers=N --only=proof,throughput,latency,memory,webtransport,bundle
+ *          --rows=ID,... (rows whose id contains one, e.g. rt-65536,fan-) --out=DIR (results directory) --no-docs
  */
-import { spawn } from 'node:child_process';
+
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { WebSocket } from 'ws';
-import type { Transport } from '../src/transport.ts';
-import { createNodeWebSocketTransport } from '../transports/websocket/node.ts';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type ServerName, ServerProc, WorkerProc } from './lib/procs.ts';
+import type { BenchResult } from './lib/result.ts';
+import { buildRows } from './lib/rows.ts';
+import { runBundles } from './phases/bundle.ts';
+import { runLatency } from './phases/latency.ts';
+import { runMemory } from './phases/memory.ts';
+import { runServerBoundProof, runThroughput } from './phases/throughput.ts';
+import { runWebTransportMemory } from './phases/webtransport.ts';
+import { renderDocs } from './report.ts';
 
-interface EchoClient {
-  send(data: Uint8Array): void;
-  onMessage(listener: () => void): void;
-  close(): void;
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(`--${name}`);
+const option = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+
+if (flag('profile')) {
+  await import('./profile.ts');
+  process.exit(0);
 }
 
-async function rawClient(url: string): Promise<EchoClient> {
-  const socket = new WebSocket(url, { perMessageDeflate: false });
-  await new Promise((resolve, reject) => {
-    socket.once('open', resolve);
-    socket.once('error', reject);
-  });
-  return {
-    send: (data) => socket.send(data),
-    onMessage: (listener) => socket.on('message', listener),
-    close: () => socket.close(),
-  };
-}
+const quick = flag('quick');
+const PHASES = ['bundle', 'proof', 'throughput', 'latency', 'memory', 'webtransport'] as const;
+const only = option('only')?.split(',');
+const runs = (phase: (typeof PHASES)[number]) => !only || only.includes(phase);
+const settings = {
+  rounds: Number(option('rounds') ?? (quick ? 1 : 3)),
+  warmupMs: quick ? 100 : 250,
+  windowMs: Number(option('window') ?? (quick ? 200 : 1000)),
+  workers: Number(option('workers') ?? 2),
+  latencySamplesPerRound: quick ? 100 : 2000,
+  memoryConnections: quick ? 50 : 5000,
+};
+const outDir = option('out') ?? fileURLToPath(new URL('./results/', import.meta.url));
+const started = Date.now();
+const progress = (line: string) =>
+  process.stderr.write(`${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s ${line}\n`);
 
-async function oursClient(url: string): Promise<EchoClient> {
-  const transport: Transport = createNodeWebSocketTransport({ url, maxMessageBytes: 2 * 1024 * 1024 });
-  await new Promise<void>((resolve, reject) => {
-    transport.on('open', () => resolve());
-    transport.on('close', (e) => reject(new Error(`closed ${e.code}`)));
-  });
-  return {
-    // Backpressure is measured by the in-flight window here, as with raw ws; the promise is not awaited.
-    send: (data) => {
-      transport.send(data).catch(() => {});
-    },
-    onMessage: (listener) => transport.on('message', listener),
-    close: () => transport.close(),
-  };
-}
-
-type Factory = (url: string) => Promise<EchoClient>;
-
-/** Messages echoed per second with `inFlight` outstanding per connection, over `ms`. */
-async function throughput(
-  factory: Factory,
-  url: string,
-  conns: number,
-  size: number,
-  inFlight: number,
-  ms: number,
-) {
-  const clients = await Promise.all(Array.from({ length: conns }, () => factory(url)));
-  const payload = new Uint8Array(size).fill(7);
-  let received = 0;
-  let running = true;
-  for (const client of clients) {
-    client.onMessage(() => {
-      received++;
-      if (running) client.send(payload);
-    });
-  }
-  // Warm up, then measure.
-  for (const client of clients) for (let i = 0; i < inFlight; i++) client.send(payload);
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  const start = received;
-  const t0 = performance.now();
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  const count = received - start;
-  const seconds = (performance.now() - t0) / 1000;
-  running = false;
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  for (const client of clients) client.close();
-  return count / seconds;
-}
-
-async function latency(factory: Factory, url: string, rounds: number) {
-  const client = await factory(url);
-  const payload = new Uint8Array(64);
-  const samples: number[] = [];
-  let resolveOne: () => void = () => {};
-  client.onMessage(() => resolveOne());
-  for (let i = 0; i < rounds; i++) {
-    const t0 = performance.now();
-    await new Promise<void>((resolve) => {
-      resolveOne = resolve;
-      client.send(payload);
-    });
-    samples.push((performance.now() - t0) * 1000);
-  }
-  client.close();
-  samples.sort((a, b) => a - b);
-  const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))]!;
-  return { p50: at(0.5), p99: at(0.99) };
-}
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-const fmt = (n: number) => (n >= 1000 ? `${(n / 1000).toFixed(1)}k` : n.toFixed(0));
-
-async function main() {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', new URL('./echo-server.ts', import.meta.url).pathname],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+const load0 = loadavg()[0]!;
+const workers = Array.from({ length: settings.workers * 2 }, () => new WorkerProc());
+const servers: Partial<Record<ServerName, ServerProc>> = {};
+const skipped: string[] = [];
+let result: BenchResult | undefined;
+try {
+  const bundles = runs('bundle') ? await runBundles(progress) : [];
+  const rowFilter = option('rows')?.split(',');
+  const rows = buildRows(quick, settings.workers).filter(
+    (r) => !rowFilter || rowFilter.some((f) => r.id.includes(f)),
   );
-  const firstLine = await new Promise<string>((resolve) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
-  });
-  const { rawUrl, oursUrl } = JSON.parse(firstLine) as { rawUrl: string; oursUrl: string };
-  const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-  const ms = Number(process.env.BENCH_MS ?? 1500);
-  const scenarios = [
-    { name: 'echo 64 B, 1 conn, 100 in flight', conns: 1, size: 64, inFlight: 100 },
-    { name: 'echo 1 KiB, 1 conn, 100 in flight', conns: 1, size: 1024, inFlight: 100 },
-    { name: 'echo 64 KiB, 1 conn, 100 in flight', conns: 1, size: 64 * 1024, inFlight: 100 },
-    { name: 'echo 64 B, 100 conns, 10 in flight each', conns: 100, size: 64, inFlight: 10 },
-  ];
-  const rows: string[] = [];
-  const ratios: number[] = [];
-  for (const s of scenarios) {
-    const raw: number[] = [];
-    const ours: number[] = [];
-    for (let r = 0; r < rounds; r++) {
-      // Alternate the order each round so neither side always runs on a warmer (or busier) machine.
-      if (r % 2 === 0) {
-        raw.push(await throughput(rawClient, rawUrl, s.conns, s.size, s.inFlight, ms));
-        ours.push(await throughput(oursClient, oursUrl, s.conns, s.size, s.inFlight, ms));
-      } else {
-        ours.push(await throughput(oursClient, oursUrl, s.conns, s.size, s.inFlight, ms));
-        raw.push(await throughput(rawClient, rawUrl, s.conns, s.size, s.inFlight, ms));
-      }
-    }
-    const ratio = median(ours) / median(raw);
-    ratios.push(ratio);
-    rows.push(
-      `| ${s.name} | ${fmt(median(raw))} msgs/s | ${fmt(median(ours))} msgs/s | ${ratio.toFixed(2)}x |`,
-    );
-    process.stderr.write(`${rows.at(-1)}\n`);
+  const needServers = runs('proof') || runs('throughput') || runs('latency');
+  if (needServers) {
+    for (const name of ['ws', 'sio', 'rung', 'proto', 'sse-raw'] as const)
+      servers[name] = await ServerProc.start(name);
   }
-  const rawLatency = await latency(rawClient, rawUrl, 3000);
-  const oursLatency = await latency(oursClient, oursUrl, 3000);
-  const latencyRow = `| round trip 64 B, one in flight (p50 / p99) | ${rawLatency.p50.toFixed(0)} / ${rawLatency.p99.toFixed(0)} µs | ${oursLatency.p50.toFixed(0)} / ${oursLatency.p99.toFixed(0)} µs | ${(oursLatency.p50 / rawLatency.p50).toFixed(2)}x (p50, lower is better) |`;
-  child.kill('SIGTERM');
-  const worst = Math.min(...ratios);
-  const table = [
-    `Echo benchmark, ${new Date().toISOString()}, node ${process.version}, server in a separate process, median of ${rounds} alternating rounds of ${ms} ms.`,
-    '',
-    '| measure | raw ws | switchyard WebSocket rung | ours / raw |',
-    '|---|---|---|---|',
-    ...rows,
-    latencyRow,
-    '',
-    `Target: ours >= 0.9x raw ws msgs/s. Worst ratio this run: ${worst.toFixed(2)}x (${worst >= 0.9 ? 'met' : 'NOT met'}).`,
-  ].join('\n');
-  process.stdout.write(`${table}\n`);
-  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-  writeFileSync(new URL('./results/latest.md', import.meta.url), `${table}\n`);
+  const ctx = {
+    servers: servers as Record<ServerName, ServerProc>,
+    workers: workers.slice(0, settings.workers),
+    timing: { warmupMs: settings.warmupMs, windowMs: settings.windowMs },
+    rounds: settings.rounds,
+    progress,
+  };
+  // The server-bound proof: the 100-connection 64 B echo row with half, the usual and twice the processes.
+  const proofRow = rows.find((r) => r.section === 'roundtrip' && r.conns > 1)!;
+  const proofCounts = [
+    ...new Set([Math.max(1, settings.workers / 2), settings.workers, settings.workers * 2]),
+  ];
+  const serverBound = runs('proof')
+    ? {
+        row: proofRow.label,
+        results: await runServerBoundProof({ ...ctx, workers }, proofRow, proofCounts),
+      }
+    : undefined;
+  const throughput = runs('throughput') ? await runThroughput(ctx, rows) : [];
+  const latency = runs('latency') ? await runLatency(ctx, settings.latencySamplesPerRound) : [];
+  for (const s of Object.values(servers)) await s.stop();
+  const settleMs = quick ? 50 : 500;
+  const memory = runs('memory')
+    ? await runMemory(ctx.workers, settings.memoryConnections, progress, settleMs)
+    : [];
+  if (runs('webtransport')) {
+    try {
+      memory.push(...(await runWebTransportMemory(settings.memoryConnections, progress, settleMs)));
+    } catch (error) {
+      skipped.push(`webtransport memory: ${(error as Error).message}`);
+      progress(`[memory] WebTransport NOT measured: ${(error as Error).message}`);
+    }
+  }
+  result = {
+    version: 1,
+    mode: quick ? 'quick' : 'full',
+    startedAt: new Date(started).toISOString(),
+    durationSeconds: Math.round((Date.now() - started) / 1000),
+    environment: {
+      node: process.version,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      loadAverage: [load0, loadavg()[0]!],
+    },
+    settings,
+    ...(serverBound ? { serverBound } : {}),
+    throughput,
+    latency,
+    memory,
+    bundles,
+    skipped,
+  };
+} finally {
+  for (const s of Object.values(servers)) await s.stop();
+  for (const w of workers) w.stop();
 }
 
-await main();
+mkdirSync(outDir, { recursive: true });
+const name = quick ? 'quick-latest.json' : `full-${result.startedAt.replace(/[:.]/g, '-')}.json`;
+const file = join(outDir, name);
+writeFileSync(file, `${JSON.stringify(result, null, 1)}\n`);
+progress(`results: ${file} (${result.durationSeconds} s)`);
+if (!quick && !flag('no-docs') && !only) {
+  const docs = renderDocs(outDir);
+  progress(`tables: ${docs}`);
+}

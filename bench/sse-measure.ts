@@ -1,12 +1,12 @@
 /**
  * Quick local numbers for docs/transports/sse.md (not a test, not the benchmark): downstream push rate of
  * 64 B messages to the Node client, and upstream batched send rate, with the WebSocket rung in the same run
- * for a ratio. Run: npx tsx transports/sse/measure.ts
+ * for a ratio. Run: npx tsx bench/sse-measure.ts
  */
-import { startNodeServer } from '../../server/node.ts';
-import type { ServerConnection, Transport } from '../../src/transport.ts';
-import { createNodeWebSocketTransport } from '../websocket/node.ts';
-import { createNodeSseTransport } from './node.ts';
+import { startNodeServer } from '../server/node.ts';
+import type { ServerConnection, Transport } from '../src/transport.ts';
+import { createNodeSseTransport } from '../transports/sse/node.ts';
+import { createNodeWebSocketTransport } from '../transports/websocket/node.ts';
 
 const N = Number(process.env.N ?? 200_000);
 const payload = 'x'.repeat(64);

@@ -1,0 +1,86 @@
+/**
+ * One throughput measurement: workers open their connections, start the load, and after a warm-up the
+ * orchestrator reads every worker's count and the server's CPU time at the start and the end of the window.
+ * The server's CPU time per message is the cost that does not depend on how busy the machine is.
+ */
+import type { LoadJob } from '../clients/messages.ts';
+import { cpuMicros, type ServerProc, sleep, type WorkerProc } from './procs.ts';
+
+export interface Timing {
+  readonly warmupMs: number;
+  readonly windowMs: number;
+}
+
+export interface Sample {
+  /** Counted replies (round trips, deliveries, events) per second, all workers together. */
+  readonly rate: number;
+  /** Server CPU over the window, in cores (1.0 = one core busy all the time). */
+  readonly serverCpu: number;
+  /** Server CPU time per counted message, microseconds. */
+  readonly serverUsPerMsg: number;
+  /** CPU of all load workers together, in cores. */
+  readonly clientCpu: number;
+}
+
+/** CLOCK_MONOTONIC in µs: the clock V8 stamps `.cpuprofile` samples with, the same in every process. */
+const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
+
+async function mark(server: ServerProc, workers: readonly WorkerProc[]) {
+  const counts = await Promise.all(workers.map((w) => w.request({ type: 'mark' }, 'count')));
+  return {
+    at: performance.now(),
+    monotonic: monotonicMicros(),
+    received: counts.reduce((n, c) => n + c.received, 0),
+    server: server.cpu(),
+    clients: workers.reduce((n, w) => n + cpuMicros(w.pid), 0),
+  };
+}
+
+/** `jobs[i]` runs on `workers[i]`. Throws if any connection saw an error or an unexpected frame. */
+export async function measureLoad(
+  server: ServerProc,
+  workers: readonly WorkerProc[],
+  jobs: readonly LoadJob[],
+  timing: Timing,
+): Promise<Sample> {
+  return (await measureWindow(server, workers, jobs, timing)).sample;
+}
+
+/** Like measureLoad, and also returns the window in monotonic µs (to cut a `--cpu-prof` profile to it). */
+export async function measureWindow(
+  server: ServerProc,
+  workers: readonly WorkerProc[],
+  jobs: readonly LoadJob[],
+  timing: Timing,
+  around?: { readonly start: () => Promise<void>; readonly end: () => Promise<void> },
+): Promise<{ sample: Sample; window: readonly [number, number] }> {
+  const used = workers.slice(0, jobs.length);
+  if (used.length < jobs.length) throw new Error(`${jobs.length} jobs for ${workers.length} workers`);
+  await Promise.all(used.map((w, i) => w.request({ type: 'open', job: jobs[i]! }, 'opened')));
+  for (const w of used) w.post({ type: 'go' });
+  await sleep(timing.warmupMs);
+  await around?.start();
+  const start = await mark(server, used);
+  await sleep(timing.windowMs);
+  const end = await mark(server, used);
+  await around?.end();
+  const stopped = await Promise.all(used.map((w) => w.request({ type: 'stop' }, 'stopped')));
+  const problems = stopped.flatMap((s) => [
+    ...(s.unexpected > 0 ? [`${s.unexpected} unexpected replies`] : []),
+    ...s.errors,
+  ]);
+  if (problems.length > 0) throw new Error(`${jobs[0]!.system}: ${[...new Set(problems)].join('; ')}`);
+  const seconds = (end.at - start.at) / 1000;
+  const messages = end.received - start.received;
+  if (messages <= 0) throw new Error(`${jobs[0]!.system}: no replies in the window`);
+  const serverMicros = end.server - start.server;
+  return {
+    sample: {
+      rate: messages / seconds,
+      serverCpu: serverMicros / 1e6 / seconds,
+      serverUsPerMsg: serverMicros / messages,
+      clientCpu: (end.clients - start.clients) / 1e6 / seconds,
+    },
+    window: [start.monotonic, end.monotonic],
+  };
+}

@@ -1,0 +1,187 @@
+/**
+ * The processes of a bench run: servers under test (each alone in its process, forked with `--expose-gc`)
+ * and load workers, both spoken to over fork IPC; CPU time read from /proc, outside the measured processes,
+ * so asking costs them nothing.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { FromWorker, ToWorker } from '../clients/messages.ts';
+import type { FromServer, MemoryReading, ToServer } from '../servers/control.ts';
+
+const BENCH = new URL('../', import.meta.url);
+/** Linux reports CPU time in clock ticks of 1/100 s (CLK_TCK is 100 on every mainstream kernel build). */
+const TICK_MICROS = 10_000;
+
+/** User + system CPU time of a process, in microseconds (10 ms resolution). */
+export function cpuMicros(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * TICK_MICROS;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Request/response over a child's IPC channel, in order; unsolicited messages go to `onOther`. */
+class Channel<In extends { type: string }, Out> {
+  readonly #child: ChildProcess;
+  readonly #waiting: { type: string; resolve: (m: In) => void; reject: (e: Error) => void }[] = [];
+  onOther: (message: In) => void = () => {};
+
+  constructor(child: ChildProcess, name: string) {
+    this.#child = child;
+    child.on('message', (message: In) => {
+      if (message.type === 'error') {
+        this.#waiting.shift()?.reject(new Error(`${name}: ${(message as { message?: string }).message}`));
+        return;
+      }
+      const index = this.#waiting.findIndex((w) => w.type === message.type);
+      if (index < 0) {
+        this.onOther(message);
+        return;
+      }
+      this.#waiting.splice(index, 1)[0]!.resolve(message);
+    });
+    child.on('exit', (code, signal) => {
+      for (const w of this.#waiting.splice(0)) w.reject(new Error(`${name} exited (${code ?? signal})`));
+    });
+  }
+
+  request<T extends In['type']>(message: Out, reply: T): Promise<Extract<In, { type: T }>> {
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ type: reply, resolve: resolve as (m: In) => void, reject });
+      this.#child.send(message as object);
+    });
+  }
+
+  post(message: Out): void {
+    this.#child.send(message as object);
+  }
+}
+
+export type ServerName = 'ws' | 'sio' | 'rung' | 'proto' | 'sse-raw';
+
+const SERVER_SCRIPTS: Record<ServerName, [string, string[]]> = {
+  ws: ['servers/raw-ws.ts', []],
+  sio: ['servers/socketio.ts', []],
+  rung: ['servers/ours.ts', ['rung']],
+  proto: ['servers/ours.ts', ['protocol']],
+  'sse-raw': ['servers/sse-raw.ts', []],
+};
+
+export class ServerProc {
+  readonly name: ServerName;
+  readonly port: number;
+  readonly child: ChildProcess;
+  readonly #channel: Channel<FromServer, ToServer>;
+
+  private constructor(
+    name: ServerName,
+    port: number,
+    child: ChildProcess,
+    channel: Channel<FromServer, ToServer>,
+  ) {
+    this.name = name;
+    this.port = port;
+    this.child = child;
+    this.#channel = channel;
+  }
+
+  /** `extraArgv` e.g. `--cpu-prof` flags for the profile mode. */
+  static async start(name: ServerName, extraArgv: string[] = []): Promise<ServerProc> {
+    const [script, args] = SERVER_SCRIPTS[name];
+    const child = fork(new URL(script, BENCH).pathname, args, {
+      execArgv: ['--import', 'tsx', '--expose-gc', ...extraArgv],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const channel = new Channel<FromServer, ToServer>(child, `server ${name}`);
+    const ready = await new Promise<FromServer>((resolve, reject) => {
+      child.once('message', resolve);
+      child.once('exit', (code) => reject(new Error(`server ${name} exited with ${code} before ready`)));
+    });
+    if (ready.type !== 'ready') throw new Error(`server ${name}: unexpected first message ${ready.type}`);
+    return new ServerProc(name, ready.port, child, channel);
+  }
+
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
+  cpu(): number {
+    return cpuMicros(this.pid);
+  }
+
+  async memory(): Promise<MemoryReading> {
+    return (await this.#channel.request({ type: 'mem' }, 'mem')).memory;
+  }
+
+  async startProfile(): Promise<void> {
+    await this.#channel.request({ type: 'cpu-start' }, 'cpu-started');
+  }
+
+  async stopProfile(path: string): Promise<void> {
+    await this.#channel.request({ type: 'cpu-stop', path }, 'cpu-stopped');
+  }
+
+  async snapshot(path: string): Promise<void> {
+    await this.#channel.request({ type: 'snapshot', path }, 'snapshot');
+  }
+
+  /** Asks for a clean exit (so `--cpu-prof` writes its file); kills it if it does not go within 10 s. */
+  stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      const force = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+      this.child.once('exit', () => {
+        clearTimeout(force);
+        resolve();
+      });
+      this.#channel.post({ type: 'exit' });
+    });
+  }
+}
+
+export class WorkerProc {
+  readonly child: ChildProcess;
+  readonly #channel: Channel<FromWorker, ToWorker>;
+
+  constructor() {
+    this.child = fork(new URL('clients/worker.ts', BENCH).pathname, [], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.#channel = new Channel<FromWorker, ToWorker>(this.child, 'load worker');
+  }
+
+  set onProgress(listener: (conns: number) => void) {
+    this.#channel.onOther = (m) => {
+      if (m.type === 'progress') listener(m.conns);
+    };
+  }
+
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
+  cpu(): number {
+    return cpuMicros(this.pid);
+  }
+
+  request<T extends FromWorker['type']>(
+    message: ToWorker,
+    reply: T,
+  ): Promise<Extract<FromWorker, { type: T }>> {
+    return this.#channel.request(message, reply);
+  }
+
+  post(message: ToWorker): void {
+    this.#channel.post(message);
+  }
+
+  stop(): void {
+    if (this.child.connected) this.post({ type: 'exit' });
+  }
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

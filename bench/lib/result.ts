@@ -1,0 +1,34 @@
+/** The JSON a bench run writes to bench/results/ (and the markdown in docs/benchmarks.md is rendered from). */
+import type { BundleResult } from '../phases/bundle.ts';
+import type { LatencyResult } from '../phases/latency.ts';
+import type { MemoryResult } from '../phases/memory.ts';
+import type { ProofResult, RowResult } from '../phases/throughput.ts';
+
+export interface BenchResult {
+  readonly version: 1;
+  readonly mode: 'full' | 'quick';
+  readonly startedAt: string;
+  readonly durationSeconds: number;
+  readonly environment: {
+    readonly node: string;
+    readonly cpus: number;
+    readonly cpuModel: string;
+    /** 1-minute load average at the start and the end: other work on the shared machine. */
+    readonly loadAverage: readonly [number, number];
+  };
+  readonly settings: {
+    readonly rounds: number;
+    readonly warmupMs: number;
+    readonly windowMs: number;
+    readonly workers: number;
+    readonly latencySamplesPerRound: number;
+    readonly memoryConnections: number;
+  };
+  readonly serverBound?: { readonly row: string; readonly results: ProofResult[] };
+  readonly throughput: RowResult[];
+  readonly latency: LatencyResult[];
+  readonly memory: MemoryResult[];
+  readonly bundles: BundleResult[];
+  /** Phases that could not run, and why (never silently absent). */
+  readonly skipped: readonly string[];
+}

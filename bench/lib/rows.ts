@@ -1,0 +1,155 @@
+/**
+ * The matrix a bench run measures: which systems are compared in which rows, how each row's connections
+ * are split over the load workers, and which ratios the issue's targets are stated in.
+ */
+import type { LoadJob, LoadSystem } from '../clients/messages.ts';
+import type { ServerName } from './procs.ts';
+
+export interface SystemRef {
+  readonly id: LoadSystem;
+  readonly label: string;
+  readonly server: ServerName;
+}
+
+export const SYSTEMS = {
+  ws: { id: 'ws', label: 'raw ws', server: 'ws' },
+  'sio-echo': { id: 'sio-echo', label: 'Socket.IO event echo', server: 'sio' },
+  'sio-ack': { id: 'sio-ack', label: 'Socket.IO emit + ack', server: 'sio' },
+  rung: { id: 'rung', label: 'our WebSocket rung (channel echo)', server: 'rung' },
+  proto: { id: 'proto', label: 'our protocol pub -> ack', server: 'proto' },
+  'ws-fan': { id: 'ws-fan', label: 'raw ws broadcast', server: 'ws' },
+  'sio-fan': { id: 'sio-fan', label: 'Socket.IO room emit', server: 'sio' },
+  'proto-fan': { id: 'proto-fan', label: 'our hub -> subscribers', server: 'proto' },
+  'sse-raw-push': { id: 'sse-raw-push', label: 'hand-written SSE', server: 'sse-raw' },
+  'sse-push': { id: 'sse-push', label: 'our SSE rung', server: 'rung' },
+  'sse-raw-echo': { id: 'sse-raw-echo', label: 'hand-written SSE + POST', server: 'sse-raw' },
+  'sse-echo': { id: 'sse-echo', label: 'our SSE rung', server: 'rung' },
+} as const satisfies Record<string, SystemRef>;
+
+export type SystemId = keyof typeof SYSTEMS;
+
+export type Section = 'roundtrip' | 'fanout' | 'sse-push' | 'sse-echo';
+
+export interface Row {
+  readonly id: string;
+  readonly section: Section;
+  readonly label: string;
+  readonly size: number;
+  /** Connections (round trips, SSE) or subscribers (fan-out). */
+  readonly conns: number;
+  readonly inFlight: number;
+  readonly systems: readonly SystemId[];
+}
+
+/** A ratio the issue states a target for: `of` / `to`, per row. */
+export interface RatioSpec {
+  readonly of: SystemId;
+  readonly to: SystemId;
+  readonly label: string;
+  /** Target for this row, if the issue states one. */
+  readonly target?: (row: Row) => number | undefined;
+}
+
+export const RATIOS: Record<Section, readonly RatioSpec[]> = {
+  roundtrip: [
+    { of: 'rung', to: 'ws', label: 'rung / raw ws', target: () => 0.95 },
+    {
+      of: 'proto',
+      to: 'sio-echo',
+      label: 'protocol / Socket.IO echo',
+      target: (row) => (row.size <= 1024 ? 1.5 : 1),
+    },
+    { of: 'proto', to: 'sio-ack', label: 'protocol / Socket.IO ack' },
+    { of: 'proto', to: 'ws', label: 'protocol / raw ws' },
+    { of: 'sio-echo', to: 'ws', label: 'Socket.IO echo / raw ws' },
+  ],
+  fanout: [
+    { of: 'proto-fan', to: 'sio-fan', label: 'hub / Socket.IO room', target: () => 1 },
+    { of: 'proto-fan', to: 'ws-fan', label: 'hub / raw ws broadcast' },
+  ],
+  'sse-push': [{ of: 'sse-push', to: 'sse-raw-push', label: 'ours / hand-written' }],
+  'sse-echo': [{ of: 'sse-echo', to: 'sse-raw-echo', label: 'ours / hand-written' }],
+};
+
+const KIB = 1024;
+const sizeLabel = (size: number) => (size >= KIB ? `${size / KIB} KiB` : `${size} B`);
+
+export function buildRows(quick: boolean, workers: number): Row[] {
+  const rows: Row[] = [];
+  const sizes = quick ? [64] : [64, KIB, 64 * KIB];
+  const connCounts = quick ? [20] : [1, 100];
+  for (const size of sizes) {
+    for (const conns of connCounts) {
+      const inFlight = size < 64 * KIB ? 100 : conns === 1 ? 16 : 4;
+      rows.push({
+        id: `rt-${size}-${conns}`,
+        section: 'roundtrip',
+        label: `round trips ${sizeLabel(size)}, ${conns} conn${conns > 1 ? 's' : ''} x ${inFlight} in flight`,
+        size,
+        conns,
+        inFlight,
+        systems: ['ws', 'sio-echo', 'sio-ack', 'rung', 'proto'],
+      });
+    }
+  }
+  for (const size of sizes) {
+    for (const conns of connCounts) {
+      const inFlight = size < 64 * KIB ? 32 : 4;
+      rows.push({
+        id: `fan-${size}-${conns}`,
+        section: 'fanout',
+        label:
+          conns === 1
+            ? `deliveries ${sizeLabel(size)}, 1 publisher -> 1 subscriber, ${inFlight} in flight`
+            : `deliveries ${sizeLabel(size)}, ${conns} subscribers (${workers} topics x ${conns / workers}, a publisher each), ${inFlight} in flight`,
+        size,
+        conns,
+        inFlight,
+        systems: ['ws-fan', 'sio-fan', 'proto-fan'],
+      });
+    }
+  }
+  for (const size of quick ? [64] : [64, KIB]) {
+    for (const conns of connCounts) {
+      rows.push({
+        id: `ssepush-${size}-${conns}`,
+        section: 'sse-push',
+        label: `SSE push ${sizeLabel(size)} events, ${conns} stream${conns > 1 ? 's' : ''}`,
+        size,
+        conns,
+        inFlight: 0,
+        systems: ['sse-raw-push', 'sse-push'],
+      });
+    }
+  }
+  for (const conns of connCounts) {
+    rows.push({
+      id: `sseecho-64-${conns}`,
+      section: 'sse-echo',
+      label: `SSE echo 64 B (POST up, event down), ${conns} conn${conns > 1 ? 's' : ''} x 1 in flight`,
+      size: 64,
+      conns,
+      inFlight: 1,
+      systems: ['sse-raw-echo', 'sse-echo'],
+    });
+  }
+  return rows;
+}
+
+/**
+ * Splits a row over `workers` load processes: connections evenly; fan-out as one group (one publisher and
+ * its subscribers) per worker, so each worker's publisher paces on its own subscribers.
+ */
+export function jobsFor(row: Row, system: SystemId, workers: number, port: number, tag: string): LoadJob[] {
+  const n = row.conns === 1 ? 1 : workers;
+  return Array.from({ length: n }, (_, i) => ({
+    system: SYSTEMS[system].id,
+    host: '127.0.0.1',
+    port,
+    conns: Math.floor(row.conns / n) + (i < row.conns % n ? 1 : 0),
+    ...(row.section === 'fanout' ? { groups: [i] } : {}),
+    size: row.size,
+    inFlight: row.inFlight,
+    tag: `${tag}-w${i}`,
+  }));
+}

@@ -1,0 +1,128 @@
+/**
+ * Server memory per idle connection: a fresh server process per system, warmed up (a few connections opened
+ * and closed, so lazily loaded code is not billed to the connections), then N connections opened and left
+ * idle; RSS and heap after full GC, before and after, divided by N.
+ */
+import type { LoadJob, LoadSystem } from '../clients/messages.ts';
+import { type ServerName, ServerProc, sleep, type WorkerProc } from '../lib/procs.ts';
+import { fmtBytes } from '../lib/stats.ts';
+import type { MemoryReading } from '../servers/control.ts';
+
+export interface MemorySystem {
+  readonly id: LoadSystem | 'wt-raw-idle' | 'wt-idle' | 'wt-hello-idle';
+  readonly label: string;
+  readonly server: ServerName | 'deno-wt';
+}
+
+export const MEMORY_SYSTEMS: readonly MemorySystem[] = [
+  { id: 'ws-idle', label: 'raw ws', server: 'ws' },
+  { id: 'sio-idle', label: 'Socket.IO (connected to /)', server: 'sio' },
+  { id: 'rung-idle', label: 'our WebSocket rung, bare', server: 'rung' },
+  { id: 'proto-idle', label: 'our WebSocket rung + protocol, after hello', server: 'proto' },
+  { id: 'sse-raw-idle', label: 'hand-written SSE stream', server: 'sse-raw' },
+  { id: 'sse-idle', label: 'our SSE rung, bare', server: 'rung' },
+  { id: 'sse-hello-idle', label: 'our SSE rung + protocol, after hello', server: 'proto' },
+];
+
+export interface MemoryResult {
+  readonly system: MemorySystem['id'];
+  readonly label: string;
+  readonly conns: number;
+  readonly before: MemoryReading;
+  readonly after: MemoryReading;
+  readonly rssPerConn: number;
+  readonly heapPerConn: number;
+  /** Memory outside the JS heap that V8 knows of (Buffers, ArrayBuffers), per connection. */
+  readonly externalPerConn: number;
+}
+
+export function perConn(
+  system: MemorySystem,
+  conns: number,
+  before: MemoryReading,
+  after: MemoryReading,
+): MemoryResult {
+  return {
+    system: system.id,
+    label: system.label,
+    conns,
+    before,
+    after,
+    rssPerConn: (after.rss - before.rss) / conns,
+    heapPerConn: (after.heapUsed - before.heapUsed) / conns,
+    externalPerConn: (after.external - before.external) / conns,
+  };
+}
+
+export function describeMemory(r: MemoryResult): string {
+  return `${r.label}: ${fmtBytes(r.rssPerConn)} RSS, ${fmtBytes(r.heapPerConn)} heap, ${fmtBytes(r.externalPerConn)} external per connection (${r.conns} idle)`;
+}
+
+/** Opens `conns` idle connections of `system` spread over the workers; resolves once all are set up. */
+export async function openIdle(
+  workers: readonly WorkerProc[],
+  system: LoadSystem,
+  port: number,
+  conns: number,
+  tag: string,
+  progress?: (line: string) => void,
+): Promise<void> {
+  let total = 0;
+  for (const w of workers) {
+    w.onProgress = () => {
+      total += 500;
+      if (progress && total % 1000 === 0) progress(`[memory] ${system}: ${total}/${conns} open`);
+    };
+  }
+  await Promise.all(
+    workers.map((w, i) => {
+      const job: LoadJob = {
+        system,
+        host: '127.0.0.1',
+        port,
+        conns: Math.floor(conns / workers.length) + (i < conns % workers.length ? 1 : 0),
+        size: 64,
+        inFlight: 0,
+        tag: `${tag}-w${i}`,
+      };
+      return w.request({ type: 'open', job }, 'opened');
+    }),
+  );
+}
+
+export async function closeIdle(workers: readonly WorkerProc[]): Promise<void> {
+  const stopped = await Promise.all(workers.map((w) => w.request({ type: 'stop' }, 'stopped')));
+  const errors = stopped.flatMap((s) => s.errors);
+  if (errors.length > 0) throw new Error(`idle connections saw errors: ${[...new Set(errors)].join('; ')}`);
+}
+
+export async function runMemory(
+  workers: readonly WorkerProc[],
+  conns: number,
+  progress: (line: string) => void,
+  settleMs = 500,
+  systems: readonly MemorySystem[] = MEMORY_SYSTEMS,
+): Promise<MemoryResult[]> {
+  const results: MemoryResult[] = [];
+  for (const system of systems) {
+    if (system.server === 'deno-wt') continue;
+    const server = await ServerProc.start(system.server);
+    try {
+      const id = system.id as LoadSystem;
+      await openIdle(workers, id, server.port, 20, 'warm');
+      await closeIdle(workers);
+      await sleep(settleMs / 2);
+      const before = await server.memory();
+      await openIdle(workers, id, server.port, conns, 'mem', progress);
+      await sleep(settleMs);
+      const after = await server.memory();
+      await closeIdle(workers);
+      const result = perConn(system, conns, before, after);
+      results.push(result);
+      progress(`[memory] ${describeMemory(result)}`);
+    } finally {
+      await server.stop();
+    }
+  }
+  return results;
+}

@@ -1,0 +1,148 @@
+/**
+ * Throughput rows and the server-bound proof. Every row's systems run round by round in a rotating order,
+ * so drift on the shared machine hits each alike; tables report the median of the rounds, the spread, and
+ * ratios of medians.
+ */
+import { measureLoad, type Sample, type Timing } from '../lib/measure.ts';
+import type { ServerName, ServerProc, WorkerProc } from '../lib/procs.ts';
+import { jobsFor, RATIOS, type Row, SYSTEMS, type SystemId } from '../lib/rows.ts';
+import { fmtRate, median, spread } from '../lib/stats.ts';
+
+export interface SystemResult {
+  readonly samples: Sample[];
+  readonly median: Sample;
+  /** (max - min) / median of the rounds' rates. */
+  readonly spread: number;
+}
+
+export interface RatioResult {
+  readonly label: string;
+  readonly of: SystemId;
+  readonly to: SystemId;
+  /** Ratio of median rates. */
+  readonly value: number;
+  /** Ratio of median server CPU per message, `to` / `of`: above 1 means `of` costs the server less per message. */
+  readonly costValue: number;
+  readonly target?: number;
+  readonly met?: boolean;
+}
+
+export interface RowResult {
+  readonly row: Row;
+  readonly results: Partial<Record<SystemId, SystemResult>>;
+  readonly ratios: RatioResult[];
+}
+
+export interface ProofResult {
+  readonly processes: number;
+  readonly rates: number[];
+  readonly rate: number;
+  readonly serverCpu: number;
+  readonly clientCpu: number;
+}
+
+export interface Context {
+  readonly servers: Record<ServerName, ServerProc>;
+  readonly workers: readonly WorkerProc[];
+  readonly timing: Timing;
+  readonly rounds: number;
+  readonly progress: (line: string) => void;
+}
+
+function medianSample(samples: readonly Sample[]): Sample {
+  return {
+    rate: median(samples.map((s) => s.rate)),
+    serverCpu: median(samples.map((s) => s.serverCpu)),
+    serverUsPerMsg: median(samples.map((s) => s.serverUsPerMsg)),
+    clientCpu: median(samples.map((s) => s.clientCpu)),
+  };
+}
+
+const rotate = <T>(items: readonly T[], by: number): T[] =>
+  items.map((_, i) => items[(i + by) % items.length]!);
+
+function describeSample(s: Sample): string {
+  return `${fmtRate(s.rate).padStart(7)} msgs/s  server ${(s.serverCpu * 100).toFixed(0).padStart(3)}% cpu, ${s.serverUsPerMsg.toFixed(2)} µs/msg  clients ${(s.clientCpu * 100).toFixed(0)}%`;
+}
+
+export async function runThroughput(ctx: Context, rows: readonly Row[]): Promise<RowResult[]> {
+  const samples = new Map<string, Sample[]>();
+  const total = rows.reduce((n, r) => n + r.systems.length, 0) * ctx.rounds;
+  let done = 0;
+  for (let round = 0; round < ctx.rounds; round++) {
+    for (const row of rows) {
+      for (const system of rotate(row.systems, round)) {
+        const server = ctx.servers[SYSTEMS[system].server];
+        const jobs = jobsFor(row, system, ctx.workers.length, server.port, `r${round}`);
+        const sample = await measureLoad(server, ctx.workers, jobs, ctx.timing);
+        const key = `${row.id}/${system}`;
+        samples.set(key, [...(samples.get(key) ?? []), sample]);
+        done++;
+        ctx.progress(
+          `[${String(done).padStart(3)}/${total}] round ${round + 1}/${ctx.rounds}  ${row.label}  ${SYSTEMS[system].label}: ${describeSample(sample)}`,
+        );
+      }
+    }
+  }
+  return rows.map((row) => {
+    const results: Partial<Record<SystemId, SystemResult>> = {};
+    for (const system of row.systems) {
+      const list = samples.get(`${row.id}/${system}`) ?? [];
+      results[system] = {
+        samples: list,
+        median: medianSample(list),
+        spread: spread(list.map((s) => s.rate)),
+      };
+    }
+    const ratios = RATIOS[row.section]
+      .filter((r) => results[r.of] && results[r.to])
+      .map((r): RatioResult => {
+        const of = results[r.of]!.median;
+        const to = results[r.to]!.median;
+        const value = of.rate / to.rate;
+        const target = r.target?.(row);
+        return {
+          label: r.label,
+          of: r.of,
+          to: r.to,
+          value,
+          costValue: to.serverUsPerMsg / of.serverUsPerMsg,
+          ...(target !== undefined ? { target, met: value >= target } : {}),
+        };
+      });
+    return { row, results, ratios };
+  });
+}
+
+/**
+ * The proof that the raw `ws` baseline is bound by its server, not by the clients: the same row with 1, k
+ * and 2k load processes. Once the server is the bottleneck, more client processes add nothing.
+ */
+export async function runServerBoundProof(
+  ctx: Context,
+  row: Row,
+  counts: readonly number[],
+): Promise<ProofResult[]> {
+  const byCount = new Map<number, Sample[]>();
+  const server = ctx.servers.ws;
+  for (let round = 0; round < ctx.rounds; round++) {
+    for (const processes of rotate(counts, round)) {
+      const jobs = jobsFor(row, 'ws', processes, server.port, `proof${round}`);
+      const sample = await measureLoad(server, ctx.workers.slice(0, processes), jobs, ctx.timing);
+      byCount.set(processes, [...(byCount.get(processes) ?? []), sample]);
+      ctx.progress(
+        `[proof] round ${round + 1}/${ctx.rounds}  raw ws, ${row.label}, ${processes} client process${processes > 1 ? 'es' : ''}: ${describeSample(sample)}`,
+      );
+    }
+  }
+  return counts.map((processes) => {
+    const list = byCount.get(processes) ?? [];
+    return {
+      processes,
+      rates: list.map((s) => s.rate),
+      rate: median(list.map((s) => s.rate)),
+      serverCpu: median(list.map((s) => s.serverCpu)),
+      clientCpu: median(list.map((s) => s.clientCpu)),
+    };
+  });
+}

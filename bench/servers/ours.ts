@@ -1,0 +1,42 @@
+/**
+ * switchyard under test, started the way an app starts it (`startNodeServer`), with default limits except the
+ * message size (64 KiB rows need headroom). Mode from argv[2]:
+ *   rung      the rungs alone: every message echoed on its channel through `onConnection`; a text
+ *             `push:N` (SSE push rows) streams N-byte messages as fast as `send()`'s backpressure allows
+ *   protocol  the full protocol (server/protocol over a MemoryHub): hello, pub -> ack, sub -> msg fan-out
+ */
+
+import { MemoryHub } from '../../server/hub/index.ts';
+import { startNodeServer } from '../../server/node.ts';
+import { createProtocol } from '../../server/protocol/index.ts';
+import type { ConnectionHandler } from '../../src/transport.ts';
+import { serveControl } from './control.ts';
+
+const mode = process.argv[2] ?? 'rung';
+const maxMessageBytes = 2 << 20;
+
+const echo: ConnectionHandler = (connection) => {
+  connection.on('message', (m) => {
+    if (typeof m.data === 'string' && m.data.startsWith('push:')) {
+      const payload = 'x'.repeat(Number(m.data.slice(5)));
+      void (async () => {
+        while (connection.state === 'open') await connection.send(payload).catch(() => {});
+      })();
+      return;
+    }
+    connection.send(m.data, { channel: m.channel }).catch(() => {});
+  });
+};
+
+// Sessions outlive their connection for a grace period (60 s by default) so that a client can resume; no
+// client of the bench resumes, and thousands of abandoned sessions would tax later rounds' GC, so it is short.
+const protocol =
+  mode === 'protocol'
+    ? createProtocol({ hub: new MemoryHub(), maxMessageBytes, sessions: { graceMs: 2000 } })
+    : undefined;
+
+const server = await startNodeServer({
+  onConnection: protocol ? protocol.onConnection : echo,
+  limits: { maxMessageBytes },
+});
+serveControl(server.port);
