@@ -36,8 +36,7 @@ const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]
 
 /** Strict: anything but canonical padded base64 (whitespace, missing padding, stray characters) is refused. */
 export function base64ToBytes(text: string): Uint8Array<ArrayBuffer> {
-  if (!STRICT_BASE64.test(text))
-    throw invalidFrame('malformed base64 (expected padded groups of A-Z a-z 0-9 + /)');
+  if (!STRICT_BASE64.test(text)) throw invalidFrame('malformed base64');
   // Checked above, so the platform decoder's leniency (whitespace, no padding) never applies.
   const binary = atob(text);
   const out = new Uint8Array(binary.length);

@@ -109,9 +109,7 @@ export function waitForDrain(
   return new Promise((resolve, reject) => {
     const tick = () => {
       if (isClosed()) {
-        reject(
-          new SwitchyardError('ERR_CLOSED', 'connection closed while waiting for the send buffer to drain'),
-        );
+        reject(new SwitchyardError('ERR_CLOSED', 'closed before the send buffer drained'));
         return;
       }
       if (bufferedAmount() <= highWaterMark) resolve();

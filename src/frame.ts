@@ -72,7 +72,7 @@ export function encodeBinaryFrame(channel: string, bytes: Uint8Array): Uint8Arra
 export function decodeBinaryFrame(frame: Uint8Array): { channel: string; data: Uint8Array } {
   const length = frame[0];
   if (length === undefined || length > 64 || frame.byteLength < 1 + length) {
-    throw invalidFrame('binary frame is empty or its channel length is out of range');
+    throw invalidFrame('binary frame: bad channel length');
   }
   let channel = '';
   for (let i = 1; i <= length; i++) channel += String.fromCharCode(frame[i]!);

@@ -64,9 +64,7 @@ export function resolveOfferUrl(kind: TransportKind | 'token', raw: string, base
   try {
     url = new URL(raw, base);
   } catch {
-    bad(
-      `${kind} URL ${JSON.stringify(raw.slice(0, 100))} is not ${base ? 'a URL' : 'absolute (and no negotiate URL to resolve it against)'}`,
-    );
+    bad(`${kind} URL ${JSON.stringify(raw.slice(0, 100))} is not ${base ? 'a URL' : 'absolute'}`);
   }
   const scheme = SCHEMES[kind][url.protocol];
   if (!scheme) bad(`${kind} URL scheme ${url.protocol} is not usable for this rung`);

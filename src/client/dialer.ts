@@ -103,7 +103,7 @@ export class Dialer {
     const { ladder, attempts } = planLadder(offers, Object.keys(o.transports), o.order, remembered);
     this.ladder = ladder;
     if (!attempts.length) {
-      return describeClose(CloseCode.Abnormal, 'no rung offered by the server is available here');
+      return describeClose(CloseCode.Abnormal, 'no offered rung is available here');
     }
     let token: string | undefined;
     try {

@@ -57,19 +57,15 @@ export class Outbox {
   /** Adds the entry, applying the overflow policy; throws `ERR_BUFFER_FULL` when it cannot be taken. */
   add(entry: OutboxEntry): void {
     if (entry.bytes > this.#maxBytes) {
-      throw full(
-        `message of ${entry.bytes} bytes is larger than the whole send buffer (${this.#maxBytes} bytes)`,
-      );
+      throw full(`message of ${entry.bytes} bytes exceeds the send buffer (${this.#maxBytes})`);
     }
     while (this.#entries.size >= this.#maxMessages || this.#bytes + entry.bytes > this.#maxBytes) {
       if (!this.#dropOldest) {
-        throw full(
-          `send buffer full (${this.#entries.size} messages, ${this.#bytes} bytes; policy reject-new)`,
-        );
+        throw full(`send buffer full (${this.#entries.size} messages, ${this.#bytes} bytes)`);
       }
       const oldest = this.#entries.values().next().value as OutboxEntry;
       this.settle(oldest.id);
-      oldest.reject(full('dropped from the send buffer to make room (policy drop-oldest)'));
+      oldest.reject(full('dropped to make room (drop-oldest)'));
     }
     this.#entries.set(entry.id, entry);
     this.#bytes += entry.bytes;

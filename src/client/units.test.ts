@@ -67,7 +67,7 @@ describe('Outbox', () => {
 
   it('a message larger than the whole buffer is refused under any policy', () => {
     const o = new Outbox({ maxBytes: 10, overflow: 'drop-oldest' });
-    expect(() => o.add(entry('a', 11, []))).toThrow(/larger than the whole send buffer/);
+    expect(() => o.add(entry('a', 11, []))).toThrow(/exceeds the send buffer/);
   });
 
   it('settle removes once; unknown ids are ignored', () => {

@@ -201,8 +201,7 @@ export class SseTransport implements Transport {
     this.#queuedBytes = this.#inFlightBytes = 0;
     if (!this.#core.markClosed(code, reason, wasClean)) return;
     const failure =
-      error ??
-      new SwitchyardError('ERR_CLOSED', `connection closed (${code}) before the send buffer drained`);
+      error ?? new SwitchyardError('ERR_CLOSED', `closed (${code}) before the send buffer drained`);
     for (const waiter of this.#waiters.splice(0)) waiter.reject(failure);
   }
 

@@ -84,10 +84,8 @@ export function decodePayloadData(event: string, value: string): { channel: stri
     let text: unknown;
     try {
       text = JSON.parse(body);
-    } catch (cause) {
-      throw invalid(`SSE text payload is not a JSON string literal (${(cause as Error).message})`);
-    }
-    if (typeof text !== 'string') throw invalid('SSE text payload is not a JSON string literal');
+    } catch {}
+    if (typeof text !== 'string') throw invalid('SSE text payload is not a JSON string');
     return { channel, data: text };
   }
   if (event === SseEventName.binary) return { channel, data: base64ToBytes(body) };
