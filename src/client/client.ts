@@ -10,9 +10,8 @@ import { CloseCode, closeCodeName } from '../close-codes.ts';
 import { type Codec, jsonCodec } from '../codec.ts';
 import { Emitter } from '../emitter.ts';
 import type { Envelope } from '../envelope.ts';
-import { isSwitchyardError, SwitchyardError } from '../errors.ts';
+import { SwitchyardError } from '../errors.ts';
 import type { TransportKind } from '../transport.ts';
-import { payloadByteLength } from '../utf8.ts';
 import { Backoff } from './backoff.ts';
 import { type Climber, createClimber } from './climber.ts';
 import { Dialer } from './dialer.ts';
@@ -20,8 +19,9 @@ import { RejectedError } from './errors.ts';
 import { type CloseInfo, describeClose, type Link } from './link.ts';
 import { isOffline, watchNetwork } from './network.ts';
 import { Outbox } from './outbox.ts';
+import { encodePublish } from './publish.ts';
 import { defaultRungMemory, type RungMemory } from './rung-memory.ts';
-import { assertTopic, Topics } from './topics.ts';
+import { Topics } from './topics.ts';
 import type {
   ClientEvents,
   ClientOptions,
@@ -29,24 +29,8 @@ import type {
   ClientStats,
   PublishOptions,
   Subscription,
+  TypeOf,
 } from './types.ts';
-
-type TypeOf<In> = In extends { readonly type: infer T extends string } ? T : never;
-
-/** Close codes a server sends to many clients at once: they come back spread out by the first jitter. */
-const SERVER_INITIATED: readonly number[] = [
-  CloseCode.GoingAway,
-  CloseCode.ServiceRestart,
-  CloseCode.TryAgainLater,
-  CloseCode.InternalError,
-  CloseCode.SlowConsumer,
-  CloseCode.RateLimited,
-  CloseCode.TooManyConnections,
-];
-
-const randomId = (): string =>
-  globalThis.crypto?.randomUUID?.() ??
-  `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
 
 /** The error a client that stopped hands to the app (its `error` event, `connect()` and pending publishes). */
 const disconnected = (info: CloseInfo) =>
@@ -207,32 +191,14 @@ export class Client<In = unknown> {
       if (this.#stopped && this.#state === 'disconnected') {
         throw new SwitchyardError('ERR_DISCONNECTED', 'client is closed');
       }
-      // Checked here because the server would answer them with BadEnvelope, which ends the connection.
-      if (topic !== undefined || !reliable) assertTopic(topic);
-      if (data === undefined || typeof data === 'function' || typeof data === 'symbol') {
-        throw new SwitchyardError(
-          'ERR_INVALID_ENVELOPE',
-          `publish: data cannot be ${typeof data} (use null)`,
-        );
-      }
-      const id = reliable ? randomId() : undefined;
-      const payload = this.#codec.encode(
-        reliable
-          ? { type: 'pub', id: id as string, topic, data }
-          : { type: 'vpub', topic: topic as string, data },
+      const { id, payload, bytes } = encodePublish(
+        this.#codec,
+        topic,
+        data,
+        reliable,
+        this.#dialer.maxMessageBytes,
       );
-      const bytes = payloadByteLength(payload);
-      const max = this.#dialer.maxMessageBytes;
-      if (bytes > max) {
-        throw new SwitchyardError(
-          'ERR_MESSAGE_TOO_BIG',
-          `message of ${bytes} bytes exceeds the server's limit of ${max}`,
-          {
-            closeCode: CloseCode.MessageTooBig,
-          },
-        );
-      }
-      if (!reliable) {
+      if (!id) {
         const highWaterMark = this.#options.volatileHighWaterMark ?? 64 * 1024;
         if (this.#current?.sendUnreliable(payload, bytes, topic as string, highWaterMark))
           this.#volatileSent++;
@@ -240,16 +206,11 @@ export class Client<In = unknown> {
         return Promise.resolve();
       }
       return new Promise<void>((resolve, reject) => {
-        this.#outbox.add({ id: id as string, topic, payload, bytes, resolve, reject });
+        this.#outbox.add({ id, topic, payload, bytes, resolve, reject });
         this.#current?.send(payload, topic);
       });
     } catch (error) {
-      // Anything but our own errors comes from the codec (a BigInt, a cycle).
-      return Promise.reject(
-        isSwitchyardError(error)
-          ? error
-          : new SwitchyardError('ERR_INVALID_ENVELOPE', `data cannot be encoded: ${error}`, { cause: error }),
-      );
+      return Promise.reject(error);
     }
   }
 
@@ -367,16 +328,7 @@ export class Client<In = unknown> {
       this.#giveUp(info);
       return;
     }
-    // A path that broke is retried at once (one client, one blip). A server that closed us on purpose
-    // (restart, shutdown, overload) closed many clients at once: spread them out with the first jitter.
-    // A rate-limited client waits as long as the server said (docs/protocol.md: `retry after <n> ms`).
-    const retryAfter = info.code === CloseCode.RateLimited && /retry after (\d+) ms/.exec(info.reason);
-    const firstDelay = retryAfter
-      ? Math.min(Number(retryAfter[1]), 60_000)
-      : SERVER_INITIATED.includes(info.code)
-        ? Math.floor(Math.random() * this.#backoff.ceiling(0))
-        : 0;
-    if (!this.#running) this.#run(firstDelay);
+    if (!this.#running) this.#run(this.#backoff.afterLoss(info.code, info.reason));
   }
 
   #giveUp(info: CloseInfo): void {

@@ -1,5 +1,6 @@
 /** Unit tests of the client's pure pieces: backoff, send buffer, ladder planning, rung memory, pacing, lanes. */
 import { describe, expect, it } from 'vitest';
+import { CloseCode } from '../close-codes.ts';
 import { LaneMap } from '../lanes.ts';
 import type { OfferedTransport } from '../negotiate.ts';
 import { Backoff } from './backoff.ts';
@@ -26,6 +27,16 @@ describe('Backoff', () => {
     expect(b.exhausted).toBe(true);
     b.reset();
     expect(b.attempt).toBe(0);
+  });
+
+  it('after a loss: at once for a broken path, jittered for a server-wide close, as told for a rate limit', () => {
+    const b = new Backoff({ baseMs: 100 }, () => 0.5);
+    expect(b.afterLoss(CloseCode.Abnormal, '')).toBe(0);
+    expect(b.afterLoss(CloseCode.HeartbeatTimeout, 'no pong')).toBe(0);
+    expect(b.afterLoss(CloseCode.ServiceRestart, 'restart')).toBe(50);
+    expect(b.afterLoss(CloseCode.RateLimited, 'rate limited: retry after 2500 ms')).toBe(2500);
+    expect(b.afterLoss(CloseCode.RateLimited, 'rate limited: retry after 999999 ms')).toBe(60_000);
+    expect(b.afterLoss(CloseCode.RateLimited, 'no hint')).toBe(50);
   });
 
   it('never overflows for huge attempt counts', () => {
