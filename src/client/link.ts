@@ -31,7 +31,7 @@ export function describeClose(code: number, reason: string): CloseInfo {
     reason,
     name: closeCodeName(code),
     retry: retry ? 'retry' : 'never',
-    why: retry ? 'retryable: the condition may pass' : 'fatal: a retry would fail the same way',
+    why: retry ? 'transient: reconnecting may succeed' : 'final: a retry would fail the same way',
   };
 }
 
