@@ -3,15 +3,7 @@
  * ../shared/DESIGN.md for why these exact launch options). Every spec starts its own servers on port 0.
  */
 import { defineConfig } from '@playwright/test';
-
-const chromiumArgs = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+import { CHROMIUM_ARGS } from './e2e/support/chromium-args.ts';
 
 export default defineConfig({
   testDir: 'e2e',
@@ -30,7 +22,7 @@ export default defineConfig({
         browserName: 'chromium',
         launchOptions: {
           executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-          args: chromiumArgs,
+          args: [...CHROMIUM_ARGS],
         },
       },
     },

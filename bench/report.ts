@@ -226,6 +226,14 @@ export function renderResults(runs: readonly BenchResult[]): string {
       '',
     );
   }
+  if (latest.scale) {
+    out.push(
+      '### Scale-out on Redis (bench/scale.ts, latest run; see docs/scale-out.md)',
+      '',
+      latest.scale.split('\n').slice(1).join('\n').trim(),
+      '',
+    );
+  }
   for (const run of runs) for (const s of run.skipped) out.push(`Not measured in ${run.startedAt}: ${s}`, '');
   return out.join('\n');
 }

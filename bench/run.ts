@@ -6,9 +6,9 @@
  * and, for full runs, the tables in docs/benchmarks.md.
  *
  *   npm run bench                  full run (about 6 minutes on 2 shared cores)
- *   npm run bench -- --quick       smoke run: every phase, tiny sizes (20-30 s); writes quick-latest.json
+ *   npm run bench -- --quick       smoke run: every phase but scale, tiny sizes (20-30 s); writes quick-latest.json
  *   npm run bench -- --profile     CPU profiles and heap snapshots of our servers (bench/profile.ts)
- * Options: --rounds=N --window=MS --workers=N --only=proof,throughput,latency,memory,webtransport,bundle
+ * Options: --rounds=N --window=MS --workers=N --only=proof,throughput,latency,memory,webtransport,bundle,scale
  *          --rows=ID,... (rows whose id contains one, e.g. rt-65536,fan-) --out=DIR (results directory) --no-docs
  */
 
@@ -22,6 +22,7 @@ import { buildRows } from './lib/rows.ts';
 import { runBundles } from './phases/bundle.ts';
 import { runLatency } from './phases/latency.ts';
 import { runMemory } from './phases/memory.ts';
+import { runScale } from './phases/scale.ts';
 import { runServerBoundProof, runThroughput } from './phases/throughput.ts';
 import { runWebTransportMemory } from './phases/webtransport.ts';
 import { renderDocs } from './report.ts';
@@ -36,9 +37,12 @@ if (flag('profile')) {
 }
 
 const quick = flag('quick');
-const PHASES = ['bundle', 'proof', 'throughput', 'latency', 'memory', 'webtransport'] as const;
+const PHASES = ['bundle', 'proof', 'throughput', 'latency', 'memory', 'webtransport', 'scale'] as const;
 const only = option('only')?.split(',');
-const runs = (phase: (typeof PHASES)[number]) => !only || only.includes(phase);
+// The quick smoke run leaves the scale-out phase out unless asked for: it starts its own Redis and nodes
+// (about a minute even at tiny sizes), and test/scale/ already proves that path works.
+const runs = (phase: (typeof PHASES)[number]) =>
+  only ? only.includes(phase) : !(quick && phase === 'scale');
 const settings = {
   rounds: Number(option('rounds') ?? (quick ? 1 : 3)),
   warmupMs: quick ? 100 : 250,
@@ -101,6 +105,15 @@ try {
       progress(`[memory] WebTransport NOT measured: ${(error as Error).message}`);
     }
   }
+  let scale: string | undefined;
+  if (runs('scale')) {
+    try {
+      scale = await runScale(quick, progress);
+    } catch (error) {
+      skipped.push(`scale-out: ${(error as Error).message}`);
+      progress(`[scale] NOT measured: ${(error as Error).message}`);
+    }
+  }
   result = {
     version: 1,
     mode: quick ? 'quick' : 'full',
@@ -118,6 +131,7 @@ try {
     latency,
     memory,
     bundles,
+    ...(scale ? { scale } : {}),
     skipped,
   };
 } finally {

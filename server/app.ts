@@ -12,6 +12,7 @@ import { type Admission, admitAll, refusalResponse } from '../src/admission.ts';
 import type { NegotiateResponse, OfferedTransport } from '../src/negotiate.ts';
 import type { ConnectionHandler, ServerTransportLimits } from '../src/transport.ts';
 import { DEFAULT_LIMITS } from '../src/transport.ts';
+import type { SseForwarder } from '../transports/sse/forward.ts';
 import { createSseRoutes } from '../transports/sse/server.ts';
 import { connectionRequest, type RuntimeBinding } from './binding.ts';
 import { ConnectionRegistry } from './connections.ts';
@@ -57,6 +58,8 @@ export interface SwitchyardAppOptions {
   readonly security?: Security;
   /** Request log sink; URLs are logged with tokens and secrets redacted. */
   readonly log?: (line: string) => void;
+  /** Several nodes with no affinity: SSE POSTs for a session held elsewhere go there (server/redis). */
+  readonly sseForwarder?: SseForwarder;
 }
 
 export interface SwitchyardApp {
@@ -168,6 +171,7 @@ export function createSwitchyardApp(options: SwitchyardAppOptions): SwitchyardAp
       heartbeatMs,
       admission,
       connectionRequest: (c) => connectionRequest(c, binding),
+      ...(options.sseForwarder ? { forwarder: options.sseForwarder } : {}),
     }),
   );
 

@@ -7,12 +7,15 @@
  * TLS_KEY (PEM paths) serve https/wss with a real certificate (Node binding).
  * Behind a reverse proxy (docs/deploying.md): PUBLIC_URL, ALLOWED_ORIGINS, TRUST_PROXY and TRUSTED_PROXIES
  * (./security/env.ts), read by both bindings; a malformed value stops the server with the variable's name.
+ * REDIS_URL makes this process one node of several (hub, sessions and SSE upstream through Redis; /rt/health
+ * reports it), with TOKEN_SECRET shared by all nodes and TICKER=0 on all but one: see docs/scale-out.md.
  */
 
 import { createDemo } from './demo/app.ts';
 import { buildDemoBundle } from './demo/bundle.ts';
 import { denoBinary, launchDenoServer } from './deno/launch.ts';
 import { startNodeServer, tlsFromEnv } from './node.ts';
+import { redisEngineFromEnv, tokenSecretFromEnv } from './redis/env.ts';
 import { deploymentFromEnv } from './security/env.ts';
 import { createSecurity } from './security/index.ts';
 
@@ -33,9 +36,22 @@ if (denoBinary() && process.env.SWITCHYARD_RUNTIME !== 'node' && !tls) {
   runtime = 'deno (chosen: native HTTP/3 WebTransport is available through Deno on this machine)';
   close = () => deno.close();
 } else {
+  const env = (name: string) => process.env[name];
+  const engine = await redisEngineFromEnv(env, (line) => console.log(line));
+  const secret = tokenSecretFromEnv(env);
   // Like a real deployment: same-origin only, short-lived tokens on every connection, request log redacted.
-  const security = createSecurity({ requireTokens: true, ...(allowedOrigins ? { allowedOrigins } : {}) });
-  const demo = createDemo({ bundle, heartbeatMs, authenticate: security.authenticateHello });
+  const security = createSecurity({
+    requireTokens: true,
+    ...(allowedOrigins ? { allowedOrigins } : {}),
+    ...(secret ? { tokens: { secret } } : {}),
+  });
+  const demo = createDemo({
+    bundle,
+    heartbeatMs,
+    authenticate: security.authenticateHello,
+    ...(engine ? { hub: engine.hub, sessionStore: engine.sessions } : {}),
+    ticker: process.env.TICKER !== '0',
+  });
   const server = await startNodeServer({
     port,
     hostname,
@@ -43,15 +59,20 @@ if (denoBinary() && process.env.SWITCHYARD_RUNTIME !== 'node' && !tls) {
     ...deployment,
     security,
     ...(tls ? { tls } : {}),
+    ...(engine ? { admission: engine.admission, sseForwarder: engine.forwarder } : {}),
     log: (line) => console.log(line),
     onConnection: demo.protocol.onConnection,
-    configure: (app) => demo.configure(app),
+    configure: (app) => {
+      demo.configure(app);
+      engine?.install(app);
+    },
   });
   url = server.url;
-  runtime = 'node';
+  runtime = engine ? 'node, hub on redis' : 'node';
   close = async () => {
     await server.close();
     await demo.stop();
+    await engine?.close();
   };
 }
 

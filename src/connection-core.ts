@@ -92,6 +92,12 @@ export function normalizeClose(
   return { code: c, reason: capCloseReason(reason ?? '') };
 }
 
+/**
+ * What `send()` returns when the data was taken and nothing needs to be waited for: one shared, resolved
+ * promise, so that a hot sender can see it needs neither to wait nor to attach a handler (no allocation).
+ */
+export const SENT: Promise<void> = Promise.resolve();
+
 /** Resolves once `bufferedAmount()` is at or below `highWaterMark`, polling because browsers offer no drain event. */
 export function waitForDrain(
   bufferedAmount: () => number,
@@ -99,7 +105,7 @@ export function waitForDrain(
   isClosed: () => boolean,
   pollMs = 5,
 ): Promise<void> {
-  if (bufferedAmount() <= highWaterMark) return Promise.resolve();
+  if (bufferedAmount() <= highWaterMark) return SENT;
   return new Promise((resolve, reject) => {
     const tick = () => {
       if (isClosed()) {

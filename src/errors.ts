@@ -24,6 +24,8 @@ export type ErrorCode =
   | 'ERR_NEGOTIATION_FAILED'
   | 'ERR_TRANSPORT'
   | 'ERR_UNSUPPORTED'
+  /** A backend the server needs (its Redis) is unreachable or too slow; nothing was applied: retry later (1013). */
+  | 'ERR_UNAVAILABLE'
   /** A server setting (option or environment variable) is malformed; thrown at start-up, never at runtime. */
   | 'ERR_INVALID_OPTION'
   /** The server refused one operation (its own code is in the error envelope); the connection stays up. */

@@ -18,7 +18,7 @@ export const MAX_LANES = 64;
 
 export class LaneMap {
   readonly #max: number;
-  readonly #own = new Map<string, string>();
+  #own: Map<string, string> | undefined;
 
   /** `max` 0 puts every topic on the default channel (one ordered stream, like WebSocket). */
   constructor(max: number) {
@@ -31,6 +31,7 @@ export class LaneMap {
 
   channelFor(topic: string | undefined): string {
     if (this.#max === 0 || topic === undefined) return DEFAULT_CHANNEL;
+    this.#own ??= new Map();
     const own = this.#own.get(topic);
     if (own !== undefined) return own;
     if (this.#own.size < this.#max) {

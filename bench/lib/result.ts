@@ -29,6 +29,8 @@ export interface BenchResult {
   readonly latency: LatencyResult[];
   readonly memory: MemoryResult[];
   readonly bundles: BundleResult[];
+  /** The scale-out tables (bench/scale.ts: Redis fan-out, round trips per publish, 1 vs 2 nodes), as markdown. */
+  readonly scale?: string;
   /** Phases that could not run, and why (never silently absent). */
   readonly skipped: readonly string[];
 }

@@ -4,8 +4,11 @@
  * the hub) so the page can measure real round trips per rung. Runtime-neutral: Node and Deno serve it alike.
  */
 import type { SwitchyardApp } from '../app.ts';
+import type { Hub } from '../hub/hub.ts';
 import { MemoryHub } from '../hub/memory.ts';
 import { createProtocol, type Protocol, type ProtocolOptions } from '../protocol/index.ts';
+import type { SessionStore } from '../protocol/sessions.ts';
+import { mountHolRoutes } from './hol-routes.ts';
 import { DEMO_PAGE_HTML } from './page-html.ts';
 
 export interface DemoOptions {
@@ -15,11 +18,16 @@ export interface DemoOptions {
   readonly bundle: string;
   /** Token check of the `hello` message (server/security `authenticateHello`). */
   readonly authenticate?: ProtocolOptions['authenticate'];
+  /** Shared hub and session store (server/redis, REDIS_URL); default: this process's memory. */
+  readonly hub?: Hub;
+  readonly sessionStore?: SessionStore;
+  /** Whether this process publishes the ticker (default true; one node of several is enough). */
+  readonly ticker?: boolean;
 }
 
 export interface Demo {
   readonly protocol: Protocol;
-  readonly hub: MemoryHub;
+  readonly hub: Hub;
   /** Adds `/` (the page) and `/demo.js` (its bundle) to the app. */
   configure(app: SwitchyardApp): void;
   stop(): Promise<void>;
@@ -28,9 +36,10 @@ export interface Demo {
 export const TICKER_TOPIC = 'ticker';
 
 export function createDemo(options: DemoOptions): Demo {
-  const hub = new MemoryHub();
+  const hub = options.hub ?? new MemoryHub();
   const protocol = createProtocol({
     hub,
+    ...(options.sessionStore ? { sessionStore: options.sessionStore } : {}),
     heartbeatMs: options.heartbeatMs ?? 15_000,
     ...(options.authenticate ? { authenticate: options.authenticate } : {}),
     // Only the echo topics are writable by clients; the ticker is the server's.
@@ -41,8 +50,10 @@ export function createDemo(options: DemoOptions): Demo {
   });
   let tick = 0;
   const ticker = setInterval(() => {
+    if (options.ticker === false) return;
     tick++;
-    void hub.publish(TICKER_TOPIC, { tick, at: Date.now() });
+    // A hub that is briefly unavailable (Redis down) skips a tick; the ticker is not worth queueing.
+    Promise.resolve(hub.publish(TICKER_TOPIC, { tick, at: Date.now() })).catch(() => undefined);
   }, options.tickerMs ?? 1000);
   (ticker as { unref?: () => void }).unref?.();
   return {
@@ -51,6 +62,7 @@ export function createDemo(options: DemoOptions): Demo {
     configure(app) {
       app.app.get('/', (c) => c.html(DEMO_PAGE_HTML));
       app.app.get('/favicon.ico', (c) => c.body(null, 204));
+      mountHolRoutes(app.app);
       app.app.get('/demo.js', (c) =>
         c.body(options.bundle, 200, {
           'content-type': 'text/javascript; charset=utf-8',

@@ -8,6 +8,7 @@ import { parseNegotiateResponse } from '../../src/negotiate.ts';
 import type { TransportKind } from '../../src/transport.ts';
 import { browserTransports } from '../../transports/index.browser.ts';
 import { attachCursor } from './cursor-panel.ts';
+import { mountHolPanel } from './hol-panel.ts';
 
 const LABELS: Record<TransportKind, string> = {
   webtransport: 'WebTransport (HTTP/3)',
@@ -127,6 +128,7 @@ async function main(): Promise<void> {
   for (const transport of offer.transports) {
     if (browserTransports[transport.kind]) panel(transport.kind, container, offer.tokenUrl);
   }
+  mountHolPanel(document.body, offer);
   document.body.dataset.ready = 'true';
 }
 

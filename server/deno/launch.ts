@@ -28,7 +28,7 @@ export interface LaunchOptions {
   readonly bundle?: string;
   /** Inherit stdout/stderr after the ready line (npm start) or keep quiet (tests). */
   readonly inheritOutput?: boolean;
-  /** Extra environment for the Deno process (PUBLIC_URL, TRUST_PROXY, WEBTRANSPORT_PORT, SWITCHYARD_APP...). */
+  /** Extra environment for the Deno process (PUBLIC_URL, TRUST_PROXY, WEBTRANSPORT_PORT, SWITCHYARD_APP, REDIS_URL...). */
   readonly env?: Readonly<Record<string, string>>;
 }
 

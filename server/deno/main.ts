@@ -6,10 +6,12 @@
  * Environment: PORT, HOST, HEARTBEAT_MS, DEMO_BUNDLE (the page's bundle), CERT_ROTATE_MS, WEBTRANSPORT_PORT
  * and WEBTRANSPORT_HOST (where QUIC listens; default the HTTP port and HOST: behind a TCP-only proxy, the
  * public port and address), and the deployment settings of ../security/env.ts (PUBLIC_URL, ALLOWED_ORIGINS,
- * TRUST_PROXY, TRUSTED_PROXIES). Prints one JSON line when ready: { url, port, webTransportPort, rungs }.
+ * TRUST_PROXY, TRUSTED_PROXIES), and REDIS_URL / REDIS_PREFIX / TOKEN_SECRET / TICKER for one node of several
+ * (docs/scale-out.md). Prints one JSON line when ready: { url, port, webTransportPort, rungs }.
  */
 import type { ConnectionHandler } from '../../src/transport.ts';
 import { createDemo } from '../demo/app.ts';
+import { redisEngineFromEnv, tokenSecretFromEnv } from '../redis/env.ts';
 import { deploymentFromEnv } from '../security/env.ts';
 import { createSecurity } from '../security/index.ts';
 import { serveDeno } from './serve.ts';
@@ -36,15 +38,24 @@ const echoApp: ConnectionHandler = (connection) => {
   });
 };
 
+// REDIS_URL: one node of several (hub, sessions, SSE upstream through Redis), as under Node.
+const engine = appName === 'echo' ? undefined : await redisEngineFromEnv(env, (line) => console.error(line));
+const secret = tokenSecretFromEnv(env);
 // Same policy as the Node demo: same-origin only, tokens on every connection (the `echo` test app goes without).
 const security =
   appName === 'echo'
     ? undefined
-    : createSecurity({ requireTokens: true, ...(allowedOrigins ? { allowedOrigins } : {}) });
+    : createSecurity({
+        requireTokens: true,
+        ...(allowedOrigins ? { allowedOrigins } : {}),
+        ...(secret ? { tokens: { secret } } : {}),
+      });
 const demo = createDemo({
   ...(security ? { authenticate: security.authenticateHello } : {}),
   bundle: bundlePath ? await Deno.readTextFile(bundlePath) : '',
   heartbeatMs,
+  ...(engine ? { hub: engine.hub, sessionStore: engine.sessions } : {}),
+  ticker: env('TICKER') !== '0',
 });
 
 const server = await serveDeno({
@@ -53,8 +64,12 @@ const server = await serveDeno({
   heartbeatMs,
   ...deployment,
   ...(security ? { security } : {}),
+  ...(engine ? { admission: engine.admission, sseForwarder: engine.forwarder } : {}),
   onConnection: appName === 'echo' ? echoApp : demo.protocol.onConnection,
-  configure: (app) => demo.configure(app),
+  configure: (app) => {
+    demo.configure(app);
+    engine?.install(app);
+  },
   webTransport: {
     ...(rotateMs ? { rotateMs: Number(rotateMs) } : {}),
     ...(wtPort ? { port: Number(wtPort) } : {}),
@@ -78,6 +93,7 @@ async function shutdown(): Promise<void> {
   stopping = true;
   await server.close();
   await demo.stop();
+  await engine?.close();
   Deno.exit(0);
 }
 Deno.addSignalListener('SIGINT', shutdown);

@@ -36,14 +36,28 @@ export interface HubSubscription {
   unsubscribe(): void;
 }
 
+export interface HubPublishOptions {
+  /**
+   * Makes the publish idempotent where the caller can be lost between the hub's write and its answer (a
+   * networked hub, a crashed node): a second publish with the same key within the hub's idempotency window
+   * writes nothing and resolves with the first one's sequence number. The embedded hub ignores it (one
+   * process: the session's dedup window already covers re-sends).
+   */
+  readonly idempotencyKey?: string;
+}
+
 export interface Hub {
-  /** Appends to the topic's history, fans out to subscribers and returns the message's sequence number. */
-  publish(topic: string, data: unknown): Promise<number>;
+  /**
+   * Appends to the topic's history, fans out to subscribers and returns the message's sequence number. A hub
+   * that completes at once (the embedded one) returns the number itself, a networked hub a promise: callers
+   * `await` it, and hot paths skip the promise when there is none (a promise per message is measurable).
+   */
+  publish(topic: string, data: unknown, options?: HubPublishOptions): number | Promise<number>;
   /**
    * Unreliable fan-out (positions, cursors, typing indicators): reaches the topic's current subscribers once,
    * with no sequence number, no history and no resume. A hub may drop it under load; it never blocks on it.
    */
-  publishVolatile(topic: string, data: unknown): Promise<void>;
+  publishVolatile(topic: string, data: unknown): void | Promise<void>;
   /**
    * Delivers, in order and without gaps or duplicates: the history after `since` (or a `reset` when
    * history cannot fill the gap), then every later message. `since` undefined: a `reset` with reason

@@ -1,3 +1,11 @@
 /** Entry point of the hub layer: the contract and the embedded implementation. */
-export type { Hub, HubEvent, HubListener, HubMessage, HubSubscription, ResetReason } from './hub.ts';
+export type {
+  Hub,
+  HubEvent,
+  HubListener,
+  HubMessage,
+  HubPublishOptions,
+  HubSubscription,
+  ResetReason,
+} from './hub.ts';
 export { MemoryHub, type MemoryHubOptions } from './memory.ts';

@@ -3,7 +3,9 @@
  * Replay and registration happen in one synchronous step, so no message can slip between them.
  * Memory is bounded twice: history per topic, and the number of idle topics kept.
  */
-import type { Hub, HubEvent, HubListener, HubMessage, HubSubscription } from './hub.ts';
+import type { Hub, HubEvent, HubListener, HubSubscription } from './hub.ts';
+
+type MessageEvent = Extract<HubEvent, { type: 'msg' }>;
 
 export interface MemoryHubOptions {
   /** Messages kept per topic for resume (default 1000). */
@@ -15,7 +17,8 @@ export interface MemoryHubOptions {
 interface TopicState {
   head: number;
   /** Ring of the last `historySize` messages, oldest first from `start`. */
-  readonly ring: (HubMessage | undefined)[];
+  /** The events themselves: a replay hands out the same object (and so the same cached encoding) as live. */
+  readonly ring: (MessageEvent | undefined)[];
   start: number;
   count: number;
   readonly listeners: Set<HubListener>;
@@ -23,6 +26,8 @@ interface TopicState {
 
 /** One event object for every listener (they may cache its encoding on it). */
 function deliver(listeners: Set<HubListener>, event: HubEvent): void {
+  if (listeners.size === 0) return;
+  // A listener may subscribe or unsubscribe others while it runs: deliver to the set as it was.
   for (const listener of [...listeners]) {
     try {
       listener(event);
@@ -34,6 +39,8 @@ function deliver(listeners: Set<HubListener>, event: HubEvent): void {
 
 export class MemoryHub implements Hub {
   readonly #topics = new Map<string, TopicState>();
+  /** The topic published last (already at the end of the Map's order). */
+  #last: TopicState | undefined;
   readonly #historySize: number;
   readonly #maxTopics: number;
 
@@ -62,19 +69,24 @@ export class MemoryHub implements Hub {
 
   publishSync(topic: string, data: unknown): number {
     const state = this.#topic(topic);
-    // Re-insert so that Map order is "least recently published first" for eviction.
-    this.#topics.delete(topic);
-    this.#topics.set(topic, state);
-    const message: HubMessage = { topic, seq: ++state.head, data };
+    // Keep Map order "least recently published first" for eviction; a topic published again and again
+    // (the common case) is already last.
+    if (this.#last !== state) {
+      this.#topics.delete(topic);
+      this.#topics.set(topic, state);
+      this.#last = state;
+    }
+    const event: MessageEvent = { type: 'msg', topic, seq: ++state.head, data };
     const index = (state.start + state.count) % this.#historySize;
-    state.ring[index] = message;
+    state.ring[index] = event;
     if (state.count < this.#historySize) state.count++;
     else state.start = (state.start + 1) % this.#historySize;
-    deliver(state.listeners, { type: 'msg', topic, seq: message.seq, data });
-    return message.seq;
+    deliver(state.listeners, event);
+    return event.seq;
   }
 
-  async publish(topic: string, data: unknown): Promise<number> {
+  /** Completes at once: returns the sequence number itself (see `Hub.publish`). */
+  publish(topic: string, data: unknown): number {
     return this.publishSync(topic, data);
   }
 
@@ -85,13 +97,13 @@ export class MemoryHub implements Hub {
     deliver(state.listeners, { type: 'volatile', topic, data });
   }
 
-  async publishVolatile(topic: string, data: unknown): Promise<void> {
+  publishVolatile(topic: string, data: unknown): void {
     this.publishVolatileSync(topic, data);
   }
 
   async subscribe(topic: string, since: number | undefined, listener: HubListener): Promise<HubSubscription> {
     const state = this.#topic(topic);
-    const oldest = state.count > 0 ? (state.ring[state.start] as HubMessage).seq : state.head + 1;
+    const oldest = state.count > 0 ? (state.ring[state.start] as MessageEvent).seq : state.head + 1;
     if (since === undefined) {
       listener({ type: 'reset', topic, seq: state.head, reason: 'subscribed' });
     } else if (since > state.head) {
@@ -100,8 +112,8 @@ export class MemoryHub implements Hub {
       listener({ type: 'reset', topic, seq: state.head, reason: 'history-gap' });
     } else {
       for (let i = 0; i < state.count; i++) {
-        const message = state.ring[(state.start + i) % this.#historySize] as HubMessage;
-        if (message.seq > since) listener({ type: 'msg', topic, seq: message.seq, data: message.data });
+        const event = state.ring[(state.start + i) % this.#historySize] as MessageEvent;
+        if (event.seq > since) listener(event);
       }
     }
     state.listeners.add(listener);
@@ -124,5 +136,6 @@ export class MemoryHub implements Hub {
   async close(): Promise<void> {
     for (const state of this.#topics.values()) state.listeners.clear();
     this.#topics.clear();
+    this.#last = undefined;
   }
 }

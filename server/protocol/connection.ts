@@ -2,8 +2,10 @@
  * One client connection speaking the switchyard protocol, on any rung. Everything about a topic (sub, unsub,
  * pub, vpub upstream; msg, reset, ack, topic errors downstream) travels on that topic's lane, so a topic's
  * traffic is ordered with itself and independent of other topics where the rung has independent streams;
- * connection-level traffic (hello, welcome, ping, pong) stays on the default channel. Incoming work runs on
- * one chain per channel the client used: in order within a topic, never queued behind another topic.
+ * connection-level traffic (hello, welcome, ping, pong) stays on the default channel. Incoming work runs in
+ * order per channel the client used (serial.ts): in order within a topic, never queued behind another topic,
+ * and without a single promise when the hub and the session store answer at once (the embedded ones do).
+ * A connection owns no timer: the protocol sweeps every connection for hello deadlines and silence.
  */
 import type { Refusal } from '../../src/admission.ts';
 import { CloseCode } from '../../src/close-codes.ts';
@@ -21,9 +23,10 @@ import type { Payload, ServerConnection } from '../../src/transport.ts';
 import { DEFAULT_CHANNEL } from '../../src/transport.ts';
 import { payloadByteLength } from '../../src/utf8.ts';
 import type { HubEvent, HubSubscription } from '../hub/hub.ts';
-import type { ProtocolContext, Settings } from './index.ts';
+import type { OperationRefusal, ProtocolContext, Settings } from './index.ts';
 import { Outgoing } from './outgoing.ts';
-import type { PublishOutcome, Session } from './sessions.ts';
+import { isPromise, type Maybe, SerialChannels } from './serial.ts';
+import { PUBLISHED, type PublishOutcome, type Session } from './sessions.ts';
 
 export const MAX_TOPIC_LENGTH = 256;
 const MAX_EARLY_MESSAGES = 64;
@@ -57,6 +60,25 @@ function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+function failed(error: unknown): PublishOutcome {
+  // Unavailable (maybe applied late, e.g. a timed-out Redis call): a retryable close keeps the message in the
+  // client's outbox; the hub's idempotency key makes the re-sent copy write once.
+  return isSwitchyardError(error, 'ERR_UNAVAILABLE')
+    ? { ok: false, code: error.code, message: error.message, closeCode: CloseCode.TryAgainLater }
+    : {
+        ok: false,
+        code: isSwitchyardError(error) ? error.code : 'ERR_PUBLISH_FAILED',
+        message: describeError(error),
+      };
+}
+
+const unavailable = (error: unknown): PublishOutcome => ({
+  ok: false,
+  code: 'ERR_UNAVAILABLE',
+  message: describeError(error),
+  closeCode: CloseCode.TryAgainLater,
+});
+
 function validTopic(topic: string): boolean {
   return topic.length > 0 && topic.length <= MAX_TOPIC_LENGTH;
 }
@@ -74,15 +96,17 @@ export class ProtocolConnection {
   #helloPending = false;
   /** Downstream lanes; none until hello says how many the client accepts. */
   #lanes = new LaneMap(0);
-  readonly #subscriptions = new Map<string, Promise<HubSubscription | undefined>>();
+  /** Created on the first `sub` (most memory per idle connection is such empty structures). */
+  #subs: Map<string, Promise<HubSubscription | undefined>> | undefined;
   readonly #out: Outgoing;
-  /** Incoming work that must keep its order, one chain per channel the client sends on. */
-  readonly #chains = new Map<string, Promise<void>>();
-  #pendingIncoming = 0;
-  #lastSeen = Date.now();
+  /** Incoming work that must keep its order, per channel the client sends on. */
+  readonly #incoming: SerialChannels<Envelope>;
+  readonly #openedAt = Date.now();
+  #lastSeen = this.#openedAt;
   /** Messages that arrived while hello was being authenticated. */
-  readonly #early: { payload: Payload; channel: string }[] = [];
-  readonly #timers: ReturnType<typeof setTimeout>[] = [];
+  #early: { payload: Payload; channel: string }[] | undefined;
+  /** What the app's hooks are told about this connection; one object, made at welcome. */
+  #context: ProtocolContext | undefined;
 
   constructor(connection: ServerConnection, settings: Settings) {
     this.#connection = connection;
@@ -91,27 +115,28 @@ export class ProtocolConnection {
       maxMessages: settings.maxOutMessages,
       maxBytes: settings.maxOutBytes,
     });
+    this.#incoming = new SerialChannels((envelope) => this.#process(envelope), settings.maxPendingIncoming);
     connection.on('message', (event) => this.#onPayload(event.data, event.channel));
     connection.on('close', () => this.dispose());
-    const helloTimer = setTimeout(() => {
-      if (!this.#hello) this.#close(CloseCode.HeartbeatTimeout, 'no hello within the allowed time');
-    }, settings.helloTimeoutMs);
-    this.#timers.push(helloTimer);
-    // The client pings every heartbeatMs; silence for over two intervals (plus slack for one late ping) means a dead path.
-    const liveness = setInterval(
-      () => {
-        if (Date.now() - this.#lastSeen > settings.heartbeatMs * 2.5) {
-          this.#close(
-            CloseCode.HeartbeatTimeout,
-            'no message from the client within two heartbeat intervals',
-          );
-        }
-      },
-      Math.max(10, Math.floor(settings.heartbeatMs / 2)),
-    );
-    this.#timers.push(liveness);
-    for (const t of this.#timers) (t as { unref?: () => void }).unref?.();
+    settings.all.add(this);
     if (connection.state === 'closed') this.dispose();
+  }
+
+  /**
+   * Called by the protocol's one sweep timer: a connection must say hello within `helloTimeoutMs`, and the
+   * client pings every `heartbeatMs`, so silence for over two intervals (plus slack for one late ping) means a
+   * dead path.
+   */
+  sweep(now: number): void {
+    if (!this.#hello) {
+      if (now - this.#openedAt > this.#settings.helloTimeoutMs && !this.#helloPending) {
+        this.#close(CloseCode.HeartbeatTimeout, 'no hello within the allowed time');
+      }
+      return;
+    }
+    if (now - this.#lastSeen > this.#settings.heartbeatMs * 2.5) {
+      this.#close(CloseCode.HeartbeatTimeout, 'no message from the client within two heartbeat intervals');
+    }
   }
 
   /** A newer connection of the same session took this one's place. */
@@ -122,10 +147,10 @@ export class ProtocolConnection {
   dispose(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const t of this.#timers) clearTimeout(t);
+    this.#settings.all.delete(this);
     this.#settings.live.delete(this);
-    for (const pending of this.#subscriptions.values()) void pending.then((s) => s?.unsubscribe());
-    this.#subscriptions.clear();
+    for (const pending of this.#subs?.values() ?? []) void pending.then((s) => s?.unsubscribe());
+    this.#subs = undefined;
     this.#out.close();
     if (this.#session) this.#settings.sessions.detach(this.#session, this);
   }
@@ -219,6 +244,7 @@ export class ProtocolConnection {
     if (!this.#hello) {
       if (this.#helloPending) {
         // Pipelined after hello (the client need not wait for welcome): kept, in order, until it is answered.
+        this.#early ??= [];
         if (this.#early.length >= MAX_EARLY_MESSAGES) {
           this.#fail(CloseCode.TryAgainLater, 'ERR_RATE_LIMITED', 'too many messages before welcome');
           return;
@@ -285,10 +311,23 @@ export class ProtocolConnection {
       this.#fail(refusal.closeCode, refusal.code, refusal.message);
       return;
     }
-    const { session, resumed } = this.#settings.sessions.attach(hello.session, this);
+    let attached: Awaited<ReturnType<Settings['sessions']['attach']>>;
+    try {
+      attached = await this.#settings.sessions.attach(hello.session, this);
+    } catch (error) {
+      // The session store is unreachable (Redis down): a retryable refusal, nothing was started.
+      this.#fail(CloseCode.TryAgainLater, 'ERR_UNAVAILABLE', `session store: ${describeError(error)}`);
+      return;
+    }
+    const { session, resumed } = attached;
+    if (this.#closed) {
+      this.#settings.sessions.detach(session, this);
+      return;
+    }
     this.#session = session;
     this.#hello = hello;
     this.#helloPending = false;
+    this.#context = { connection: this.#connection, session, hello };
     // Lanes only where streams are independent: on one ordered connection they would only cost bytes.
     this.#lanes = new LaneMap(
       this.#connection.capabilities.independentStreams
@@ -303,50 +342,38 @@ export class ProtocolConnection {
       maxMessageBytes: this.#settings.maxMessageBytes,
       resumed,
     });
-    for (const early of this.#early.splice(0)) this.#onPayload(early.payload, early.channel);
+    const early = this.#early;
+    this.#early = undefined;
+    for (const message of early ?? []) this.#onPayload(message.payload, message.channel);
   }
 
   #enqueue(channel: string, envelope: Envelope): void {
-    if (this.#pendingIncoming >= this.#settings.maxPendingIncoming) {
+    if (!this.#incoming.push(channel, envelope)) {
       this.#close(CloseCode.TryAgainLater, 'too many messages waiting to be processed');
-      return;
     }
-    this.#pendingIncoming++;
-    const previous = this.#chains.get(channel) ?? Promise.resolve();
-    const next: Promise<void> = previous
-      .then(() => (this.#closed ? undefined : this.#process(envelope)))
-      .catch(() => undefined)
-      .then(() => {
-        this.#pendingIncoming--;
-        if (this.#chains.get(channel) === next) this.#chains.delete(channel);
-      });
-    this.#chains.set(channel, next);
   }
 
-  #context(): ProtocolContext {
-    return {
-      connection: this.#connection,
-      session: this.#session as Session,
-      hello: this.#hello as HelloEnvelope,
-    };
-  }
-
-  async #process(envelope: Envelope): Promise<void> {
-    switch (envelope.type) {
-      case 'sub':
-        return this.#subscribe(envelope.topic, envelope.since);
-      case 'unsub': {
-        const pending = this.#subscriptions.get(envelope.topic);
-        this.#subscriptions.delete(envelope.topic);
-        (await pending)?.unsubscribe();
-        return;
+  /** Runs one incoming envelope; a promise only where something has to be waited for. Never throws. */
+  #process(envelope: Envelope): Maybe<void> {
+    if (this.#closed) return undefined;
+    try {
+      switch (envelope.type) {
+        case 'pub':
+          return this.#publish(envelope);
+        case 'vpub':
+          return this.#publishVolatile(envelope);
+        case 'sub':
+          return this.#subscribe(envelope.topic, envelope.since).catch(() => undefined);
+        case 'unsub': {
+          const pending = this.#subs?.get(envelope.topic);
+          this.#subs?.delete(envelope.topic);
+          return pending?.then((s) => s?.unsubscribe()).catch(() => undefined);
+        }
+        default:
+          return undefined;
       }
-      case 'pub':
-        return this.#publish(envelope);
-      case 'vpub':
-        return this.#publishVolatile(envelope);
-      default:
-        return;
+    } catch {
+      return undefined;
     }
   }
 
@@ -355,8 +382,10 @@ export class ProtocolConnection {
       this.#sendError('ERR_INVALID_TOPIC', `sub.topic: expected 1-${MAX_TOPIC_LENGTH} characters`);
       return;
     }
-    const previous = this.#subscriptions.get(topic);
-    if (!previous && this.#subscriptions.size >= this.#settings.maxSubscriptions) {
+    this.#subs ??= new Map();
+    const subscriptions = this.#subs;
+    const previous = subscriptions.get(topic);
+    if (!previous && subscriptions.size >= this.#settings.maxSubscriptions) {
       this.#sendError(
         'ERR_TOO_MANY_SUBSCRIPTIONS',
         `at most ${this.#settings.maxSubscriptions} topics per connection`,
@@ -364,36 +393,39 @@ export class ProtocolConnection {
       );
       return;
     }
-    const refusal = await this.#settings.authorize?.('sub', topic, this.#context());
+    const refusal = await this.#settings.authorize?.('sub', topic, this.#context as ProtocolContext);
     if (refusal) {
       this.#sendError(refusal.code, refusal.message, topic);
       return;
     }
     if (this.#closed) return;
-    this.#subscriptions.delete(topic);
+    subscriptions.delete(topic);
     (await previous)?.unsubscribe();
     const pending = this.#settings.hub
       .subscribe(topic, since, (event) => this.#onHubEvent(event))
       .then(
         (subscription) => {
           // Unsubscribed or closed while the hub was answering: let go at once.
-          if (this.#closed || this.#subscriptions.get(topic) !== pending) {
+          if (this.#closed || this.#subs?.get(topic) !== pending) {
             subscription.unsubscribe();
             return undefined;
           }
           return subscription;
         },
         (error: unknown) => {
-          this.#sendError('ERR_HUB', `subscribe ${topic}: ${describeError(error)}`, topic);
+          // Hub unreachable: close with a retryable code, the client re-subscribes from its position later.
+          if (isSwitchyardError(error, 'ERR_UNAVAILABLE'))
+            this.#close(CloseCode.TryAgainLater, error.message);
+          else this.#sendError('ERR_HUB', `subscribe ${topic}: ${describeError(error)}`, topic);
           return undefined;
         },
       );
-    this.#subscriptions.set(topic, pending);
+    subscriptions.set(topic, pending);
     await pending;
   }
 
   /** The topic rule and the app's permission, for `pub` and `vpub` alike; null when allowed. */
-  async #refusePublish(topic: string | undefined, what: string): Promise<PublishOutcome | null> {
+  #refusePublish(topic: string | undefined, what: string): Maybe<PublishOutcome | null> {
     if (topic === undefined) return null;
     if (!validTopic(topic)) {
       return {
@@ -402,59 +434,107 @@ export class ProtocolConnection {
         message: `${what}.topic: expected 1-${MAX_TOPIC_LENGTH} characters`,
       };
     }
-    const refusal = await this.#settings.authorize?.('pub', topic, this.#context());
-    return refusal ? { ok: false, code: refusal.code, message: refusal.message } : null;
+    const authorize = this.#settings.authorize;
+    if (!authorize) return null;
+    const refusal = authorize('pub', topic, this.#context as ProtocolContext);
+    const outcome = (r: OperationRefusal | null): PublishOutcome | null =>
+      r ? { ok: false, code: r.code, message: r.message } : null;
+    return isPromise(refusal) ? refusal.then(outcome) : outcome(refusal);
   }
 
-  async #publish(envelope: PublishEnvelope): Promise<void> {
-    const session = this.#session as Session;
-    const context = this.#context();
-    const { outcome, duplicate } = session.dedup(envelope.id, async (): Promise<PublishOutcome> => {
-      this.#settings.stats.applied++;
-      try {
-        const refused = await this.#refusePublish(envelope.topic, 'pub');
-        if (refused) return refused;
-        await this.#settings.onPublish({
-          ...context,
-          reliable: true,
-          id: envelope.id,
-          topic: envelope.topic,
-          data: envelope.data,
-        });
-        return { ok: true };
-      } catch (error) {
-        const code = isSwitchyardError(error) ? error.code : 'ERR_PUBLISH_FAILED';
-        return { ok: false, code, message: describeError(error) };
-      }
-    });
-    if (duplicate) this.#settings.stats.duplicates++;
-    const result = await outcome;
+  /** Hands the message to the app (by default: the hub); the outcome at once when the app answers at once. */
+  #deliver(envelope: PublishEnvelope | VolatilePublishEnvelope, reliable: boolean): Maybe<PublishOutcome> {
+    const context = this.#context as ProtocolContext;
+    let done: void | Promise<void>;
+    try {
+      done = this.#settings.onPublish(
+        reliable
+          ? {
+              connection: context.connection,
+              session: context.session,
+              hello: context.hello,
+              reliable: true,
+              id: (envelope as PublishEnvelope).id,
+              topic: envelope.topic,
+              data: envelope.data,
+            }
+          : {
+              connection: context.connection,
+              session: context.session,
+              hello: context.hello,
+              reliable: false,
+              id: undefined,
+              topic: envelope.topic as string,
+              data: envelope.data,
+            },
+      );
+    } catch (error) {
+      return failed(error);
+    }
+    return isPromise(done) ? done.then(() => PUBLISHED, failed) : PUBLISHED;
+  }
+
+  #apply(envelope: PublishEnvelope): Maybe<PublishOutcome> {
+    this.#settings.stats.applied++;
+    const refused = this.#refusePublish(envelope.topic, 'pub');
+    if (isPromise(refused)) {
+      return refused.then((r) => r ?? this.#deliver(envelope, true), failed);
+    }
+    return refused ?? this.#deliver(envelope, true);
+  }
+
+  #publish(envelope: PublishEnvelope): Maybe<void> {
+    let dedup: ReturnType<Session['dedup']>;
+    try {
+      dedup = (this.#session as Session).dedup(envelope.id, () => this.#apply(envelope), {
+        idempotent: this.#settings.idempotentPublish,
+      });
+    } catch (error) {
+      this.#answer(envelope, unavailable(error));
+      return undefined;
+    }
+    if (isPromise(dedup)) {
+      return dedup.then(
+        (result) => this.#settle(envelope, result),
+        (error: unknown) => this.#answer(envelope, unavailable(error)),
+      );
+    }
+    return this.#settle(envelope, dedup);
+  }
+
+  #settle(envelope: PublishEnvelope, result: Awaited<ReturnType<Session['dedup']>>): Maybe<void> {
+    if (result.duplicate) this.#settings.stats.duplicates++;
+    const outcome = result.outcome;
+    if (isPromise(outcome)) {
+      return outcome.then(
+        (o) => this.#answer(envelope, o),
+        (error: unknown) => this.#answer(envelope, unavailable(error)),
+      );
+    }
+    this.#answer(envelope, outcome);
+    return undefined;
+  }
+
+  #answer(envelope: PublishEnvelope, result: PublishOutcome): void {
     if (result.ok) this.#send({ type: 'ack', id: envelope.id }, envelope.topic);
+    else if (result.closeCode !== undefined) this.#close(result.closeCode, result.message);
     else this.#sendError(result.code, result.message, envelope.topic, envelope.id);
   }
 
   /** No id, no dedup, no ack: a refusal is reported once as an `error` without `ref`. */
-  async #publishVolatile(envelope: VolatilePublishEnvelope): Promise<void> {
+  #publishVolatile(envelope: VolatilePublishEnvelope): Maybe<void> {
     this.#settings.stats.volatileReceived++;
-    let failure: PublishOutcome | null;
-    try {
-      failure = await this.#refusePublish(envelope.topic, 'vpub');
-      if (!failure) {
-        await this.#settings.onPublish({
-          ...this.#context(),
-          reliable: false,
-          id: undefined,
-          topic: envelope.topic,
-          data: envelope.data,
-        });
-      }
-    } catch (error) {
-      failure = {
-        ok: false,
-        code: isSwitchyardError(error) ? error.code : 'ERR_PUBLISH_FAILED',
-        message: describeError(error),
-      };
-    }
-    if (failure && !failure.ok) this.#sendError(failure.code, failure.message, envelope.topic);
+    const refused = this.#refusePublish(envelope.topic, 'vpub');
+    const report = (outcome: PublishOutcome | null) => {
+      if (outcome && !outcome.ok) this.#sendError(outcome.code, outcome.message, envelope.topic);
+    };
+    const proceed = (r: PublishOutcome | null): Maybe<void> => {
+      if (r) return report(r);
+      const delivered = this.#deliver(envelope, false);
+      return isPromise(delivered) ? delivered.then(report) : report(delivered);
+    };
+    return isPromise(refused)
+      ? refused.then(proceed, (error: unknown) => report(failed(error)))
+      : proceed(refused);
   }
 }

@@ -14,7 +14,8 @@ import type { ConnectionHandler, ServerConnection } from '../../src/transport.ts
 import { DEFAULT_LIMITS } from '../../src/transport.ts';
 import type { Hub } from '../hub/hub.ts';
 import { ProtocolConnection } from './connection.ts';
-import { type Session, SessionStore, type SessionStoreOptions } from './sessions.ts';
+import { isPromise, type Maybe } from './serial.ts';
+import { MemorySessionStore, type Session, type SessionStore, type SessionStoreOptions } from './sessions.ts';
 
 /** What hooks learn about the connection a message came from. */
 export interface ProtocolContext {
@@ -73,6 +74,8 @@ export interface ProtocolOptions {
    */
   readonly onPublish?: (event: PublishEvent) => void | Promise<void>;
   readonly sessions?: SessionStoreOptions;
+  /** A shared session store (server/redis) instead of this process's memory; `sessions` is then ignored. */
+  readonly sessionStore?: SessionStore;
   /** A connection must say hello within this time (default 10 s), else it is closed with HeartbeatTimeout. */
   readonly helloTimeoutMs?: number;
   /** Outgoing queue per connection; when over either bound the connection is closed with SlowConsumer (4008). */
@@ -133,8 +136,9 @@ export interface Protocol {
 
 export function createProtocol(options: ProtocolOptions): Protocol {
   const heartbeatMs = options.heartbeatMs ?? 15_000;
-  const sessions = new SessionStore(options.sessions);
+  const sessions = options.sessionStore ?? new MemorySessionStore(options.sessions);
   const live = new Set<ProtocolConnection>();
+  const all = new Set<ProtocolConnection>();
   const stats: ProtocolStats = {
     duplicates: 0,
     applied: 0,
@@ -150,13 +154,9 @@ export function createProtocol(options: ProtocolOptions): Protocol {
     maxMessageBytes: options.maxMessageBytes ?? DEFAULT_LIMITS.maxMessageBytes,
     authenticate: options.authenticate,
     authorize: options.authorize,
-    onPublish:
-      options.onPublish ??
-      (async (event) => {
-        if (event.topic === undefined) return;
-        if (event.reliable) await options.hub.publish(event.topic, event.data);
-        else await options.hub.publishVolatile(event.topic, event.data);
-      }),
+    onPublish: options.onPublish ?? defaultOnPublish(options.hub),
+    // The default publish carries its own idempotency key: a shared session store need not claim first.
+    idempotentPublish: options.onPublish === undefined,
     sessions,
     helloTimeoutMs: options.helloTimeoutMs ?? 10_000,
     maxOutMessages: options.outgoing?.maxMessages ?? 4096,
@@ -166,7 +166,17 @@ export function createProtocol(options: ProtocolOptions): Protocol {
     maxLanes: Math.max(0, Math.min(MAX_LANES, options.maxLanes ?? DEFAULT_MAX_LANES)),
     volatileHighWaterMark: options.volatileHighWaterMark ?? 64 * 1024,
     live,
+    all,
   };
+  // One timer for every connection (hello deadlines, silence), instead of two per connection.
+  const sweep = setInterval(
+    () => {
+      const now = Date.now();
+      for (const connection of all) connection.sweep(now);
+    },
+    Math.max(10, Math.floor(Math.min(heartbeatMs, settings.helloTimeoutMs) / 2)),
+  );
+  (sweep as { unref?: () => void }).unref?.();
   return {
     onConnection: (connection) => {
       new ProtocolConnection(connection, settings);
@@ -186,9 +196,27 @@ export function createProtocol(options: ProtocolOptions): Protocol {
       return options.hub.publish(topic, data);
     },
     close() {
-      for (const c of [...live]) c.dispose();
+      clearInterval(sweep);
+      for (const c of [...all]) c.dispose();
       sessions.clear();
     },
+  };
+}
+
+/**
+ * Publishes to the hub, reliably or volatile as the client sent it. Returns nothing when the hub completed at
+ * once (the embedded hub), so the whole `pub` -> `ack` path runs without a promise.
+ */
+function defaultOnPublish(hub: Hub): (event: PublishEvent) => Maybe<void> {
+  const done = () => undefined;
+  return (event) => {
+    if (event.topic === undefined) return undefined;
+    // The session and message id make the publish idempotent in a networked hub: a message re-sent to another
+    // node after a crash between the hub's write and the ack is written once.
+    const result = event.reliable
+      ? hub.publish(event.topic, event.data, { idempotencyKey: `${event.session.id}/${event.id}` })
+      : hub.publishVolatile(event.topic, event.data);
+    return isPromise(result) ? (result as Promise<unknown>).then(done) : undefined;
   };
 }
 
@@ -201,6 +229,7 @@ export interface Settings {
   readonly authenticate: ProtocolOptions['authenticate'];
   readonly authorize: ProtocolOptions['authorize'];
   readonly onPublish: (event: PublishEvent) => void | Promise<void>;
+  readonly idempotentPublish: boolean;
   readonly sessions: SessionStore;
   readonly helloTimeoutMs: number;
   readonly maxOutMessages: number;
@@ -209,5 +238,8 @@ export interface Settings {
   readonly maxSubscriptions: number;
   readonly maxLanes: number;
   readonly volatileHighWaterMark: number;
+  /** Connections past hello. */
   readonly live: Set<ProtocolConnection>;
+  /** Every open connection, for the sweep. */
+  readonly all: Set<ProtocolConnection>;
 }

@@ -5,6 +5,7 @@
  * slow-consumer bounds are totals over all lanes: a client that stops reading one topic still cannot make
  * the server hold more than `maxMessages` / `maxBytes` for it.
  */
+import { SENT } from '../../src/connection-core.ts';
 import type { Payload, SendOptions, ServerConnection } from '../../src/transport.ts';
 import { DEFAULT_CHANNEL } from '../../src/transport.ts';
 
@@ -25,7 +26,8 @@ export interface OutgoingLimits {
 export class Outgoing {
   readonly #connection: ServerConnection;
   readonly #limits: OutgoingLimits;
-  readonly #lanes = new Map<string, LaneQueue>();
+  /** Created on the first message: an idle connection holds no queue at all. */
+  #lanes: Map<string, LaneQueue> | undefined;
   #messages = 0;
   #bytes = 0;
   #closed = false;
@@ -46,6 +48,7 @@ export class Outgoing {
     if (this.#messages + 1 > this.#limits.maxMessages || this.#bytes + bytes > this.#limits.maxBytes) {
       return false;
     }
+    this.#lanes ??= new Map();
     let lane = this.#lanes.get(channel);
     if (!lane) {
       lane = {
@@ -57,46 +60,65 @@ export class Outgoing {
       };
       this.#lanes.set(channel, lane);
     }
+    if (!lane.pumping && lane.head === lane.payloads.length) {
+      // An idle lane: hand it over now. When the rung took it below its high-water mark (the shared SENT
+      // promise), there is nothing to wait for and no promise was made; otherwise wait before sending more.
+      const sent = this.#connection.send(payload, lane.options);
+      if (sent !== SENT) this.#wait(lane, sent);
+      return true;
+    }
     lane.payloads.push(payload);
     lane.sizes.push(bytes);
     this.#messages++;
     this.#bytes += bytes;
-    if (!lane.pumping) void this.#pump(lane);
+    if (!lane.pumping) this.#pump(lane);
     return true;
+  }
+
+  #wait(lane: LaneQueue, sent: Promise<void>): void {
+    lane.pumping = true;
+    sent.then(
+      () => {
+        lane.pumping = false;
+        if (!this.#closed && lane.head < lane.payloads.length) this.#pump(lane);
+      },
+      () => {
+        // The rung closed under us; its close event disposes the protocol connection.
+        lane.pumping = false;
+      },
+    );
   }
 
   /** Drops everything queued; later pushes are ignored. */
   close(): void {
     this.#closed = true;
-    this.#lanes.clear();
+    this.#lanes = undefined;
     this.#messages = 0;
     this.#bytes = 0;
   }
 
-  async #pump(lane: LaneQueue): Promise<void> {
-    lane.pumping = true;
-    try {
-      while (!this.#closed && lane.head < lane.payloads.length) {
-        const payload = lane.payloads[lane.head] as Payload;
-        this.#bytes -= lane.sizes[lane.head] as number;
-        this.#messages--;
-        lane.head++;
-        if (lane.head === lane.payloads.length) {
-          lane.payloads.length = 0;
-          lane.sizes.length = 0;
-          lane.head = 0;
-        } else if (lane.head >= 1024) {
-          lane.payloads.splice(0, lane.head);
-          lane.sizes.splice(0, lane.head);
-          lane.head = 0;
-        }
-        // The rung's promise carries its backpressure (per stream where streams are independent).
-        await this.#connection.send(payload, lane.options);
+  /** Sends what waits on `lane` until the rung asks to wait (any promise but SENT) or the lane is empty. */
+  #pump(lane: LaneQueue): void {
+    while (!this.#closed && lane.head < lane.payloads.length) {
+      const payload = lane.payloads[lane.head] as Payload;
+      this.#bytes -= lane.sizes[lane.head] as number;
+      this.#messages--;
+      lane.head++;
+      if (lane.head === lane.payloads.length) {
+        lane.payloads.length = 0;
+        lane.sizes.length = 0;
+        lane.head = 0;
+      } else if (lane.head >= 1024) {
+        lane.payloads.splice(0, lane.head);
+        lane.sizes.splice(0, lane.head);
+        lane.head = 0;
       }
-    } catch {
-      // The rung closed under us; its close event disposes the protocol connection.
-    } finally {
-      lane.pumping = false;
+      // The rung's promise carries its backpressure (per stream where streams are independent).
+      const sent = this.#connection.send(payload, lane.options);
+      if (sent !== SENT) {
+        this.#wait(lane, sent);
+        return;
+      }
     }
   }
 }

@@ -1,53 +1,68 @@
 /**
- * Sessions outlive a connection for a grace period, so that a client that reconnects (on any rung) keeps
- * its identity and its upstream dedup window: a `pub` re-sent after a drop is acknowledged again but
- * applied once. Both the number of sessions and the ids each remembers are bounded.
+ * Sessions outlive a connection for a grace period, so that a client that reconnects (on any rung, and with a
+ * shared store on any node) keeps its identity and its upstream dedup window: a `pub` re-sent after a drop is
+ * acknowledged again but applied once. The store is an interface: the in-memory store here is the embedded
+ * default for one process; server/redis/sessions.ts keeps the same state in Redis so any node can take any
+ * request. Both bound the number of sessions and the ids each remembers.
  */
+
+import { isPromise, type Maybe } from './serial.ts';
 
 /** A connection as the session sees it: something it can push out when a newer one takes over. */
 export interface SessionMember {
   replace(): void;
 }
 
-/** What happened to a `pub`, replayed verbatim to a duplicate. */
-export type PublishOutcome = { readonly ok: true } | { readonly ok: false; code: string; message: string };
+/**
+ * What happened to a `pub`, replayed verbatim to a duplicate. A failure with `closeCode` (a backend the server
+ * needs is unavailable) is not remembered: the connection closes with that retryable code and the client's
+ * outbox re-sends the message later, when it is applied for real.
+ */
+export type PublishOutcome =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly code: string; readonly message: string; readonly closeCode?: number };
 
-export class Session {
+/** The outcome of every successful publish: one object, not one per message. */
+export const PUBLISHED: PublishOutcome = { ok: true };
+
+export interface DedupResult {
+  /** The outcome itself when it is known at once (the embedded store, a synchronous hub), else a promise. */
+  readonly outcome: Maybe<PublishOutcome>;
+  /** True when the id was already seen: `outcome` is the first one's. */
+  readonly duplicate: boolean;
+}
+
+export interface DedupOptions {
+  /**
+   * `apply` is itself idempotent for this message (the default publish carries `<session>/<id>` as the hub's
+   * idempotency key): a shared store may run it alongside its claim instead of after it, saving a round trip.
+   * A duplicate then runs `apply` again, which writes nothing twice; its outcome is still reported as a duplicate.
+   */
+  readonly idempotent?: boolean;
+}
+
+export interface Session {
   readonly id: string;
-  /** Live connections of this session, oldest first (briefly two while a client climbs to a better rung). */
-  readonly connections = new Set<SessionMember>();
-  /** Client message id -> outcome (a pending promise while the app handles it). Insertion order = age. */
-  readonly #seen = new Map<string, Promise<PublishOutcome>>();
-  readonly #dedupWindow: number;
-  expiryTimer: ReturnType<typeof setTimeout> | undefined;
-
-  constructor(id: string, dedupWindow: number) {
-    this.id = id;
-    this.#dedupWindow = dedupWindow;
-  }
-
   /**
    * Runs `apply` once per id within the window; a duplicate (even one arriving while the first is still
-   * being applied, e.g. over the old and the new rung at once) gets the first one's outcome.
+   * being applied, e.g. over the old and the new rung at once, or on another node) gets the first one's
+   * outcome. Rejects (ERR_UNAVAILABLE) when the store cannot be reached: nothing was applied. A store that can
+   * answer at once (the embedded one) returns the result itself, without a promise.
    */
-  dedup(
-    id: string,
-    apply: () => Promise<PublishOutcome>,
-  ): { outcome: Promise<PublishOutcome>; duplicate: boolean } {
-    const known = this.#seen.get(id);
-    if (known) return { outcome: known, duplicate: true };
-    const outcome = apply();
-    this.#seen.set(id, outcome);
-    if (this.#seen.size > this.#dedupWindow) {
-      const oldest = this.#seen.keys().next().value;
-      if (oldest !== undefined) this.#seen.delete(oldest);
-    }
-    return { outcome, duplicate: false };
-  }
+  dedup(id: string, apply: () => Maybe<PublishOutcome>, options?: DedupOptions): Maybe<DedupResult>;
+}
 
-  get rememberedIds(): number {
-    return this.#seen.size;
-  }
+export interface SessionStore {
+  /** How long a session survives without a connection. */
+  readonly graceMs: number;
+  /** Sessions held by this process (for tests and metrics). */
+  readonly size: number;
+  /** Resumes `id` if it is still alive, else opens a new session. Rejects (ERR_UNAVAILABLE) when unreachable. */
+  attach(id: string | undefined, member: SessionMember): Promise<{ session: Session; resumed: boolean }>;
+  /** The member left; the session lives on for `graceMs` without one. */
+  detach(session: Session, member: SessionMember): void;
+  /** Forgets what this process holds (shutdown). */
+  clear(): void;
 }
 
 export interface SessionStoreOptions {
@@ -68,8 +83,87 @@ function unref(timer: ReturnType<typeof setTimeout>): void {
   (timer as { unref?: () => void }).unref?.();
 }
 
-export class SessionStore {
-  readonly #sessions = new Map<string, Session>();
+/** The members of one session on this process, bounded: a newer member pushes the oldest out. */
+export class SessionMembers {
+  readonly #members = new Set<SessionMember>();
+  readonly #max: number;
+
+  constructor(max: number) {
+    this.#max = Math.max(1, max);
+  }
+
+  get size(): number {
+    return this.#members.size;
+  }
+
+  add(member: SessionMember): void {
+    this.#members.add(member);
+    for (const old of this.#members) {
+      if (this.#members.size <= this.#max) break;
+      this.#members.delete(old);
+      old.replace();
+    }
+  }
+
+  delete(member: SessionMember): void {
+    this.#members.delete(member);
+  }
+}
+
+const FRESH_PUBLISHED: DedupResult = { outcome: PUBLISHED, duplicate: false };
+const SEEN_PUBLISHED: DedupResult = { outcome: PUBLISHED, duplicate: true };
+
+export class MemorySession implements Session {
+  readonly id: string;
+  /** Live connections of this session, oldest first (briefly two while a client climbs to a better rung). */
+  readonly connections: SessionMembers;
+  /** Client message id -> outcome (a pending promise while the app handles it). */
+  readonly #seen = new Map<string, Maybe<PublishOutcome>>();
+  /** The ids in the order they were first seen, as a ring: the oldest is forgotten when the window is full. */
+  readonly #order: (string | undefined)[] = [];
+  #next = 0;
+  readonly #dedupWindow: number;
+  expiryTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(id: string, dedupWindow: number, maxConnections: number) {
+    this.id = id;
+    this.#dedupWindow = Math.max(1, dedupWindow);
+    this.connections = new SessionMembers(maxConnections);
+  }
+
+  dedup(id: string, apply: () => Maybe<PublishOutcome>): DedupResult {
+    const known = this.#seen.get(id);
+    if (known !== undefined) {
+      return known === PUBLISHED ? SEEN_PUBLISHED : { outcome: known, duplicate: true };
+    }
+    const outcome = apply();
+    const forgotten = this.#order[this.#next];
+    if (forgotten !== undefined) this.#seen.delete(forgotten);
+    this.#order[this.#next] = id;
+    this.#next = (this.#next + 1) % this.#dedupWindow;
+    if (isPromise(outcome)) {
+      this.#seen.set(id, outcome);
+      void outcome.then((result) => {
+        if (this.#seen.get(id) !== outcome) return;
+        // A retryable failure applied nothing: the re-sent message must be applied, not answered from here.
+        if (!result.ok && result.closeCode !== undefined) this.#seen.delete(id);
+        else this.#seen.set(id, result);
+      });
+      return { outcome, duplicate: false };
+    }
+    if (!outcome.ok && outcome.closeCode !== undefined) return { outcome, duplicate: false };
+    this.#seen.set(id, outcome);
+    return outcome === PUBLISHED ? FRESH_PUBLISHED : { outcome, duplicate: false };
+  }
+
+  get rememberedIds(): number {
+    return this.#seen.size;
+  }
+}
+
+/** The embedded store: one process's memory, sessions expire `graceMs` after their last connection left. */
+export class MemorySessionStore implements SessionStore {
+  readonly #sessions = new Map<string, MemorySession>();
   readonly graceMs: number;
   readonly #dedupWindow: number;
   readonly #maxSessions: number;
@@ -86,33 +180,32 @@ export class SessionStore {
     return this.#sessions.size;
   }
 
-  get(id: string): Session | undefined {
+  get(id: string): MemorySession | undefined {
     return this.#sessions.get(id);
   }
 
-  /** Resumes `id` if it is still alive, else opens a new session. */
-  attach(id: string | undefined, connection: SessionMember): { session: Session; resumed: boolean } {
+  async attach(
+    id: string | undefined,
+    member: SessionMember,
+  ): Promise<{ session: Session; resumed: boolean }> {
     let session = id === undefined ? undefined : this.#sessions.get(id);
     const resumed = session !== undefined;
     if (!session) {
-      session = new Session(crypto.randomUUID(), this.#dedupWindow);
+      session = new MemorySession(crypto.randomUUID(), this.#dedupWindow, this.#maxConnections);
       this.#sessions.set(session.id, session);
       this.#evict();
     }
     if (session.expiryTimer) clearTimeout(session.expiryTimer);
     session.expiryTimer = undefined;
-    session.connections.add(connection);
-    for (const member of session.connections) {
-      if (session.connections.size <= this.#maxConnections) break;
-      session.connections.delete(member);
-      member.replace();
-    }
+    session.connections.add(member);
     return { session, resumed };
   }
 
-  detach(session: Session, connection: SessionMember): void {
-    session.connections.delete(connection);
-    if (session.connections.size > 0 || !this.#sessions.has(session.id)) return;
+  detach(handle: Session, member: SessionMember): void {
+    const session = this.#sessions.get(handle.id);
+    if (!session || session !== handle) return;
+    session.connections.delete(member);
+    if (session.connections.size > 0) return;
     session.expiryTimer = setTimeout(() => {
       if (session.connections.size === 0) this.#sessions.delete(session.id);
     }, this.graceMs);

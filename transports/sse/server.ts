@@ -10,7 +10,7 @@ import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import { type Admission, refusalResponse } from '../../src/admission.ts';
 import { bytesToBase64url } from '../../src/base64.ts';
 import { CloseCode } from '../../src/close-codes.ts';
-import { ConnectionCore, normalizeClose } from '../../src/connection-core.ts';
+import { ConnectionCore, normalizeClose, SENT } from '../../src/connection-core.ts';
 import { SwitchyardError } from '../../src/errors.ts';
 import type {
   ConnectionHandler,
@@ -31,6 +31,14 @@ import {
   SSE_CAPABILITIES,
   SseEventName,
 } from './encoder.ts';
+import {
+  batchResponse,
+  ownerOf,
+  refused,
+  type SseBatchRequest,
+  type SseBatchResult,
+  type SseForwarder,
+} from './forward.ts';
 
 export interface SseRoutesOptions {
   readonly onConnection: ConnectionHandler;
@@ -44,6 +52,11 @@ export interface SseRoutesOptions {
   readonly replayBytes?: number;
   /** Comment heartbeat interval on the event stream; default min(heartbeatMs, 15 s). */
   readonly commentIntervalMs?: number;
+  /**
+   * Several server processes behind a balancer with no affinity: session ids name the node holding the event
+   * stream, and a POST that lands on another node is handed to that one (server/redis forwards over Redis).
+   */
+  readonly forwarder?: SseForwarder;
 }
 
 /**
@@ -88,7 +101,7 @@ interface StoredEvent {
 type SessionSettings = Required<Pick<SseRoutesOptions, 'resumeGraceMs' | 'replayBytes'>>;
 
 class SseSession implements ServerConnection {
-  readonly id = randomToken(16);
+  readonly id: string;
   /** 256 bits; authorises upstream POSTs. Sent once, in the `session` event, never in a URL. */
   readonly secret = randomToken(32);
   /**
@@ -131,7 +144,9 @@ class SseSession implements ServerConnection {
     limits: ServerTransportLimits,
     settings: SessionSettings,
     onGone: () => void,
+    nodeId?: string,
   ) {
+    this.id = nodeId === undefined ? randomToken(16) : `${nodeId}.${randomToken(16)}`;
     this.request = request;
     this.#limits = limits;
     this.#settings = settings;
@@ -306,7 +321,7 @@ class SseSession implements ServerConnection {
     this.#eventBytes += bytes;
     this.#pendingBytes += bytes;
     if (this.#stream) void this.#pump(this.#stream);
-    if (this.#pendingBytes <= this.#limits.highWaterMark) return Promise.resolve();
+    if (this.#pendingBytes <= this.#limits.highWaterMark) return SENT;
     return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
   }
 
@@ -385,17 +400,6 @@ async function readBody(request: Request, max: number): Promise<Uint8Array | nul
   return out;
 }
 
-function errorJson(
-  c: Context,
-  status: 400 | 401 | 404 | 413,
-  code: string,
-  message: string,
-  closeCode: number,
-) {
-  c.header('cache-control', 'no-store');
-  return c.json({ error: code, message, closeCode }, status);
-}
-
 /** `streamSSE` with the proxy-proof headers (it sets its own `Cache-Control`, so they are applied after). */
 function eventStream(c: Context, run: (stream: SSEStreamingApi) => Promise<void>): Response {
   const response = streamSSE(c, run);
@@ -454,7 +458,7 @@ export function createSseRoutes(options: SseRoutesOptions): Hono {
   const unknownSession = (c: Context) => {
     const reason = 'session expired or its events are no longer available; open a new session';
     if (!(c.req.header('accept') ?? '').includes('text/event-stream')) {
-      return errorJson(c, 404, 'ERR_UNKNOWN_SESSION', reason, CloseCode.UnknownSession);
+      return batchResponse(c, refused(404, 'ERR_UNKNOWN_SESSION', reason, CloseCode.UnknownSession));
     }
     return eventStream(c, async (stream) => {
       await stream.write(
@@ -502,7 +506,13 @@ export function createSseRoutes(options: SseRoutesOptions): Hono {
       });
     }
 
-    const session = new SseSession(request, options.limits, settings, () => removeSession(session));
+    const session = new SseSession(
+      request,
+      options.limits,
+      settings,
+      () => removeSession(session),
+      options.forwarder?.nodeId,
+    );
     addSession(session);
     const postUrl = relativePostUrl(c.req.url, session.id);
     return eventStream(c, async (stream) => {
@@ -520,48 +530,42 @@ export function createSseRoutes(options: SseRoutesOptions): Hono {
     });
   });
 
-  app.post('/:session', async (c) => {
-    const request = options.connectionRequest(c);
-    const refusal = await options.admission({
-      request: c.req.raw,
-      ip: request.ip,
-      kind: 'sse',
-      phase: 'post',
-    });
-    if (refusal) return refusalResponse(refusal);
-    const session = sessions.get(c.req.param('session'));
+  /** Everything about a batch that needs no body: session, secret, number (a retry is answered, not applied). */
+  const admitBatch = (
+    request: Omit<SseBatchRequest, 'body'>,
+  ): SseBatchResult | { session: SseSession; batchNo: number } => {
+    const session = sessions.get(request.session);
     if (!session) {
-      return errorJson(
-        c,
+      return refused(
         404,
         'ERR_UNKNOWN_SESSION',
         'no such session (expired or closed)',
         CloseCode.UnknownSession,
       );
     }
-    const auth = c.req.header(SECRET_HEADER) ?? '';
-    const secret = auth.startsWith('Bearer ') ? auth.slice(7) : '';
-    if (!sameSecret(secret, session.secret)) {
-      return errorJson(c, 401, 'ERR_UNAUTHORIZED', 'wrong session secret', CloseCode.Unauthorized);
+    if (!sameSecret(request.secret, session.secret)) {
+      return refused(401, 'ERR_UNAUTHORIZED', 'wrong session secret', CloseCode.Unauthorized);
     }
-    const batchNo = Number(c.req.header(BATCH_HEADER) ?? 'NaN');
+    const batchNo = Number(request.batch ?? 'NaN');
     if (!Number.isSafeInteger(batchNo) || batchNo < 1) {
-      return errorJson(
-        c,
+      return refused(
         400,
         'ERR_INVALID_FRAME',
         `${BATCH_HEADER} must be a positive integer`,
         CloseCode.ProtocolError,
       );
     }
-    const body = await readBody(c.req.raw, maxBatchBytes);
-    if (batchNo <= session.lastBatch) return c.body(null, 204); // a retry of a batch already applied
+    return { session, batchNo };
+  };
+
+  const applyBatch = (session: SseSession, batchNo: number, body: Uint8Array | null): SseBatchResult => {
+    if (batchNo <= session.lastBatch) return { status: 204 }; // a retry of a batch already applied
     if (body === null) {
       const error = new SwitchyardError('ERR_MESSAGE_TOO_BIG', `request body over ${maxBatchBytes} bytes`, {
         closeCode: CloseCode.MessageTooBig,
       });
       session.fail(error);
-      return errorJson(c, 413, error.code, error.message, CloseCode.MessageTooBig);
+      return refused(413, error.code, error.message, CloseCode.MessageTooBig);
     }
     let frames: ReturnType<typeof decodeBatch>;
     try {
@@ -570,7 +574,7 @@ export function createSseRoutes(options: SseRoutesOptions): Hono {
       if (!(error instanceof SwitchyardError)) throw error;
       session.fail(error);
       const status = error.code === 'ERR_MESSAGE_TOO_BIG' ? 413 : 400;
-      return errorJson(c, status, error.code, error.message, error.closeCode ?? CloseCode.ProtocolError);
+      return refused(status, error.code, error.message, error.closeCode ?? CloseCode.ProtocolError);
     }
     session.lastBatch = batchNo;
     for (const frame of frames) {
@@ -580,7 +584,41 @@ export function createSseRoutes(options: SseRoutesOptions): Hono {
       }
       session.receive(frame.channel, frame.data);
     }
-    return c.body(null, 204);
+    return { status: 204 };
+  };
+
+  // Batches other nodes received for sessions held here.
+  options.forwarder?.serve((request) => {
+    const admitted = admitBatch(request);
+    return 'status' in admitted ? admitted : applyBatch(admitted.session, admitted.batchNo, request.body);
+  });
+
+  app.post('/:session', async (c) => {
+    const request = options.connectionRequest(c);
+    const refusal = await options.admission({
+      request: c.req.raw,
+      ip: request.ip,
+      kind: 'sse',
+      phase: 'post',
+    });
+    if (refusal) return refusalResponse(refusal);
+    const auth = c.req.header(SECRET_HEADER) ?? '';
+    const batch = {
+      session: c.req.param('session'),
+      secret: auth.startsWith('Bearer ') ? auth.slice(7) : '',
+      batch: c.req.header(BATCH_HEADER),
+    };
+    const forwarder = options.forwarder;
+    const owner = ownerOf(batch.session);
+    if (forwarder && owner !== undefined && owner !== forwarder.nodeId) {
+      // The stream is on another node: hand it the batch and answer with its answer (it keeps the order).
+      const body = await readBody(c.req.raw, maxBatchBytes);
+      return batchResponse(c, await forwarder.forward(owner, { ...batch, body }));
+    }
+    const admitted = admitBatch(batch);
+    if ('status' in admitted) return batchResponse(c, admitted);
+    const body = await readBody(c.req.raw, maxBatchBytes);
+    return batchResponse(c, applyBatch(admitted.session, admitted.batchNo, body));
   });
 
   return app;

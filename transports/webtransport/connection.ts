@@ -52,6 +52,8 @@ export interface WebTransportSessionLike {
 export const PROTOCOL_VERSION = 1;
 /** Used when the runtime does not report `maxDatagramSize`: fits any QUIC path MTU of 1280 with headers. */
 export const FALLBACK_MAX_DATAGRAM = 1100;
+/** An unreliable message that waited this long to leave is stale (positions, cursors): the runtime drops it. */
+const DATAGRAM_MAX_AGE_MS = 250;
 /** How long a closing side waits for the other's channel streams to finish before closing anyway. */
 const DRAIN_TIMEOUT_MS = 2000;
 /** How long the side that received CLOSE reads its channel streams to their end before reporting the close. */
@@ -335,10 +337,25 @@ export class WebTransportConnection {
         ),
       );
     }
-    this.#datagramWriter ??= this.#session.datagrams.writable.getWriter();
+    const writer = this.#datagramWriter ?? this.#openDatagramWriter();
+    // Latest value wins: while earlier datagrams still wait for the congestion window (a bulk transfer beside
+    // them), a new one is dropped rather than queued behind them, where it would only arrive late and stale.
+    if (writer.desiredSize !== null && writer.desiredSize <= 0) return Promise.resolve();
     // Unreliable by definition: a datagram the runtime drops under pressure is not an error.
-    this.#datagramWriter.write(encodeDatagram(type, channel, payload)).catch(() => {});
+    writer.write(encodeDatagram(type, channel, payload)).catch(() => {});
     return Promise.resolve();
+  }
+
+  #openDatagramWriter(): Writer {
+    // Where the runtime has it (W3C `outgoingMaxAge`), datagrams that waited longer than this are dropped by it.
+    const datagrams = this.#session.datagrams as { outgoingMaxAge?: number | null };
+    try {
+      if ('outgoingMaxAge' in datagrams) datagrams.outgoingMaxAge = DATAGRAM_MAX_AGE_MS;
+    } catch {
+      // Read-only or unsupported: the desiredSize check above still sheds the backlog.
+    }
+    this.#datagramWriter = this.#session.datagrams.writable.getWriter();
+    return this.#datagramWriter;
   }
 
   #writerFor(channel: string): Promise<Writer> {

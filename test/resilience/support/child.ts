@@ -14,8 +14,9 @@ export interface ServerChild {
 
 const SCRIPT = new URL('./server-child.ts', import.meta.url).pathname;
 
-export async function spawnServer(env: Record<string, string> = {}): Promise<ServerChild> {
-  const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT], {
+/** `script`: another server script that prints the same `{ port }` line (test/scale runs Redis-backed nodes). */
+export async function spawnServer(env: Record<string, string> = {}, script = SCRIPT): Promise<ServerChild> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

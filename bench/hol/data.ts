@@ -1,0 +1,60 @@
+/**
+ * The lab's data on disk: every run's raw samples gzipped (`runs.json.gz`, ~1 MB instead of ~4) and, beside it,
+ * `summary.json` in plain text (the setup, the per-run metrics and the medians), so the numbers in the docs can
+ * be read and diffed without unpacking anything. The charts and tables are drawn from the full file.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import type { HolWorkload } from '../../server/demo/hol-workload.ts';
+import { type LabRun, runMetrics, type summarize } from './analyze.ts';
+
+export const VARIANTS = {
+  bulk: {},
+  quiet: { bulkWindow: 0 },
+} as const satisfies Record<string, Partial<HolWorkload>>;
+export type Variant = keyof typeof VARIANTS;
+
+export interface LabData {
+  readonly createdAt: string;
+  readonly machine: { readonly cpus: number; readonly kernel: string; readonly chromium: string };
+  readonly path: {
+    readonly oneWayDelayMs: number;
+    readonly rateMbit: number;
+    readonly queueKb: number;
+    readonly tcpCongestionControl: string;
+  };
+  readonly workload: HolWorkload;
+  readonly variants: Variant[];
+  readonly elapsedMs: number;
+  /** linkem's counters: frames forwarded, drops at the tbf queue, how late frames left, GSO frames seen. */
+  readonly linkem: unknown;
+  readonly summaries: ReturnType<typeof summarize>;
+  readonly runs: LabRun[];
+}
+
+/** Writes `file` (gzipped when it ends in .gz) and `summary.json` beside it. */
+export function writeLabData(file: string, data: LabData): void {
+  const json = JSON.stringify(data);
+  writeFileSync(file, file.endsWith('.gz') ? gzipSync(json, { level: 9 }) : `${json}\n`);
+  const { runs, ...rest } = data;
+  const summary = {
+    ...rest,
+    runs: runs.map(({ result, ...run }) => ({
+      ...run,
+      rungs: result.rungs,
+      incidents: result.incidents,
+      pageStalls: result.pageStalls,
+      sent: result.sent.reduce((a, b) => a + b, 0),
+      received: result.samples.length,
+      clientStats: result.stats,
+      metrics: runMetrics({ ...run, result }),
+    })),
+  };
+  writeFileSync(join(dirname(file), 'summary.json'), `${JSON.stringify(summary, null, 1)}\n`);
+}
+
+export function readLabData(file: string): LabData {
+  const bytes = readFileSync(file);
+  return JSON.parse((file.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8')) as LabData;
+}

@@ -1,0 +1,130 @@
+/**
+ * The Lua scripts of the Redis engine. Each one is a single atomic step in Redis and a single round trip for
+ * the node, which is what makes cluster-wide sequence numbers correct (no read-then-write between nodes) and
+ * what keeps a publish at one round trip. Numbers cross into Lua as doubles: `%d` formatting keeps sequence
+ * numbers exact up to 2^53 where Lua's default would print 1e+15.
+ */
+import { Script } from './connection.ts';
+
+/**
+ * publish. KEYS: meta hash (field s = head seq, c = last age-trim check), history stream, channel, idempotency key.
+ * ARGV: data (MessagePack), now (ms), max entries, window (ms), meta TTL (ms), idempotency TTL (ms, 0 = none).
+ * Appends `<seq>-0` with fields t (time) and d (data), trims by count (MAXLEN ~) and, at most once a second per
+ * topic, by age (entries older than the window, oldest first), then publishes `<seq> <data>`. Returns seq.
+ */
+export const PUBLISH = new Script(
+  `
+local idemTtl = tonumber(ARGV[6])
+if idemTtl > 0 then
+  local previous = redis.call('GET', KEYS[4])
+  if previous then return tonumber(previous) end
+end
+local now = tonumber(ARGV[2])
+local window = tonumber(ARGV[4])
+local seq = redis.call('HINCRBY', KEYS[1], 's', 1)
+local id = string.format('%d-0', seq)
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], id, 't', ARGV[2], 'd', ARGV[1])
+redis.call('PEXPIRE', KEYS[2], window)
+local checked = tonumber(redis.call('HGET', KEYS[1], 'c') or '0')
+if now - checked >= 1000 or now < checked then
+  redis.call('HSET', KEYS[1], 'c', ARGV[2])
+  local oldest = now - window
+  for _ = 1, 16 do
+    local entries = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 64)
+    local cut = nil
+    for i = 1, #entries do
+      if tonumber(entries[i][2][2]) < oldest then cut = tonumber(string.match(entries[i][1], '^(%d+)')) else break end
+    end
+    if not cut then break end
+    redis.call('XTRIM', KEYS[2], 'MINID', string.format('%d-0', cut + 1))
+    if cut ~= tonumber(string.match(entries[#entries][1], '^(%d+)')) then break end
+  end
+end
+redis.call('PUBLISH', KEYS[3], string.format('%d ', seq) .. ARGV[1])
+if idemTtl > 0 then redis.call('SET', KEYS[4], seq, 'PX', idemTtl) end
+return seq
+`,
+  4,
+);
+
+/**
+ * replay. KEYS: meta hash, history stream. ARGV: since (-1: none), now (ms), window (ms), page size.
+ * Returns { head, status, seq1, data1, seq2, data2, ... } with status `subscribed` (no position), `ok` (the
+ * entries after `since`, up to a page), `history-gap` (the entry right after `since` was trimmed or is older
+ * than the window) or `ahead-of-history` (since > head). Head and entries are read in one atomic step.
+ */
+export const REPLAY = new Script(
+  `
+local head = tonumber(redis.call('HGET', KEYS[1], 's') or '0')
+local since = tonumber(ARGV[1])
+if since < 0 then return {head, 'subscribed'} end
+if since > head then return {head, 'ahead-of-history'} end
+if since == head then return {head, 'ok'} end
+local entries = redis.call('XRANGE', KEYS[2], string.format('%d-0', since + 1), '+', 'COUNT', ARGV[4])
+if #entries == 0 then return {head, 'history-gap'} end
+local first = tonumber(string.match(entries[1][1], '^(%d+)'))
+if first ~= since + 1 or tonumber(entries[1][2][2]) < tonumber(ARGV[2]) - tonumber(ARGV[3]) then
+  return {head, 'history-gap'}
+end
+local out = {head, 'ok'}
+for i = 1, #entries do
+  out[#out + 1] = string.match(entries[i][1], '^(%d+)')
+  out[#out + 1] = entries[i][2][4]
+end
+return out
+`,
+  2,
+);
+
+/**
+ * attach. KEYS: session hash to resume (may be absent), its order list, a new session hash. ARGV: TTL (ms), now.
+ * Returns 1 when the first session exists (its TTL refreshed), else creates the new one and returns 0.
+ */
+export const ATTACH = new Script(
+  `
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  redis.call('PEXPIRE', KEYS[2], ARGV[1])
+  return 1
+end
+redis.call('HSET', KEYS[3], '@', ARGV[2])
+redis.call('PEXPIRE', KEYS[3], ARGV[1])
+return 0
+`,
+  3,
+);
+
+/**
+ * claim. KEYS: session hash, its order list. ARGV: field (m:<message id>), claim value, window, TTL (ms).
+ * Returns the recorded value for the field (a settled outcome or someone else's pending claim), or nil after
+ * recording this claim (the caller applies the message). Keeps at most `window` ids, oldest dropped first.
+ */
+export const CLAIM = new Script(
+  `
+local previous = redis.call('HGET', KEYS[1], ARGV[1])
+if previous then return previous end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if redis.call('HEXISTS', KEYS[1], '@') == 0 then redis.call('HSET', KEYS[1], '@', '0') end
+if redis.call('RPUSH', KEYS[2], ARGV[1]) > tonumber(ARGV[3]) then
+  redis.call('HDEL', KEYS[1], redis.call('LPOP', KEYS[2]))
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return false
+`,
+  2,
+);
+
+/**
+ * settle. KEYS: session hash. ARGV: field, expected value (our claim), new value ('' deletes the field).
+ * Compare-and-set, so a claim taken over from a dead node is never overwritten by it. Returns 1 if set.
+ */
+export const SETTLE = new Script(
+  `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+if ARGV[3] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) end
+return 1
+`,
+  1,
+);
