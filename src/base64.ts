@@ -1,18 +1,12 @@
 /**
  * base64 and base64url for every part of switchyard that needs them (SSE binary payloads, certificate hashes,
- * tokens, session ids), in one strict implementation that runs the same in browsers, Node and Deno: no
- * `btoa`/`atob` binary-string detour, and malformed input is an error with a code, never silently skipped.
+ * tokens, session ids), the same in browsers, Node and Deno. Decoding is strict: the input is checked against
+ * the canonical alphabet and padding first (the platform's `atob` then does the work), so malformed input is
+ * an error with a code, never silently skipped.
  */
-import { CloseCode } from './close-codes.ts';
-import { SwitchyardError } from './errors.ts';
-
-function invalidBase64(message: string): SwitchyardError {
-  return new SwitchyardError('ERR_INVALID_FRAME', message, { closeCode: CloseCode.ProtocolError });
-}
+import { invalidFrame } from './frame.ts';
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-const B64_LOOKUP = new Int16Array(128).fill(-1);
-for (let i = 0; i < B64.length; i++) B64_LOOKUP[B64.charCodeAt(i)] = i;
 
 export function bytesToBase64(bytes: Uint8Array): string {
   let out = '';
@@ -37,29 +31,17 @@ export function bytesToBase64(bytes: Uint8Array): string {
   return out + chunk.join('');
 }
 
-export function base64ToBytes(text: string): Uint8Array<ArrayBuffer> {
-  if (text.length % 4 !== 0) throw invalidBase64('base64 length is not a multiple of 4');
-  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
-  const out = new Uint8Array((text.length / 4) * 3 - padding);
-  let o = 0;
-  for (let i = 0; i < text.length; i += 4) {
-    const a = lookup(text, i);
-    const b = lookup(text, i + 1);
-    const c = text[i + 2] === '=' && i + 4 === text.length ? 0 : lookup(text, i + 2);
-    const d = text[i + 3] === '=' && i + 4 === text.length ? 0 : lookup(text, i + 3);
-    const n = (a << 18) | (b << 12) | (c << 6) | d;
-    out[o++] = n >> 16;
-    if (o < out.length) out[o++] = (n >> 8) & 255;
-    if (o < out.length) out[o++] = n & 255;
-  }
-  return out;
-}
+/** Canonical padded base64: whole groups of four, `=` only as the last one or two characters. */
+const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-function lookup(text: string, index: number): number {
-  const code = text.charCodeAt(index);
-  const value = code < 128 ? B64_LOOKUP[code]! : -1;
-  if (value < 0) throw invalidBase64(`invalid base64 character at ${index}`);
-  return value;
+/** Strict: anything but canonical padded base64 (whitespace, missing padding, stray characters) is refused. */
+export function base64ToBytes(text: string): Uint8Array<ArrayBuffer> {
+  if (!STRICT_BASE64.test(text)) throw invalidFrame('malformed base64');
+  // Checked above, so the platform decoder's leniency (whitespace, no padding) never applies.
+  const binary = atob(text);
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
 }
 
 /** URL- and filename-safe base64 without padding (RFC 4648 section 5): tokens and ids. */

@@ -2,7 +2,12 @@
  * Named close codes shared by every rung, each with the decision a client makes when it sees it.
  * One table, so that the client, the server and the docs can never disagree about what a code means.
  * WebSocket carries the code natively; SSE and WebTransport carry the same numbers in their own close signals.
+ *
+ * Browser bundles carry only the names and the retry decisions; the sentence explaining each decision lives in
+ * ./close-code-reasons.ts, which servers, logs and docs use through `closeCodeInfo` (a client that never
+ * calls it leaves the texts out).
  */
+import { CLOSE_CODE_WHY } from './close-code-reasons.ts';
 
 export const CloseCode = {
   /** The side that closed meant to: no reconnect. */
@@ -61,99 +66,27 @@ export interface CloseCodeInfo {
   readonly why: string;
 }
 
-const table: Record<number, CloseCodeInfo> = {
-  [CloseCode.Normal]: { name: 'Normal', retry: 'never', why: 'the close was intended' },
-  [CloseCode.GoingAway]: {
-    name: 'GoingAway',
-    retry: 'retry',
-    why: 'the server is shutting down; another node or the restarted one will serve',
-  },
-  [CloseCode.ProtocolError]: {
-    name: 'ProtocolError',
-    retry: 'never',
-    why: 'a framing bug repeats on every attempt',
-  },
-  [CloseCode.UnsupportedData]: {
-    name: 'UnsupportedData',
-    retry: 'never',
-    why: 'the same data would be refused again',
-  },
-  [CloseCode.Abnormal]: { name: 'Abnormal', retry: 'retry', why: 'the network dropped the connection' },
-  [CloseCode.InvalidPayload]: {
-    name: 'InvalidPayload',
-    retry: 'never',
-    why: 'the client produces invalid text; retrying repeats it',
-  },
-  [CloseCode.PolicyViolation]: {
-    name: 'PolicyViolation',
-    retry: 'never',
-    why: 'the server refuses this client by policy',
-  },
-  [CloseCode.MessageTooBig]: {
-    name: 'MessageTooBig',
-    retry: 'retry',
-    why: 'the oversize message is dropped; the connection itself can be re-established',
-  },
-  [CloseCode.InternalError]: {
-    name: 'InternalError',
-    retry: 'retry',
-    why: 'a server fault may be transient',
-  },
-  [CloseCode.ServiceRestart]: {
-    name: 'ServiceRestart',
-    retry: 'retry',
-    why: 'the server comes back shortly',
-  },
-  [CloseCode.TryAgainLater]: { name: 'TryAgainLater', retry: 'retry', why: 'overload passes; back off' },
-  [CloseCode.HeartbeatTimeout]: {
-    name: 'HeartbeatTimeout',
-    retry: 'retry',
-    why: 'the path died silently; a new connection may take another path',
-  },
-  [CloseCode.Unauthorized]: {
-    name: 'Unauthorized',
-    retry: 'never',
-    why: 'the same credentials would be refused again',
-  },
-  [CloseCode.TokenExpired]: { name: 'TokenExpired', retry: 'retry', why: 'a fresh token fixes it' },
-  [CloseCode.ForbiddenOrigin]: {
-    name: 'ForbiddenOrigin',
-    retry: 'never',
-    why: 'the page origin will not change by retrying',
-  },
-  [CloseCode.BadEnvelope]: {
-    name: 'BadEnvelope',
-    retry: 'never',
-    why: 'the client speaks a protocol the server does not',
-  },
-  [CloseCode.SlowConsumer]: {
-    name: 'SlowConsumer',
-    retry: 'retry',
-    why: 'reconnecting resumes from history once the client reads again',
-  },
-  [CloseCode.Replaced]: {
-    name: 'Replaced',
-    retry: 'never',
-    why: 'a newer connection of this session is alive',
-  },
-  [CloseCode.UnknownSession]: { name: 'UnknownSession', retry: 'retry', why: 'a new session can be opened' },
-  [CloseCode.RateLimited]: { name: 'RateLimited', retry: 'retry', why: 'the bucket refills; back off' },
-  [CloseCode.TooManyConnections]: {
-    name: 'TooManyConnections',
-    retry: 'retry',
-    why: 'another connection may close; back off',
-  },
-};
+/**
+ * The fatal codes: retrying would fail the same way (wrong credentials, origin, protocol; an intended close;
+ * a newer connection alive). Every other code, including unknown ones, is about time or place: retry.
+ */
+const FATAL: readonly number[] = [1000, 1002, 1003, 1007, 1008, 4001, 4003, 4004, 4009];
 
-/** The decision for any code, including codes this version does not know (unknown 4xxx are treated as retryable). */
-export function closeCodeInfo(code: number): CloseCodeInfo {
-  const known = table[code];
-  if (known) return known;
-  return { name: 'Unknown', retry: 'retry', why: 'unknown code: assume the condition is transient' };
+/** The code's name ('Unknown' for codes this version does not know). */
+export function closeCodeName(code: number): CloseCodeName | 'Unknown' {
+  for (const name in CloseCode) if (CloseCode[name as CloseCodeName] === code) return name as CloseCodeName;
+  return 'Unknown';
 }
 
+/** The decision for any code, including codes this version does not know (treated as retryable). */
 export function isRetryable(code: number): boolean {
-  return closeCodeInfo(code).retry === 'retry';
+  return !FATAL.includes(code);
+}
+
+/** Name, decision and the sentence explaining it (servers, logs, docs; browser clients use the two above). */
+export function closeCodeInfo(code: number): CloseCodeInfo {
+  const name = closeCodeName(code);
+  return { name, retry: isRetryable(code) ? 'retry' : 'never', why: CLOSE_CODE_WHY[name] };
 }
 
 /** Codes an application may send in a close frame (RFC 6455 section 7.4: 1000 and 3000-4999 plus the registered ones). */

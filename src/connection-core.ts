@@ -20,7 +20,6 @@ export interface CoreEvents {
 export class ConnectionCore<Events extends CoreEvents = CoreEvents> {
   state: TransportState = 'connecting';
   readonly events = new Emitter<Events>();
-  #closeEvent: CloseEvent | undefined;
 
   markOpen(): boolean {
     if (this.state !== 'connecting') return false;
@@ -31,15 +30,10 @@ export class ConnectionCore<Events extends CoreEvents = CoreEvents> {
 
   /** Emits `close` once; later calls are ignored (a rung may report the end several ways). */
   markClosed(code: number, reason: string, wasClean: boolean): boolean {
-    if (this.#closeEvent) return false;
+    if (this.state === 'closed') return false;
     this.state = 'closed';
-    this.#closeEvent = { code, reason, wasClean };
-    this.events.emit('close', this.#closeEvent as Events['close']);
+    this.events.emit('close', { code, reason, wasClean } as Events['close']);
     return true;
-  }
-
-  get closeEvent(): CloseEvent | undefined {
-    return this.#closeEvent;
   }
 
   emitError(error: SwitchyardError): void {
@@ -115,9 +109,7 @@ export function waitForDrain(
   return new Promise((resolve, reject) => {
     const tick = () => {
       if (isClosed()) {
-        reject(
-          new SwitchyardError('ERR_CLOSED', 'connection closed while waiting for the send buffer to drain'),
-        );
+        reject(new SwitchyardError('ERR_CLOSED', 'closed before the send buffer drained'));
         return;
       }
       if (bufferedAmount() <= highWaterMark) resolve();

@@ -1,5 +1,6 @@
 /** Byte- and value-level tests of the core: channel framing, envelopes, codecs, close codes, strict UTF-8. */
 import { describe, expect, it } from 'vitest';
+import { base64ToBytes, base64urlToBytes } from './base64.ts';
 import { CloseCode, capCloseReason, closeCodeInfo, isRetryable, isSendableCloseCode } from './close-codes.ts';
 import { decodeAny, jsonCodec, msgpackCodec } from './codec.ts';
 import { type Envelope, parseEnvelope } from './envelope.ts';
@@ -72,7 +73,10 @@ describe('envelopes', () => {
     [{ type: 'vpub', data: 1 }, 'vpub.topic: missing'],
     [{ type: 'vmsg', topic: 3, data: 1 }, 'vmsg.topic: expected string, got number'],
     [{ type: 'hello', v: 1, lanes: -1 }, 'hello.lanes: expected non-negative integer'],
-    [{ type: 'hello', v: 1, resume: { a: 'x' } }, 'hello.resume["a"]: expected non-negative integer'],
+    [
+      { type: 'hello', v: 1, resume: { a: 'x' } },
+      'hello.resume: expected object of at most 1024 topic -> non-negative integer',
+    ],
     [{ type: 'sub', topic: 'x'.repeat(5000) }, 'sub.topic: string longer than 4096'],
     [
       { type: 'welcome', session: 's', heartbeatMs: 1, maxMessageBytes: 1, resumed: 'yes' },
@@ -174,6 +178,19 @@ describe('strict UTF-8', () => {
   it('counts UTF-8 bytes exactly without encoding', () => {
     for (const text of ['', 'abc', 'é', '☃', '😀', 'a😀b', '\ud800', '\udc00x']) {
       expect(utf8Length(text)).toBe(new TextEncoder().encode(text).byteLength);
+    }
+  });
+});
+
+describe('strict base64', () => {
+  it('decodes canonical padded base64 and refuses everything else with ERR_INVALID_FRAME', () => {
+    expect([...base64ToBytes('AAEC/w==')]).toEqual([0, 1, 2, 255]);
+    expect([...base64urlToBytes('AAEC_w')]).toEqual([0, 1, 2, 255]);
+    expect(base64ToBytes('')).toEqual(new Uint8Array(0));
+    for (const bad of ['AAE', 'AA EC', 'AA==AAAA', 'AAE=C', 'AAEC_w==', 'AAE\n', '====', 'A===']) {
+      expect(() => base64ToBytes(bad), bad).toThrowError(
+        expect.objectContaining({ code: 'ERR_INVALID_FRAME', closeCode: 1002 }),
+      );
     }
   });
 });

@@ -115,40 +115,53 @@ export type Envelope =
 
 export type EnvelopeType = Envelope['type'];
 
-type FieldKind = 'string' | 'number' | 'uint' | 'boolean' | 'any' | 'record-uint';
-type Shape = Record<string, { kind: FieldKind; optional?: boolean }>;
-
-const req = (kind: FieldKind) => ({ kind });
-const opt = (kind: FieldKind) => ({ kind, optional: true });
-
-const shapes: Record<EnvelopeType, Shape> = {
-  hello: {
-    v: req('uint'),
-    token: opt('string'),
-    session: opt('string'),
-    resume: opt('record-uint'),
-    lanes: opt('uint'),
-  },
-  welcome: {
-    session: req('string'),
-    heartbeatMs: req('uint'),
-    maxMessageBytes: req('uint'),
-    resumed: req('boolean'),
-  },
-  ping: { id: req('uint') },
-  pong: { id: req('uint') },
-  sub: { topic: req('string'), since: opt('uint') },
-  unsub: { topic: req('string') },
-  pub: { id: req('string'), topic: opt('string'), data: req('any') },
-  vpub: { topic: req('string'), data: req('any') },
-  ack: { id: req('string') },
-  msg: { topic: req('string'), seq: req('uint'), data: req('any') },
-  vmsg: { topic: req('string'), data: req('any') },
-  reset: { topic: req('string'), seq: req('uint'), reason: req('string') },
-  error: { code: req('string'), message: req('string'), ref: opt('string'), retryAfterMs: opt('uint') },
+/**
+ * Each type's fields as `name:kind`, `?` marking optional ones. Kinds: s string (at most MAX_STRING_FIELD
+ * characters), u non-negative safe integer, b boolean, a any value but undefined, r object of topic -> u.
+ */
+const SHAPES: Record<EnvelopeType, string> = {
+  hello: 'v:u token?:s session?:s resume?:r lanes?:u',
+  welcome: 'session:s heartbeatMs:u maxMessageBytes:u resumed:b',
+  ping: 'id:u',
+  pong: 'id:u',
+  sub: 'topic:s since?:u',
+  unsub: 'topic:s',
+  pub: 'id:s topic?:s data:a',
+  vpub: 'topic:s data:a',
+  ack: 'id:s',
+  msg: 'topic:s seq:u data:a',
+  vmsg: 'topic:s data:a',
+  reset: 'topic:s seq:u reason:s',
+  error: 'code:s message:s ref?:s retryAfterMs?:u',
 };
 
+/** The fields of each type, computed once: parsing runs on every message the server receives. */
+interface Field {
+  readonly name: string;
+  readonly kind: string;
+  readonly optional: boolean;
+}
+const FIELDS = new Map<string, readonly Field[]>();
+for (const [type, spec] of Object.entries(SHAPES)) {
+  FIELDS.set(
+    type,
+    spec.split(' ').map((field) => {
+      const [name, kind] = field.split(':') as [string, string];
+      const optional = name.endsWith('?');
+      return { name: optional ? name.slice(0, -1) : name, kind, optional };
+    }),
+  );
+}
+
 const MAX_STRING_FIELD = 4096;
+const MAX_RESUME_TOPICS = 1024;
+
+const EXPECTED: Record<string, string> = {
+  s: 'string',
+  u: 'non-negative integer',
+  b: 'boolean',
+  r: `object of at most ${MAX_RESUME_TOPICS} topic -> non-negative integer`,
+};
 
 function describeValue(value: unknown): string {
   if (value === null) return 'null';
@@ -162,43 +175,28 @@ function fail(message: string): never {
   throw new SwitchyardError('ERR_INVALID_ENVELOPE', message, { closeCode: CloseCode.BadEnvelope });
 }
 
-function checkField(type: string, name: string, kind: FieldKind, value: unknown): void {
-  const where = `${type}.${name}`;
+const isUint = (value: unknown): boolean =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+
+/** Whether a present value is of its field's kind; 'a' (any) is every present value. */
+function valid(kind: string, value: unknown): boolean {
   switch (kind) {
-    case 'string':
-      if (typeof value !== 'string') fail(`${where}: expected string, got ${describeValue(value)}`);
-      if (value.length > MAX_STRING_FIELD) fail(`${where}: string longer than ${MAX_STRING_FIELD}`);
-      return;
-    case 'number':
-      if (typeof value !== 'number' || !Number.isFinite(value))
-        fail(`${where}: expected finite number, got ${describeValue(value)}`);
-      return;
-    case 'uint':
-      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-        fail(`${where}: expected non-negative integer, got ${describeValue(value)}`);
+    case 's':
+      return typeof value === 'string' && value.length <= MAX_STRING_FIELD;
+    case 'u':
+      return isUint(value);
+    case 'b':
+      return typeof value === 'boolean';
+    case 'r': {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+      let topics = 0;
+      for (const topic in value) {
+        if (++topics > MAX_RESUME_TOPICS || !isUint((value as Record<string, unknown>)[topic])) return false;
       }
-      return;
-    case 'boolean':
-      if (typeof value !== 'boolean') fail(`${where}: expected boolean, got ${describeValue(value)}`);
-      return;
-    case 'record-uint': {
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-        fail(`${where}: expected object of topic -> sequence, got ${describeValue(value)}`);
-      }
-      const entries = Object.entries(value);
-      if (entries.length > 1024) fail(`${where}: more than 1024 topics`);
-      for (const [topic, seq] of entries) {
-        if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) {
-          fail(
-            `${where}[${JSON.stringify(topic)}]: expected non-negative integer, got ${describeValue(seq)}`,
-          );
-        }
-      }
-      return;
+      return true;
     }
-    case 'any':
-      if (value === undefined) fail(`${where}: missing`);
-      return;
+    default:
+      return true;
   }
 }
 
@@ -209,17 +207,21 @@ export function parseEnvelope(value: unknown): Envelope {
   }
   const record = value as Record<string, unknown>;
   const type = record.type;
-  if (typeof type !== 'string' || !Object.hasOwn(shapes, type)) {
-    fail(`envelope.type: expected one of ${Object.keys(shapes).join('|')}, got ${describeValue(type)}`);
-  }
-  const shape = shapes[type as EnvelopeType];
-  for (const [name, field] of Object.entries(shape)) {
-    const fieldValue = record[name];
+  const fields = typeof type === 'string' ? FIELDS.get(type) : undefined;
+  if (!fields)
+    fail(`envelope.type: expected one of ${[...FIELDS.keys()].join('|')}, got ${describeValue(type)}`);
+  for (let i = 0; i < fields.length; i++) {
+    const field = fields[i]!;
+    const fieldValue = record[field.name];
     if (fieldValue === undefined) {
-      if (!field.optional) fail(`${type}.${name}: missing`);
-      continue;
+      if (!field.optional) fail(`${type}.${field.name}: missing`);
+    } else if (!valid(field.kind, fieldValue)) {
+      fail(
+        typeof fieldValue === 'string' && field.kind === 's'
+          ? `${type}.${field.name}: string longer than ${MAX_STRING_FIELD}`
+          : `${type}.${field.name}: expected ${EXPECTED[field.kind]}, got ${describeValue(fieldValue)}`,
+      );
     }
-    checkField(type, name, field.kind, fieldValue);
   }
   return record as unknown as Envelope;
 }

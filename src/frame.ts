@@ -26,11 +26,16 @@ export function encodeTextFrame(channel: string, text: string): string {
 
 export function decodeTextFrame(frame: string): { channel: string; data: string } {
   const colon = frame.indexOf(':');
-  if (colon === 0) return { channel: DEFAULT_CHANNEL, data: frame.slice(1) };
   if (colon < 0 || colon > 64) throw invalidFrame('text frame has no channel prefix');
-  const channel = frame.slice(0, colon);
-  if (!CHANNEL_PATTERN.test(channel)) throw invalidFrame('text frame has an invalid channel name');
-  return { channel, data: frame.slice(colon + 1) };
+  return {
+    channel: colon ? frameChannel(frame.slice(0, colon)) : DEFAULT_CHANNEL,
+    data: frame.slice(colon + 1),
+  };
+}
+
+function frameChannel(name: string): string {
+  if (!CHANNEL_PATTERN.test(name)) throw invalidFrame(`invalid channel name in a frame`);
+  return name;
 }
 
 /**
@@ -65,17 +70,16 @@ export function encodeBinaryFrame(channel: string, bytes: Uint8Array): Uint8Arra
 
 /** The returned `data` is a view into `frame` (no copy). */
 export function decodeBinaryFrame(frame: Uint8Array): { channel: string; data: Uint8Array } {
-  if (frame.byteLength < 1) throw invalidFrame('empty binary frame');
-  const length = frame[0]!;
-  if (length === 0) return { channel: DEFAULT_CHANNEL, data: frame.subarray(1) };
-  if (length > 64 || frame.byteLength < 1 + length)
-    throw invalidFrame('binary frame channel length out of range');
+  const length = frame[0];
+  if (length === undefined || length > 64 || frame.byteLength < 1 + length) {
+    throw invalidFrame('binary frame: bad channel length');
+  }
   let channel = '';
-  for (let i = 0; i < length; i++) channel += String.fromCharCode(frame[1 + i]!);
-  if (!CHANNEL_PATTERN.test(channel)) throw invalidFrame('binary frame has an invalid channel name');
-  return { channel, data: frame.subarray(1 + length) };
+  for (let i = 1; i <= length; i++) channel += String.fromCharCode(frame[i]!);
+  return { channel: length ? frameChannel(channel) : DEFAULT_CHANNEL, data: frame.subarray(1 + length) };
 }
 
-function invalidFrame(message: string): SwitchyardError {
+/** A peer broke a rung's framing (ERR_INVALID_FRAME, closed with ProtocolError). */
+export function invalidFrame(message: string): SwitchyardError {
   return new SwitchyardError('ERR_INVALID_FRAME', message, { closeCode: CloseCode.ProtocolError });
 }

@@ -38,7 +38,7 @@ export interface MessageRate {
   readonly burst: number;
 }
 
-const KINDS: readonly TransportKind[] = ['webtransport', 'websocket', 'sse'];
+const KINDS: readonly string[] = ['webtransport', 'websocket', 'sse'];
 
 /** Schemes each rung may be offered with; http(s) URLs are mapped to the rung's own scheme. */
 const SCHEMES: Record<TransportKind | 'token', Record<string, string>> = {
@@ -51,6 +51,10 @@ const SCHEMES: Record<TransportKind | 'token', Record<string, string>> = {
 /** Keeps the SSE `{session}` placeholder readable after URL resolution percent-encodes its braces. */
 const SESSION = '{session}';
 
+function bad(what: string): never {
+  throw new SwitchyardError('ERR_NEGOTIATION_FAILED', `negotiate response: ${what}`);
+}
+
 /**
  * Resolves one offered URL against the negotiate URL (absolute URLs are kept) and gives it the rung's
  * scheme. Throws for a URL that cannot be resolved or whose scheme the rung cannot use.
@@ -58,59 +62,42 @@ const SESSION = '{session}';
 export function resolveOfferUrl(kind: TransportKind | 'token', raw: string, base?: string): string {
   let url: URL;
   try {
-    url = base === undefined ? new URL(raw) : new URL(raw, base);
+    url = new URL(raw, base);
   } catch {
-    throw new SwitchyardError(
-      'ERR_NEGOTIATION_FAILED',
-      `negotiate response: ${kind} URL ${JSON.stringify(raw.slice(0, 100))} ${base === undefined ? 'is not absolute (and no negotiate URL to resolve it against)' : 'is not a URL'}`,
-    );
+    bad(`${kind} URL ${JSON.stringify(raw.slice(0, 100))} is not ${base ? 'a URL' : 'absolute'}`);
   }
   const scheme = SCHEMES[kind][url.protocol];
-  if (scheme === undefined) {
-    throw new SwitchyardError(
-      'ERR_NEGOTIATION_FAILED',
-      `negotiate response: ${kind} URL scheme ${url.protocol} is not usable for this rung`,
-    );
-  }
-  if (url.username || url.password) {
-    throw new SwitchyardError(
-      'ERR_NEGOTIATION_FAILED',
-      `negotiate response: ${kind} URL carries credentials`,
-    );
-  }
+  if (!scheme) bad(`${kind} URL scheme ${url.protocol} is not usable for this rung`);
+  if (url.username || url.password) bad(`${kind} URL carries credentials`);
   url.protocol = scheme;
   return url.href.replaceAll(encodeURI(SESSION), SESSION);
 }
+
+const positive = (value: unknown) => typeof value === 'number' && value > 0;
 
 /**
  * Validates a negotiate response. `negotiateUrl` is the URL it was fetched from: relative URLs in it are
  * resolved against that; without it, every URL must be absolute.
  */
 export function parseNegotiateResponse(value: unknown, negotiateUrl?: string): NegotiateResponse {
-  const bad = (what: string): never => {
-    throw new SwitchyardError('ERR_NEGOTIATION_FAILED', `negotiate response: ${what}`);
-  };
-  if (typeof value !== 'object' || value === null) bad('expected an object');
-  const v = value as Record<string, unknown>;
+  const v = (value ?? 0) as Record<string, unknown>;
   if (!Array.isArray(v.transports)) bad('transports: expected an array');
-  if (typeof v.heartbeatMs !== 'number' || v.heartbeatMs <= 0) bad('heartbeatMs: expected a positive number');
-  if (typeof v.maxMessageBytes !== 'number' || v.maxMessageBytes <= 0)
-    bad('maxMessageBytes: expected a positive number');
+  if (!positive(v.heartbeatMs)) bad('heartbeatMs: expected a positive number');
+  if (!positive(v.maxMessageBytes)) bad('maxMessageBytes: expected a positive number');
   const transports: OfferedTransport[] = [];
-  for (const t of v.transports as unknown[]) {
-    if (typeof t !== 'object' || t === null) bad('transports[]: expected objects');
-    const entry = t as Record<string, unknown>;
-    if (!KINDS.includes(entry.kind as TransportKind)) continue; // a newer server may offer rungs we do not know
-    if (typeof entry.url !== 'string') bad(`transports[${String(entry.kind)}].url: expected a string`);
-    if (entry.kind === 'sse' && typeof entry.postUrl !== 'string')
-      bad('transports[sse].postUrl: expected a string');
+  for (const entry of v.transports as Record<string, unknown>[]) {
+    // A newer server may offer rungs we do not know.
+    if (!KINDS.includes(entry?.kind as string)) continue;
     const kind = entry.kind as TransportKind;
-    const resolved: Record<string, unknown> = {
+    const resolve = (field: string) =>
+      typeof entry[field] === 'string'
+        ? resolveOfferUrl(kind, entry[field], negotiateUrl)
+        : bad(`transports[${kind}].${field}: expected a string`);
+    transports.push({
       ...entry,
-      url: resolveOfferUrl(kind, entry.url as string, negotiateUrl),
-    };
-    if (kind === 'sse') resolved.postUrl = resolveOfferUrl(kind, entry.postUrl as string, negotiateUrl);
-    transports.push(resolved as unknown as OfferedTransport);
+      url: resolve('url'),
+      ...(kind === 'sse' ? { postUrl: resolve('postUrl') } : {}),
+    } as OfferedTransport);
   }
   const out: NegotiateResponse = {
     transports,
@@ -118,16 +105,9 @@ export function parseNegotiateResponse(value: unknown, negotiateUrl?: string): N
     maxMessageBytes: v.maxMessageBytes as number,
   };
   if (typeof v.tokenUrl === 'string') out.tokenUrl = resolveOfferUrl('token', v.tokenUrl, negotiateUrl);
-  const rate = v.rate as Record<string, unknown> | undefined;
+  const rate = v.rate as Record<string, number> | undefined;
   if (rate !== undefined) {
-    if (
-      typeof rate !== 'object' ||
-      rate === null ||
-      typeof rate.messagesPerSecond !== 'number' ||
-      !(rate.messagesPerSecond > 0) ||
-      typeof rate.burst !== 'number' ||
-      !(rate.burst >= 1)
-    ) {
+    if (!positive(rate?.messagesPerSecond) || !((rate?.burst as number) >= 1)) {
       bad('rate: expected { messagesPerSecond > 0, burst >= 1 }');
     }
     out.rate = { messagesPerSecond: rate.messagesPerSecond as number, burst: rate.burst as number };

@@ -1,7 +1,20 @@
 /**
  * Reconnect delays: exponential with full jitter (delay = random(0, min(max, base * 2^attempt))), so that
- * thousands of clients dropped by one server restart do not come back in lock-step.
+ * thousands of clients dropped by one server restart do not come back in lock-step; and the wait before the
+ * first try after losing a connection, which depends on who closed it and why.
  */
+import { CloseCode } from '../close-codes.ts';
+
+/** Close codes a server sends to many clients at once (restart, shutdown, overload). */
+const SERVER_INITIATED: readonly number[] = [
+  CloseCode.GoingAway,
+  CloseCode.ServiceRestart,
+  CloseCode.TryAgainLater,
+  CloseCode.InternalError,
+  CloseCode.SlowConsumer,
+  CloseCode.RateLimited,
+  CloseCode.TooManyConnections,
+];
 
 export interface BackoffOptions {
   /** Upper bound of the first delay (default 500 ms). */
@@ -46,6 +59,17 @@ export class Backoff {
     const delay = Math.floor(this.#random() * this.ceiling());
     this.#attempt++;
     return delay;
+  }
+
+  /**
+   * The wait before reconnecting after a connection closed with `code`: a path that broke is retried at
+   * once (one client, one blip); a server that closed many clients at once is answered spread out by the
+   * first jitter; a rate-limited client waits as long as the server said (`retry after <n> ms`, capped at 60 s).
+   */
+  afterLoss(code: number, reason: string): number {
+    const retryAfter = code === CloseCode.RateLimited && /retry after (\d+) ms/.exec(reason);
+    if (retryAfter) return Math.min(Number(retryAfter[1]), 60_000);
+    return SERVER_INITIATED.includes(code) ? Math.floor(this.#random() * this.ceiling(0)) : 0;
   }
 
   reset(): void {

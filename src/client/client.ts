@@ -1,28 +1,27 @@
 /**
  * The production client: connects over the best rung that passes an application-level handshake (dialer.ts),
- * keeps it alive with heartbeats, reconnects with backoff, resumes topics from their last sequence
+ * keeps it alive with heartbeats (link.ts), reconnects with backoff, resumes topics from their last sequence
  * (topics.ts), re-sends unacknowledged publishes (outbox.ts; the server dedups by message id), and climbs
- * back up in the background when a better rung becomes reachable (climber.ts). This file owns the one
- * current link and the decisions about losing it. Every transport it opens is wrapped in a `Link` tagged
- * with an attempt id; events from a link that is no longer current are ignored.
+ * back up in the background when a better rung becomes reachable (climber.ts). This file owns the public
+ * surface, the one current link and the decisions about losing it. Events from a link that is no longer
+ * current are ignored: a retired link's listeners are detached.
  */
-import { CloseCode, closeCodeInfo } from '../close-codes.ts';
+import { CloseCode, closeCodeName } from '../close-codes.ts';
 import { type Codec, jsonCodec } from '../codec.ts';
 import { Emitter } from '../emitter.ts';
-import type { Envelope, WelcomeEnvelope } from '../envelope.ts';
-import { isSwitchyardError, SwitchyardError } from '../errors.ts';
-import type { CloseEvent, Payload, TransportKind } from '../transport.ts';
-import { payloadByteLength } from '../utf8.ts';
+import type { Envelope } from '../envelope.ts';
+import { SwitchyardError } from '../errors.ts';
+import type { TransportKind } from '../transport.ts';
 import { Backoff } from './backoff.ts';
-import { Climber } from './climber.ts';
+import { type Climber, createClimber } from './climber.ts';
 import { Dialer } from './dialer.ts';
 import { RejectedError } from './errors.ts';
-import { Heartbeat } from './heartbeat.ts';
-import { type CloseInfo, decodeWith, describeClose, type Link } from './link.ts';
+import { type CloseInfo, describeClose, type Link } from './link.ts';
 import { isOffline, watchNetwork } from './network.ts';
 import { Outbox } from './outbox.ts';
+import { encodePublish } from './publish.ts';
 import { defaultRungMemory, type RungMemory } from './rung-memory.ts';
-import { checkTopic, Topics } from './topics.ts';
+import { Topics } from './topics.ts';
 import type {
   ClientEvents,
   ClientOptions,
@@ -30,37 +29,14 @@ import type {
   ClientStats,
   PublishOptions,
   Subscription,
+  TypeOf,
 } from './types.ts';
 
-type TypeOf<In> = In extends { readonly type: infer T extends string } ? T : never;
-
-/** Close codes a server sends to many clients at once. */
-const SERVER_INITIATED: ReadonlySet<number> = new Set([
-  CloseCode.GoingAway,
-  CloseCode.ServiceRestart,
-  CloseCode.TryAgainLater,
-  CloseCode.InternalError,
-  CloseCode.SlowConsumer,
-  CloseCode.RateLimited,
-  CloseCode.TooManyConnections,
-]);
-const DEFAULT_VOLATILE_HIGH_WATER_MARK = 64 * 1024;
-
-function randomId(): string {
-  const c = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
-  if (c?.randomUUID) return c.randomUUID();
-  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}-${Math.random().toString(36).slice(2)}`;
-}
-
-function retryAfterMs(info: CloseInfo): number | undefined {
-  if (info.code !== CloseCode.RateLimited) return undefined;
-  const match = /retry after (\d+) ms/.exec(info.reason);
-  return match ? Math.min(Number(match[1]), 60_000) : undefined;
-}
-
-function encodingError(cause: unknown): SwitchyardError {
-  return new SwitchyardError('ERR_INVALID_ENVELOPE', 'data cannot be encoded by the codec', { cause });
-}
+/** The error a client that stopped hands to the app (its `error` event, `connect()` and pending publishes). */
+const disconnected = (info: CloseInfo) =>
+  new SwitchyardError('ERR_DISCONNECTED', `${info.name} (${info.code}): ${info.reason}`, {
+    closeCode: info.code,
+  });
 
 export class Client<In = unknown> {
   readonly #options: ClientOptions<In>;
@@ -73,8 +49,9 @@ export class Client<In = unknown> {
   readonly #topics: Topics<In>;
   readonly #dialer: Dialer;
   readonly #climber: Climber;
-  readonly #stats = { volatileSent: 0, volatileDropped: 0 };
-
+  readonly #detachNetwork: () => void;
+  #volatileSent = 0;
+  #volatileDropped = 0;
   #state: ClientState = 'disconnected';
   #rung: TransportKind | null = null;
   #closeInfo: CloseInfo | undefined;
@@ -83,42 +60,34 @@ export class Client<In = unknown> {
   #everConnected = false;
   #session: string | undefined;
   #current: Link | undefined;
-  #heartbeat: Heartbeat | undefined;
   #wake: (() => void) | undefined;
-  readonly #detachNetwork: (() => void) | undefined;
 
   constructor(options: ClientOptions<In>) {
+    const { rememberRung } = options;
     this.#options = options;
     this.#codec = options.codec ?? jsonCodec;
     this.#backoff = new Backoff(options.backoff);
     this.#outbox = new Outbox(options.buffer);
     this.#origin = new URL(options.url).origin;
     this.#memory =
-      options.rememberRung === false
+      rememberRung === false
         ? undefined
-        : (options.rememberRung?.memory ?? defaultRungMemory(options.rememberRung?.ttlMs ?? 10 * 60_000));
-    this.#topics = new Topics<In>(this.#events, options.messages, {
-      followed: (topic, envelope) => {
-        if (this.#current) this.#sendOn(this.#current, envelope, topic);
-      },
-      unfollowed: (topic) => {
-        if (this.#current) this.#sendOn(this.#current, { type: 'unsub', topic }, topic);
-      },
-    });
+        : (rememberRung?.memory ?? defaultRungMemory(rememberRung?.ttlMs ?? 10 * 60_000));
+    this.#topics = new Topics<In>(this.#events, options.messages, (envelope) =>
+      this.#current?.sendEnvelope(envelope, envelope.topic),
+    );
     this.#dialer = new Dialer(
       options as ClientOptions<unknown>,
       this.#codec,
-      {
-        attempt: (event) => this.#events.emit('attempt', event),
-        error: (error) => this.#events.emit('error', error),
-      },
+      this.#events,
       () => this.#session,
     );
-    this.#climber = new Climber(options.climb, this.#dialer, {
-      current: () => this.#current,
-      stopped: () => this.#stopped,
-      switchTo: (link) => this.#switchTo(link),
-    });
+    this.#climber = createClimber(
+      options.climb,
+      this.#dialer,
+      () => this.#current,
+      (link, old) => this.#switchTo(link, old),
+    );
     this.#detachNetwork = watchNetwork(
       () => {
         if (this.#current)
@@ -129,7 +98,7 @@ export class Client<In = unknown> {
         this.#wake?.();
       },
     );
-    if (options.autoConnect !== false) void this.connect().catch(() => undefined);
+    if (options.autoConnect !== false) this.connect().catch(() => undefined);
   }
 
   get state(): ClientState {
@@ -157,7 +126,11 @@ export class Client<In = unknown> {
   }
 
   get stats(): ClientStats {
-    return { ...this.#stats, volatileReceived: this.#topics.volatileReceived };
+    return {
+      volatileSent: this.#volatileSent,
+      volatileDropped: this.#volatileDropped,
+      volatileReceived: this.#topics.volatileReceived,
+    };
   }
 
   on<K extends keyof ClientEvents<In>>(type: K, listener: (event: ClientEvents<In>[K]) => void): () => void {
@@ -170,8 +143,7 @@ export class Client<In = unknown> {
     handler: (data: Extract<In, { readonly type: T }>, message: ClientEvents<In>['message']) => void,
   ): () => void {
     return this.#events.on('message', (message) => {
-      const data = message.data as { type?: unknown };
-      if (typeof data === 'object' && data !== null && data.type === type) {
+      if ((message.data as { type?: unknown } | null)?.type === type) {
         handler(message.data as Extract<In, { readonly type: T }>, message);
       }
     });
@@ -186,22 +158,15 @@ export class Client<In = unknown> {
     if (this.#state === 'connected') return Promise.resolve();
     const result = new Promise<void>((resolve, reject) => {
       const off = this.#events.on('state', (state) => {
-        if (state === 'connected') {
-          off();
-          resolve();
-        } else if (state === 'disconnected') {
-          off();
-          reject(
-            new SwitchyardError('ERR_DISCONNECTED', this.#closeInfo?.why ?? 'disconnected', {
-              closeCode: this.#closeInfo?.code,
-            }),
-          );
-        }
+        if (state === 'connected') resolve();
+        else if (state === 'disconnected') reject(disconnected(this.#closeInfo as CloseInfo));
+        else return;
+        off();
       });
     });
     if (!this.#running) {
       if (this.#state === 'disconnected') this.#backoff.reset();
-      void this.#run();
+      this.#run();
     }
     return result;
   }
@@ -221,141 +186,106 @@ export class Client<In = unknown> {
    * `{ reliable: false }`: see `PublishOptions.reliable`; rejects only for bad input.
    */
   publish(topic: string | undefined, data: unknown, options: PublishOptions = {}): Promise<void> {
-    if (this.#stopped && this.#state === 'disconnected') {
-      return Promise.reject(new SwitchyardError('ERR_DISCONNECTED', 'client is closed'));
-    }
-    const invalid =
-      topic === undefined
-        ? options.reliable === false
-          ? new SwitchyardError('ERR_INVALID_ENVELOPE', 'an unreliable publish needs a topic')
-          : undefined
-        : checkTopic(topic);
-    if (invalid) return Promise.reject(invalid);
-    // These would leave `data` out of the envelope, which the server answers with BadEnvelope (fatal).
-    if (data === undefined || typeof data === 'function' || typeof data === 'symbol') {
-      return Promise.reject(
-        new SwitchyardError('ERR_INVALID_ENVELOPE', `publish: data cannot be ${typeof data} (use null)`),
-      );
-    }
-    if (options.reliable === false) return this.#publishVolatile(topic as string, data);
-    const id = randomId();
-    let payload: Payload;
+    const reliable = options.reliable !== false;
     try {
-      payload = this.#codec.encode(
-        topic === undefined ? { type: 'pub', id, data } : { type: 'pub', id, topic, data },
+      if (this.#stopped && this.#state === 'disconnected') {
+        throw new SwitchyardError('ERR_DISCONNECTED', 'client is closed');
+      }
+      const { id, payload, bytes } = encodePublish(
+        this.#codec,
+        topic,
+        data,
+        reliable,
+        this.#dialer.maxMessageBytes,
       );
-    } catch (cause) {
-      return Promise.reject(encodingError(cause));
+      if (!id) {
+        const highWaterMark = this.#options.volatileHighWaterMark ?? 64 * 1024;
+        if (this.#current?.sendUnreliable(payload, bytes, topic as string, highWaterMark))
+          this.#volatileSent++;
+        else this.#volatileDropped++;
+        return Promise.resolve();
+      }
+      return new Promise<void>((resolve, reject) => {
+        this.#outbox.add({ id, topic, payload, bytes, resolve, reject });
+        this.#current?.send(payload, topic);
+      });
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const bytes = payloadByteLength(payload);
-    const tooBig = this.#checkSize(bytes);
-    if (tooBig) return Promise.reject(tooBig);
-    return new Promise<void>((resolve, reject) => {
-      this.#outbox.add({ id, topic, payload, bytes, resolve, reject });
-      this.#current?.send(payload, topic);
-    });
-  }
-
-  #publishVolatile(topic: string, data: unknown): Promise<void> {
-    let payload: Payload;
-    try {
-      payload = this.#codec.encode({ type: 'vpub', topic, data });
-    } catch (cause) {
-      return Promise.reject(encodingError(cause));
-    }
-    const bytes = payloadByteLength(payload);
-    const tooBig = this.#checkSize(bytes);
-    if (tooBig) return Promise.reject(tooBig);
-    const highWaterMark = this.#options.volatileHighWaterMark ?? DEFAULT_VOLATILE_HIGH_WATER_MARK;
-    if (this.#current?.sendUnreliable(payload, bytes, topic, highWaterMark)) this.#stats.volatileSent++;
-    else this.#stats.volatileDropped++;
-    return Promise.resolve();
-  }
-
-  #checkSize(bytes: number): SwitchyardError | undefined {
-    const max = this.#dialer.maxMessageBytes;
-    if (bytes <= max) return undefined;
-    return new SwitchyardError(
-      'ERR_MESSAGE_TOO_BIG',
-      `message of ${bytes} bytes exceeds the server's limit of ${max}`,
-      { closeCode: CloseCode.MessageTooBig },
-    );
   }
 
   /** Closes for good (until `connect()` is called again); pending publishes reject with ERR_DISCONNECTED. */
   close(): void {
     this.#stopped = true;
-    this.#closeInfo = describeClose(CloseCode.Normal, 'closed by the application');
-    this.#teardown(CloseCode.Normal, 'client closed');
-    this.#outbox.rejectAll(new SwitchyardError('ERR_DISCONNECTED', 'client closed'));
-    this.#setState('disconnected');
+    this.#stop(describeClose(CloseCode.Normal, 'closed by the application'));
     this.#wake?.();
   }
 
   /** Also removes the online/offline listeners (browsers). */
   dispose(): void {
     this.close();
-    this.#detachNetwork?.();
+    this.#detachNetwork();
     this.#events.removeAll();
   }
 
   // ---- connection loop -------------------------------------------------------------------------------
 
-  async #run(firstDelayMs = 0): Promise<void> {
+  async #run(delay = 0): Promise<void> {
     this.#running = true;
-    let delay = firstDelayMs;
     try {
       while (!this.#stopped) {
         this.#setState(this.#everConnected ? 'reconnecting' : 'connecting');
         if (delay > 0) await this.#sleep(delay);
         if (isOffline()) await this.#sleep(this.#backoff.maxMs);
         if (this.#stopped) return;
-        const result = await this.#dialer.round({
-          stopped: () => this.#stopped,
-          activate: (link) => this.#activate(link),
-          failedRounds: this.#backoff.attempt,
-          remembered: this.#memory?.get(this.#origin),
-        });
-        if (result.outcome === 'connected' || this.#stopped) return;
-        if (result.outcome === 'fatal') {
-          this.#giveUp(result.close);
-          return;
-        }
-        if (result.close) this.#closeInfo = result.close;
+        const result = await this.#dialer.round(
+          this.#backoff.attempt,
+          this.#memory?.get(this.#origin),
+          () => this.#stopped,
+          (link) => this.#activate(link),
+        );
+        if (result === true || this.#stopped) return;
+        if (result) this.#closeInfo = result;
+        if (result?.retry === 'never') return this.#giveUp(result);
         delay = this.#backoff.next();
         if (this.#backoff.exhausted) {
-          this.#giveUp(
+          return this.#giveUp(
             describeClose(
               this.#closeInfo?.code ?? CloseCode.Abnormal,
               `gave up after ${this.#backoff.attempt} failed attempts`,
             ),
           );
-          return;
         }
       }
     } finally {
       this.#running = false;
       // connect() called while this loop was giving up (e.g. from a 'disconnected' listener): run again.
-      if (!this.#stopped && !this.#current && this.#state === 'disconnected') void this.#run();
+      if (!this.#stopped && !this.#current && this.#state === 'disconnected') this.#run();
     }
   }
 
   /** Makes a link that passed its handshake the current one; false if it died in the meantime. */
   #activate(link: Link): boolean {
-    if (link.phase !== 'handshake') return false;
-    const welcome = link.welcome as WelcomeEnvelope;
-    link.phase = 'active';
-    link.onActiveMessage = (payload) => this.#onActiveMessage(link, payload);
-    link.onActiveClose = (event) => this.#onActiveClose(link, event);
+    if (link.retired) return false;
+    const welcome = link.welcome!;
+    link.receive = (received) => this.#receive(link, received);
+    link.closed = ({ code, reason }) => this.#lose(link, describeClose(code, reason || closeCodeName(code)));
+    // Never slower than the server expects: it closes connections silent for 2.5 of its intervals.
+    const heartbeatMs = Math.min(this.#options.heartbeatMs ?? Infinity, welcome.heartbeatMs);
+    link.startHeartbeat(heartbeatMs, () =>
+      this.#lose(
+        link,
+        describeClose(CloseCode.HeartbeatTimeout, `no pong within ${heartbeatMs} ms`),
+        CloseCode.HeartbeatTimeout,
+      ),
+    );
     this.#current = link;
     this.#session = welcome.session;
     this.#dialer.maxMessageBytes = welcome.maxMessageBytes;
     this.#everConnected = true;
     this.#backoff.reset();
     this.#memory?.set(this.#origin, link.kind);
-    // Never slower than the server expects: it closes connections silent for 2.5 of its intervals.
-    this.#startHeartbeat(Math.min(this.#options.heartbeatMs ?? welcome.heartbeatMs, welcome.heartbeatMs));
-    for (const envelope of this.#topics.subscribeEnvelopes()) this.#sendOn(link, envelope, envelope.topic);
+    for (const envelope of this.#topics.subscribeEnvelopes()) link.sendEnvelope(envelope, envelope.topic);
     for (const entry of this.#outbox.entries()) link.send(entry.payload, entry.topic);
     this.#setRung(link.kind);
     this.#setState('connected');
@@ -363,54 +293,25 @@ export class Client<In = unknown> {
     return true;
   }
 
-  // ---- the active link -------------------------------------------------------------------------------
-
-  #onActiveMessage(link: Link, payload: Payload): void {
-    if (link !== this.#current) return;
-    let envelope: Envelope;
-    try {
-      envelope = decodeWith(this.#codec, payload);
-    } catch (error) {
+  #receive(link: Link, received: Envelope | SwitchyardError): void {
+    if (received instanceof Error) {
       // A server that speaks garbage may be one bad node: report it, drop this connection, try again.
-      this.#emitError(error, 'ERR_INVALID_ENVELOPE');
+      this.#events.emit('error', received);
       this.#lose(
         link,
         describeClose(CloseCode.Abnormal, 'invalid envelope from the server'),
         CloseCode.BadEnvelope,
       );
-      return;
+    } else if (received.type === 'msg') this.#topics.onMessage(received.topic, received.seq, received.data);
+    else if (received.type === 'vmsg') this.#topics.onVolatile(received.topic, received.data);
+    else if (received.type === 'reset') this.#topics.onReset(received.topic, received.seq, received.reason);
+    else if (received.type === 'ack') this.#outbox.settle(received.id)?.resolve();
+    else if (received.type === 'error') {
+      const error = new RejectedError(received.code, received.message);
+      const entry = received.ref === undefined ? undefined : this.#outbox.settle(received.ref);
+      if (entry) entry.reject(error);
+      else this.#events.emit('error', error);
     }
-    switch (envelope.type) {
-      case 'pong':
-        this.#heartbeat?.pong(envelope.id);
-        return;
-      case 'msg':
-        this.#topics.onMessage(envelope.topic, envelope.seq, envelope.data);
-        return;
-      case 'vmsg':
-        this.#topics.onVolatile(envelope.topic, envelope.data);
-        return;
-      case 'reset':
-        this.#topics.onReset(envelope.topic, envelope.seq, envelope.reason);
-        return;
-      case 'ack':
-        this.#outbox.settle(envelope.id)?.resolve();
-        return;
-      case 'error': {
-        const error = new RejectedError(envelope.code, envelope.message);
-        const entry = envelope.ref === undefined ? undefined : this.#outbox.settle(envelope.ref);
-        if (entry) entry.reject(error);
-        else this.#events.emit('error', error);
-        return;
-      }
-      default:
-        return;
-    }
-  }
-
-  #onActiveClose(link: Link, event: CloseEvent): void {
-    if (link !== this.#current) return;
-    this.#lose(link, describeClose(event.code, event.reason || closeCodeInfo(event.code).why));
   }
 
   /** The current link is gone (closed by the peer, dead, or dropped by us): decide between reconnect and stop. */
@@ -418,8 +319,8 @@ export class Client<In = unknown> {
     if (link !== this.#current) return;
     link.retire(sendCode, info.reason);
     this.#current = undefined;
-    this.#stopHeartbeat();
     this.#climber.cancel();
+    this.#dialer.retireAll('connection lost');
     this.#closeInfo = info;
     this.#setRung(null);
     if (this.#stopped) return;
@@ -427,85 +328,42 @@ export class Client<In = unknown> {
       this.#giveUp(info);
       return;
     }
-    // A path that broke is retried at once (one client, one blip). A server that closed us on purpose
-    // (restart, shutdown, overload) closed many clients at once: spread them out with the first jitter.
-    // A rate-limited client waits as long as the server said (docs/protocol.md: `retry after <n> ms`).
-    const firstDelay =
-      retryAfterMs(info) ??
-      (SERVER_INITIATED.has(info.code) ? Math.floor(Math.random() * this.#backoff.ceiling(0)) : 0);
-    if (!this.#running) void this.#run(firstDelay);
+    if (!this.#running) this.#run(this.#backoff.afterLoss(info.code, info.reason));
   }
 
   #giveUp(info: CloseInfo): void {
-    this.#closeInfo = info;
-    this.#teardown(CloseCode.Normal, 'giving up');
     this.#stopped = true;
-    this.#emitError(
-      new SwitchyardError('ERR_DISCONNECTED', `${info.name} (${info.code}): ${info.reason}; ${info.why}`, {
-        closeCode: info.code,
-      }),
-      'ERR_DISCONNECTED',
-    );
-    this.#outbox.rejectAll(new SwitchyardError('ERR_DISCONNECTED', `gave up: ${info.reason}`));
+    this.#stop(info, true);
+  }
+
+  /**
+   * Ends everything in flight (the current link, handshakes, pending publishes), then `disconnected`; when
+   * the client gives up, the app also gets the reason as an `error` event.
+   */
+  #stop(info: CloseInfo, gaveUp?: boolean): void {
+    this.#closeInfo = info;
+    this.#climber.cancel();
+    this.#current?.retire(CloseCode.Normal, info.reason);
+    this.#current = undefined;
+    this.#dialer.retireAll(info.reason);
+    this.#setRung(null);
+    const error = disconnected(info);
+    if (gaveUp) this.#events.emit('error', error);
+    this.#outbox.rejectAll(error);
     this.#setState('disconnected');
   }
 
-  #teardown(code: number, reason: string): void {
-    this.#stopHeartbeat();
-    this.#climber.cancel();
-    this.#current?.retire(code, reason);
+  /** Makes `link` current in place of `old`; resume by seq and re-sent pubs make this lossless. */
+  #switchTo(link: Link, old: Link): void {
     this.#current = undefined;
-    this.#dialer.retireAll(code, reason);
-    this.#setRung(null);
-  }
-
-  /** Makes `link` current and retires the old one; resume by seq and re-sent pubs make this lossless. */
-  #switchTo(link: Link): void {
-    const old = this.#current;
-    this.#current = undefined;
-    this.#stopHeartbeat();
     // Retiring detaches the old link's listeners first: whatever it still delivers is ignored, and the
     // new link's `sub ... since` replays it, so nothing is lost and nothing is seen twice.
-    old?.retire(CloseCode.Normal, 'switched to a better rung');
-    if (!this.#activate(link) && old) {
+    old.retire(CloseCode.Normal, 'switched to a better rung');
+    if (!this.#activate(link)) {
       // The new link died between its pong and now: treat it as losing the old one (reconnect).
       this.#current = old;
       this.#lose(old, describeClose(CloseCode.Abnormal, 'the better rung closed during the switch'));
     }
-  }
-
-  // ---- heartbeat ---------------------------------------------------------------------------------------
-
-  #startHeartbeat(intervalMs: number): void {
-    this.#heartbeat?.stop();
-    const heartbeat = new Heartbeat(
-      intervalMs,
-      (id) => {
-        if (this.#current) this.#sendOn(this.#current, { type: 'ping', id });
-      },
-      () => {
-        if (!this.#current) return;
-        this.#lose(
-          this.#current,
-          describeClose(CloseCode.HeartbeatTimeout, `no pong within ${intervalMs} ms`),
-          CloseCode.HeartbeatTimeout,
-        );
-      },
-    );
-    this.#heartbeat = heartbeat;
-    heartbeat.start();
-  }
-
-  #stopHeartbeat(): void {
-    this.#heartbeat?.stop();
-    this.#heartbeat = undefined;
-  }
-
-  // ---- helpers -----------------------------------------------------------------------------------------
-
-  /** Sends an envelope on `topic`'s lane (the default channel for connection-level envelopes). */
-  #sendOn(link: Link, envelope: Envelope, topic?: string): void {
-    link.send(this.#codec.encode(envelope), topic);
   }
 
   #setState(state: ClientState): void {
@@ -518,15 +376,6 @@ export class Client<In = unknown> {
     if (this.#rung === rung) return;
     this.#rung = rung;
     this.#events.emit('rung', rung);
-  }
-
-  #emitError(error: unknown, code: SwitchyardError['code']): void {
-    this.#events.emit(
-      'error',
-      isSwitchyardError(error)
-        ? error
-        : new SwitchyardError(code, (error as Error)?.message ?? String(error), { cause: error }),
-    );
   }
 
   /** Waits `ms`, or less when woken (close, online event). */

@@ -1,64 +1,50 @@
 /**
  * How the client gets a working link: ask `/rt/negotiate` what the server offers (cached briefly), plan the
- * ladder, then try each rung in turn, each with its own budget, until one passes its handshake. Every attempt
- * gets an id and is reported as an `attempt` event; links still in their handshake are tracked so that a
- * close or a better link can retire them.
+ * ladder, then try each rung in turn, each with its own budget, until one passes its handshake: `open`, then
+ * hello -> welcome, then one ping -> pong. `open` alone proves nothing (proxies accept an upgrade and then
+ * hold or drop frames). Every attempt gets an id and is reported as an `attempt` event; links still in their
+ * handshake are tracked so that a close or a better link can retire them.
  */
 import { CloseCode } from '../close-codes.ts';
 import type { Codec } from '../codec.ts';
+import type { Emitter } from '../emitter.ts';
+import { PROTOCOL_VERSION } from '../envelope.ts';
 import { isSwitchyardError, SwitchyardError } from '../errors.ts';
 import { DEFAULT_MAX_LANES } from '../lanes.ts';
 import { type MessageRate, type OfferedTransport, parseNegotiateResponse } from '../negotiate.ts';
-import type { TransportKind } from '../transport.ts';
-import { DEFAULT_LIMITS } from '../transport.ts';
+import { DEFAULT_LIMITS, type TransportKind } from '../transport.ts';
 import { planLadder } from './ladder.ts';
-import { AttemptError, type CloseInfo, describeClose, type Link, openLink } from './link.ts';
-import type { AttemptEvent, ClientOptions } from './types.ts';
-
-/** Where the dialer reports what happened (the client's `attempt` and `error` events). */
-export interface DialerReports {
-  readonly attempt: (event: AttemptEvent) => void;
-  readonly error: (error: SwitchyardError) => void;
-}
+import { AttemptError, type CloseInfo, describeClose, Link } from './link.ts';
+import type { AttemptEvent, ClientEvents, ClientOptions } from './types.ts';
 
 const DEFAULT_TIMEOUTS: Record<TransportKind, number> = { webtransport: 1000, websocket: 1200, sse: 4000 };
 const OFFERS_TTL_MS = 5 * 60_000;
 
-export type RoundOutcome =
-  | { readonly outcome: 'connected' }
-  | { readonly outcome: 'failed'; readonly close: CloseInfo | undefined }
-  | { readonly outcome: 'fatal'; readonly close: CloseInfo };
+/** A round's outcome: `true` when connected, else why it failed if known (`retry: 'never'` ends the client). */
+export type RoundResult = true | CloseInfo | undefined;
 
-/** What a round needs from the client around it. */
-export interface RoundHooks {
-  readonly stopped: () => boolean;
-  /** Takes a link that passed its handshake; false if it died in the meantime (try the next rung). */
-  readonly activate: (link: Link) => boolean;
-  /** Failed rounds so far: later rounds give each rung more time (up to 8x). */
-  readonly failedRounds: number;
-  readonly remembered: TransportKind | undefined;
-}
+type Reports = Emitter<Pick<ClientEvents, 'attempt' | 'error'>>;
 
 export class Dialer {
   readonly #options: ClientOptions<unknown>;
   readonly #codec: Codec;
-  readonly #reports: DialerReports;
+  readonly #reports: Reports;
   readonly #session: () => string | undefined;
-  #attemptSeq = 0;
-  #offers: { offers: OfferedTransport[]; at: number } | undefined;
-  /** Links opened and not yet through their handshake. */
-  readonly handshaking = new Set<Link>();
+  #attempts = 0;
+  #offers: OfferedTransport[] | undefined;
+  #offersAt = 0;
+  #rate: MessageRate | undefined;
+  /** Links opened and not yet through their handshake, with what abandons each. */
+  readonly #pending = new Map<Link, (reason: string) => void>();
   /** The last planned ladder, best rung first. */
   ladder: OfferedTransport[] = [];
   /** What the server accepts; negotiate and welcome say. */
   maxMessageBytes = DEFAULT_LIMITS.maxMessageBytes;
-  /** The server's per-connection message rate, when it announces one. */
-  #rate: MessageRate | undefined;
 
   constructor(
     options: ClientOptions<unknown>,
     codec: Codec,
-    reports: DialerReports,
+    reports: Reports,
     session: () => string | undefined,
   ) {
     this.#options = options;
@@ -72,111 +58,110 @@ export class Dialer {
     return this.#options.token?.();
   }
 
-  /** One pass over the ladder: negotiate, then each rung in turn. */
-  async round(hooks: RoundHooks): Promise<RoundOutcome> {
-    const result = await this.#roundOnce(hooks);
+  /**
+   * One pass over the ladder: negotiate (or reuse a recent answer), then each rung in turn until `activate`
+   * takes a link that passed its handshake. Later rounds (`failedRounds`) give each rung more time, up to 8x.
+   */
+  async round(
+    failedRounds: number,
+    remembered: TransportKind | undefined,
+    stopped: () => boolean,
+    activate: (link: Link) => boolean,
+  ): Promise<RoundResult> {
+    const result = await this.#round(failedRounds, remembered, stopped, activate);
     // A failed round may mean the server changed (restart with other rungs): negotiate again next time.
-    if (result.outcome !== 'connected') this.#offers = undefined;
+    if (result !== true) this.#offers = undefined;
     return result;
   }
 
-  async #roundOnce(hooks: RoundHooks): Promise<RoundOutcome> {
-    let offers: OfferedTransport[];
-    const attempt = ++this.#attemptSeq;
-    const started = Date.now();
-    try {
-      // Reconnects reuse what the server said a moment ago: one round trip less, and no waiting on a
-      // pooled keep-alive HTTP connection that died with the path the heartbeat just gave up on.
-      if (this.#offers && Date.now() - this.#offers.at < OFFERS_TTL_MS) {
-        offers = this.#offers.offers;
-      } else {
+  async #round(
+    failedRounds: number,
+    remembered: TransportKind | undefined,
+    stopped: () => boolean,
+    activate: (link: Link) => boolean,
+  ): Promise<RoundResult> {
+    const o = this.#options;
+    // Reconnects reuse what the server said a moment ago: one round trip less, and no waiting on a pooled
+    // keep-alive HTTP connection that died with the path the heartbeat just gave up on.
+    let offers = this.#offers;
+    if (!offers || Date.now() - this.#offersAt > OFFERS_TTL_MS) {
+      const report = this.#reporter(++this.#attempts, 'negotiate', 'connect');
+      try {
         const negotiated = await this.#negotiate();
-        offers = negotiated.transports;
         this.maxMessageBytes = negotiated.maxMessageBytes;
         this.#rate = negotiated.rate;
-        this.#offers = { offers, at: Date.now() };
-        this.#report(attempt, 'negotiate', 'connect', started);
+        this.#offers = offers = negotiated.transports;
+        this.#offersAt = Date.now();
+        report();
+      } catch (error) {
+        const message = (error as Error).message;
+        report(message);
+        const close = (error as AttemptError).close;
+        return close?.retry === 'never' ? close : describeClose(CloseCode.Abnormal, message);
       }
-    } catch (error) {
-      const message = (error as Error).message;
-      this.#report(attempt, 'negotiate', 'connect', started, message);
-      if (error instanceof AttemptError && error.close?.retry === 'never') {
-        return { outcome: 'fatal', close: error.close };
-      }
-      return { outcome: 'failed', close: describeClose(CloseCode.Abnormal, message) };
     }
-    const { ladder, attempts } = planLadder({
-      offers,
-      available: Object.keys(this.#options.transports) as TransportKind[],
-      ...(this.#options.order ? { order: this.#options.order } : {}),
-      ...(hooks.remembered ? { remembered: hooks.remembered } : {}),
-    });
+    const { ladder, attempts } = planLadder(offers, Object.keys(o.transports), o.order, remembered);
     this.ladder = ladder;
-    if (attempts.length === 0) {
-      return {
-        outcome: 'failed',
-        close: describeClose(CloseCode.Abnormal, 'no rung offered by the server is available here'),
-      };
+    if (!attempts.length) {
+      return describeClose(CloseCode.Abnormal, 'no offered rung is available here');
     }
     let token: string | undefined;
     try {
       token = await this.token();
     } catch (error) {
-      this.#reports.error(asUnauthorized(error));
-      return { outcome: 'failed', close: undefined };
+      // The app's token callback failed: reported as ERR_UNAUTHORIZED unless it already carries a code.
+      this.#reports.emit(
+        'error',
+        isSwitchyardError(error)
+          ? error
+          : new SwitchyardError('ERR_UNAUTHORIZED', String(error), { cause: error }),
+      );
+      return undefined;
     }
-    const scale = 2 ** Math.min(hooks.failedRounds, 3);
     let close: CloseInfo | undefined;
     for (const offer of attempts) {
-      if (hooks.stopped()) return { outcome: 'failed', close };
-      const timeout = (this.#options.connectTimeoutMs?.[offer.kind] ?? DEFAULT_TIMEOUTS[offer.kind]) * scale;
+      if (stopped()) return close;
+      const timeout =
+        (o.connectTimeoutMs?.[offer.kind] ?? DEFAULT_TIMEOUTS[offer.kind]) * 2 ** Math.min(failedRounds, 3);
       try {
         const link = await this.handshake(offer, timeout, token, 'connect');
-        if (hooks.stopped()) {
+        if (stopped()) {
           link.retire(CloseCode.Normal, 'client closed');
-          return { outcome: 'failed', close };
+          return close;
         }
-        if (hooks.activate(link)) return { outcome: 'connected' };
+        if (activate(link)) return true;
       } catch (error) {
-        const refused = error instanceof AttemptError ? error.close : undefined;
+        const refused = (error as AttemptError).close;
         close = refused ?? describeClose(CloseCode.Abnormal, (error as Error).message);
-        if (refused?.retry === 'never') return { outcome: 'fatal', close: refused };
-        // The rung worked and the server refused the token: a lower rung would refuse the same token.
-        // End the round so that the next one fetches a fresh token.
-        if (refused?.code === CloseCode.TokenExpired) return { outcome: 'failed', close };
+        // Fatal; or the rung worked and the server refused the token: a lower rung would refuse the same
+        // token, so end the round and let the next one fetch a fresh token.
+        if (refused?.retry === 'never' || refused?.code === CloseCode.TokenExpired) return close;
       }
     }
-    return { outcome: 'failed', close };
+    return close;
   }
 
   async #negotiate() {
-    const fetchImpl = this.#options.fetch ?? globalThis.fetch.bind(globalThis);
+    const o = this.#options;
+    const url = `${o.url.replace(/\/$/, '')}/rt/negotiate`;
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.#options.negotiateTimeoutMs ?? 3000);
+    const timer = setTimeout(() => controller.abort(), o.negotiateTimeoutMs ?? 3000);
     try {
-      const response = await fetchImpl(`${this.#options.url.replace(/\/$/, '')}/rt/negotiate`, {
+      const response = await (o.fetch ?? fetch)(url, {
         signal: controller.signal,
-        headers: { accept: 'application/json', ...this.#options.headers },
+        headers: { accept: 'application/json', ...o.headers },
       });
-      let body: unknown;
-      try {
-        body = await response.json();
-      } catch {
-        body = undefined;
-      }
+      const body = (await response.json().catch(() => undefined)) as
+        | { closeCode?: unknown; message?: unknown }
+        | undefined;
       if (!response.ok) {
-        const closeCode = (body as { closeCode?: unknown } | undefined)?.closeCode;
-        const message = (body as { message?: unknown } | undefined)?.message;
-        const text = `negotiate: HTTP ${response.status}${typeof message === 'string' ? ` (${message})` : ''}`;
+        const text = `negotiate: HTTP ${response.status}${typeof body?.message === 'string' ? ` (${body.message})` : ''}`;
         throw new AttemptError(
           text,
-          typeof closeCode === 'number' ? describeClose(closeCode, text) : undefined,
+          typeof body?.closeCode === 'number' ? describeClose(body.closeCode, text) : undefined,
         );
       }
-      return parseNegotiateResponse(
-        body,
-        response.url || `${this.#options.url.replace(/\/$/, '')}/rt/negotiate`,
-      );
+      return parseNegotiateResponse(body, response.url || url);
     } finally {
       clearTimeout(timer);
     }
@@ -188,74 +173,90 @@ export class Dialer {
     timeoutMs: number,
     token: string | undefined,
     purpose: AttemptEvent['purpose'],
-    onLink?: (link: Link) => void,
   ): Promise<Link> {
-    const attempt = ++this.#attemptSeq;
-    const started = Date.now();
-    const factory = this.#options.transports[offer.kind];
-    const lanes = this.#options.lanes;
-    const ready = factory
-      ? openLink(
-          {
-            factory,
-            offer,
-            attempt,
-            timeoutMs,
-            codec: this.#codec,
-            maxMessageBytes: this.maxMessageBytes,
+    const { kind } = offer;
+    const attempt = ++this.#attempts;
+    const report = this.#reporter(attempt, kind, purpose);
+    return new Promise<Link>((resolve, reject) => {
+      let link: Link | undefined;
+      let serverError: string | undefined;
+      let settled = false;
+      const done = (error?: AttemptError, closeReason = 'attempt abandoned') => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (link) this.#pending.delete(link);
+        report(error?.message);
+        if (!error) return resolve(link as Link);
+        link?.retire(CloseCode.Normal, closeReason);
+        reject(error);
+      };
+      const timer = setTimeout(
+        () => done(new AttemptError(`${kind}: no working connection within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      const o = this.#options;
+      try {
+        const transport = o.transports[kind]!({
+          offer,
+          url: offer.url,
+          maxMessageBytes: this.maxMessageBytes,
+          headers: o.headers,
+          token,
+        });
+        link = new Link(attempt, kind, transport, this.#codec, o.lanes ?? DEFAULT_MAX_LANES, this.#rate);
+      } catch (error) {
+        return done(new AttemptError(`${kind}: ${(error as Error).message}`));
+      }
+      const l = link;
+      this.#pending.set(l, (reason) => done(new AttemptError(`${kind}: ${reason}`), reason));
+      const hello = () => {
+        if (!settled) {
+          l.sendEnvelope({
+            type: 'hello',
+            v: PROTOCOL_VERSION,
             token,
             session: this.#session(),
-            headers: this.#options.headers,
-            lanes: lanes ?? DEFAULT_MAX_LANES,
-            announceLanes: lanes !== undefined,
-            rate: this.#rate,
-          },
-          (link) => {
-            this.handshaking.add(link);
-            onLink?.(link);
-          },
-        )
-      : Promise.reject(new AttemptError(`no factory for ${offer.kind}`, undefined));
-    ready.then(
-      (link) => this.handshaking.delete(link),
-      () => {
-        for (const link of this.handshaking) if (link.attempt === attempt) this.handshaking.delete(link);
-      },
-    );
-    ready.then(
-      () => this.#report(attempt, offer.kind, purpose, started),
-      (error: unknown) => this.#report(attempt, offer.kind, purpose, started, (error as Error).message),
-    );
-    return ready;
-  }
-
-  /** Retires every link still in its handshake. */
-  retireAll(code: number, reason: string): void {
-    for (const link of this.handshaking) link.retire(code, reason);
-    this.handshaking.clear();
-  }
-
-  #report(
-    attempt: number,
-    kind: AttemptEvent['kind'],
-    purpose: AttemptEvent['purpose'],
-    started: number,
-    error?: string,
-  ): void {
-    this.#reports.attempt({
-      attempt,
-      kind,
-      purpose,
-      ok: error === undefined,
-      elapsedMs: Date.now() - started,
-      ...(error !== undefined ? { error } : {}),
+            lanes: o.lanes,
+          });
+        }
+      };
+      l.receive = (envelope) => {
+        if (envelope instanceof Error) return done(new AttemptError(`${kind}: ${envelope.message}`));
+        if (envelope.type === 'welcome') {
+          l.welcome = envelope;
+          l.sendEnvelope({ type: 'ping', id: attempt });
+        } else if (envelope.type === 'pong' && envelope.id === attempt && l.welcome) {
+          // Passed. Until the client takes it, traffic is ignored, and a close retires it (activation sees that).
+          l.receive = () => undefined;
+          l.closed = () => l.retire(CloseCode.Normal, 'closed before use');
+          done();
+        } else if (envelope.type === 'error') serverError = `${envelope.code}: ${envelope.message}`;
+      };
+      l.closed = ({ code, reason }) => {
+        const why = reason || serverError || 'closed during the handshake';
+        done(new AttemptError(`${kind}: ${why} (${code})`, describeClose(code, why)));
+      };
+      l.transport.on('open', hello);
+      if (l.transport.state === 'open') hello();
     });
   }
-}
 
-/** The app's token callback failed: reported as ERR_UNAUTHORIZED unless it already carries a code. */
-function asUnauthorized(error: unknown): SwitchyardError {
-  return isSwitchyardError(error)
-    ? error
-    : new SwitchyardError('ERR_UNAUTHORIZED', (error as Error)?.message ?? String(error), { cause: error });
+  /** Abandons every link still in its handshake (the client stops, or the link a climb would replace is gone). */
+  retireAll(reason: string): void {
+    for (const abandon of [...this.#pending.values()]) abandon(reason);
+  }
+
+  #reporter(attempt: number, kind: AttemptEvent['kind'], purpose: AttemptEvent['purpose']) {
+    const started = Date.now();
+    return (error?: string) =>
+      this.#reports.emit('attempt', {
+        attempt,
+        kind,
+        purpose,
+        ok: !error,
+        elapsedMs: Date.now() - started,
+        error,
+      });
+  }
 }

@@ -22,7 +22,6 @@ describe('Heartbeat', () => {
           deadAt = now;
         },
       );
-      hb.start();
       while (deadAt < 0 && now < 10 * interval) {
         if (now === silentAt) silent = true;
         vi.advanceTimersByTime(1);
@@ -45,7 +44,6 @@ describe('Heartbeat', () => {
         dead = true;
       },
     );
-    hb.start();
     for (let i = 0; i < 20; i++) {
       vi.advanceTimersByTime(50);
       hb.pong(ids.at(-1) as number);

@@ -8,35 +8,36 @@ import type { TransportKind } from '../transport.ts';
 
 export const DEFAULT_ORDER: readonly TransportKind[] = ['webtransport', 'websocket', 'sse'];
 
-export interface LadderInput {
-  readonly offers: readonly OfferedTransport[];
-  /** The app's order (a subset, reordered); default DEFAULT_ORDER. */
-  readonly order?: readonly TransportKind[];
-  /** Rungs this client can open. */
-  readonly available: readonly TransportKind[];
-  /** The rung that last worked for this origin. */
-  readonly remembered?: TransportKind;
-}
-
 /**
- * The full ladder (best first) and the order to try now: the remembered rung first, then the rungs below
- * it, then the ones above it (the network may have changed since).
+ * The full ladder (best first: `order` restricted to the rungs offered and `available` here) and the order
+ * to try now: the remembered rung first, then the rungs below it, then the ones above it (the network may
+ * have changed since).
  */
-export function planLadder(input: LadderInput): { ladder: OfferedTransport[]; attempts: OfferedTransport[] } {
-  const order = input.order ?? DEFAULT_ORDER;
+export function planLadder(
+  offers: readonly OfferedTransport[],
+  available: readonly string[],
+  order: readonly TransportKind[] = DEFAULT_ORDER,
+  remembered?: TransportKind,
+): { ladder: OfferedTransport[]; attempts: OfferedTransport[] } {
   const ladder: OfferedTransport[] = [];
   for (const kind of order) {
-    if (!input.available.includes(kind)) continue;
-    const offer = input.offers.find((o) => o.kind === kind);
-    if (offer && !ladder.includes(offer)) ladder.push(offer);
+    const offer = offers.find((o) => o.kind === kind);
+    if (offer && available.includes(kind) && !ladder.includes(offer)) ladder.push(offer);
   }
-  const start = input.remembered ? ladder.findIndex((o) => o.kind === input.remembered) : -1;
-  if (start <= 0) return { ladder, attempts: ladder };
+  const start = Math.max(
+    0,
+    ladder.findIndex((o) => o.kind === remembered),
+  );
   return { ladder, attempts: [...ladder.slice(start), ...ladder.slice(0, start)] };
 }
 
 /** Rungs strictly better than `current`, best first: the candidates for a background climb. */
 export function rungsAbove(ladder: readonly OfferedTransport[], current: TransportKind): OfferedTransport[] {
-  const index = ladder.findIndex((o) => o.kind === current);
-  return index <= 0 ? [] : ladder.slice(0, index);
+  return ladder.slice(
+    0,
+    Math.max(
+      0,
+      ladder.findIndex((o) => o.kind === current),
+    ),
+  );
 }

@@ -5,21 +5,17 @@
  */
 
 export function isOffline(): boolean {
-  const nav = (globalThis as { navigator?: { onLine?: boolean } }).navigator;
-  return nav?.onLine === false;
+  return (globalThis as { navigator?: { onLine?: boolean } }).navigator?.onLine === false;
 }
 
 /** Listens for `offline` / `online` where the runtime has them; returns the function that stops listening. */
-export function watchNetwork(offline: () => void, online: () => void): (() => void) | undefined {
+export function watchNetwork(offline: () => void, online: () => void): () => void {
   const target = globalThis as {
     addEventListener?: (type: string, listener: () => void) => void;
     removeEventListener?: (type: string, listener: () => void) => void;
   };
-  if (typeof target.addEventListener !== 'function' || typeof target.removeEventListener !== 'function') {
-    return undefined;
-  }
-  target.addEventListener('offline', offline);
-  target.addEventListener('online', online);
+  target.addEventListener?.('offline', offline);
+  target.addEventListener?.('online', online);
   return () => {
     target.removeEventListener?.('offline', offline);
     target.removeEventListener?.('online', online);

@@ -31,17 +31,19 @@ export interface OutboxEntry {
   readonly reject: (error: SwitchyardError) => void;
 }
 
+const full = (message: string) => new SwitchyardError('ERR_BUFFER_FULL', message);
+
 export class Outbox {
-  readonly maxMessages: number;
-  readonly maxBytes: number;
-  readonly overflow: OverflowPolicy;
+  readonly #maxMessages: number;
+  readonly #maxBytes: number;
+  readonly #dropOldest: boolean;
   readonly #entries = new Map<string, OutboxEntry>();
   #bytes = 0;
 
   constructor(options: OutboxOptions = {}) {
-    this.maxMessages = Math.max(1, options.maxMessages ?? 1000);
-    this.maxBytes = Math.max(1, options.maxBytes ?? 1024 * 1024);
-    this.overflow = options.overflow ?? 'reject-new';
+    this.#maxMessages = Math.max(1, options.maxMessages ?? 1000);
+    this.#maxBytes = Math.max(1, options.maxBytes ?? 1 << 20);
+    this.#dropOldest = options.overflow === 'drop-oldest';
   }
 
   get size(): number {
@@ -54,30 +56,16 @@ export class Outbox {
 
   /** Adds the entry, applying the overflow policy; throws `ERR_BUFFER_FULL` when it cannot be taken. */
   add(entry: OutboxEntry): void {
-    if (entry.bytes > this.maxBytes) {
-      throw new SwitchyardError(
-        'ERR_BUFFER_FULL',
-        `message of ${entry.bytes} bytes is larger than the whole send buffer (${this.maxBytes} bytes)`,
-      );
+    if (entry.bytes > this.#maxBytes) {
+      throw full(`message of ${entry.bytes} bytes exceeds the send buffer (${this.#maxBytes})`);
     }
-    const fits = () => this.#entries.size < this.maxMessages && this.#bytes + entry.bytes <= this.maxBytes;
-    if (!fits()) {
-      if (this.overflow === 'reject-new') {
-        throw new SwitchyardError(
-          'ERR_BUFFER_FULL',
-          `send buffer full (${this.#entries.size} messages, ${this.#bytes} bytes; policy reject-new)`,
-        );
+    while (this.#entries.size >= this.#maxMessages || this.#bytes + entry.bytes > this.#maxBytes) {
+      if (!this.#dropOldest) {
+        throw full(`send buffer full (${this.#entries.size} messages, ${this.#bytes} bytes)`);
       }
-      while (!fits()) {
-        const oldest = this.#entries.values().next().value as OutboxEntry;
-        this.settle(oldest.id);
-        oldest.reject(
-          new SwitchyardError(
-            'ERR_BUFFER_FULL',
-            'dropped from the send buffer to make room (policy drop-oldest)',
-          ),
-        );
-      }
+      const oldest = this.#entries.values().next().value as OutboxEntry;
+      this.settle(oldest.id);
+      oldest.reject(full('dropped to make room (drop-oldest)'));
     }
     this.#entries.set(entry.id, entry);
     this.#bytes += entry.bytes;
@@ -86,9 +74,10 @@ export class Outbox {
   /** Removes the entry and returns it (undefined for an unknown or already settled id). */
   settle(id: string): OutboxEntry | undefined {
     const entry = this.#entries.get(id);
-    if (!entry) return undefined;
-    this.#entries.delete(id);
-    this.#bytes -= entry.bytes;
+    if (entry) {
+      this.#entries.delete(id);
+      this.#bytes -= entry.bytes;
+    }
     return entry;
   }
 
@@ -98,9 +87,6 @@ export class Outbox {
   }
 
   rejectAll(error: SwitchyardError): void {
-    for (const entry of this.entries()) {
-      this.settle(entry.id);
-      entry.reject(error);
-    }
+    for (const entry of this.entries()) this.settle(entry.id)?.reject(error);
   }
 }

@@ -4,6 +4,7 @@
  * user for good; the client also climbs back up in the background. localStorage in browsers, memory elsewhere.
  */
 import type { TransportKind } from '../transport.ts';
+import { DEFAULT_ORDER } from './ladder.ts';
 
 export interface RungMemory {
   get(origin: string): TransportKind | undefined;
@@ -11,7 +12,6 @@ export interface RungMemory {
   forget(origin: string): void;
 }
 
-const KINDS: readonly string[] = ['webtransport', 'websocket', 'sse'];
 const PREFIX = 'switchyard:rung:';
 
 interface StorageLike {
@@ -20,7 +20,10 @@ interface StorageLike {
   removeItem(key: string): void;
 }
 
-/** A `Storage`-backed memory (localStorage in browsers); unreadable or foreign entries count as absent. */
+/**
+ * A `Storage`-backed memory (localStorage in browsers). Unreadable or foreign entries count as absent, and a
+ * storage that refuses (quota, privacy mode) only costs the optimisation: remembering is never a requirement.
+ */
 export function storageRungMemory(
   storage: StorageLike,
   ttlMs: number,
@@ -29,68 +32,52 @@ export function storageRungMemory(
   return {
     get(origin) {
       try {
-        const raw = storage.getItem(PREFIX + origin);
-        if (raw === null) return undefined;
-        const value: unknown = JSON.parse(raw);
-        if (typeof value !== 'object' || value === null) return undefined;
-        const { kind, at } = value as { kind?: unknown; at?: unknown };
-        if (typeof kind !== 'string' || !KINDS.includes(kind) || typeof at !== 'number') return undefined;
-        if (now() - at > ttlMs || at > now() + 60_000) return undefined;
-        return kind as TransportKind;
-      } catch {
-        return undefined;
-      }
+        const { kind, at } = JSON.parse(storage.getItem(PREFIX + origin) as string);
+        if (
+          DEFAULT_ORDER.includes(kind) &&
+          typeof at === 'number' &&
+          now() - at <= ttlMs &&
+          at <= now() + 60_000
+        )
+          return kind;
+      } catch {}
+      return undefined;
     },
     set(origin, kind) {
       try {
         storage.setItem(PREFIX + origin, JSON.stringify({ kind, at: now() }));
-      } catch {
-        // Quota or privacy mode: remembering is an optimisation, not a requirement.
-      }
+      } catch {}
     },
     forget(origin) {
       try {
         storage.removeItem(PREFIX + origin);
-      } catch {
-        // Same as above.
-      }
+      } catch {}
     },
   };
 }
 
 /** Process memory, bounded to the most recent 100 origins. */
 export function memoryRungMemory(ttlMs: number, now: () => number = Date.now): RungMemory {
-  const entries = new Map<string, { kind: TransportKind; at: number }>();
-  return {
-    get(origin) {
-      const entry = entries.get(origin);
-      if (!entry || now() - entry.at > ttlMs) return undefined;
-      return entry.kind;
+  const entries = new Map<string, string>();
+  const storage: StorageLike = {
+    getItem: (key) => entries.get(key) ?? null,
+    setItem(key, value) {
+      entries.delete(key);
+      entries.set(key, value);
+      if (entries.size > 100) entries.delete(entries.keys().next().value as string);
     },
-    set(origin, kind) {
-      entries.delete(origin);
-      entries.set(origin, { kind, at: now() });
-      if (entries.size > 100) {
-        const oldest = entries.keys().next().value;
-        if (oldest !== undefined) entries.delete(oldest);
-      }
-    },
-    forget(origin) {
-      entries.delete(origin);
-    },
+    removeItem: (key) => void entries.delete(key),
   };
+  return storageRungMemory(storage, ttlMs, now);
 }
 
 /** The default: localStorage where it exists and works, else process memory. */
 export function defaultRungMemory(ttlMs: number): RungMemory {
-  const storage = (globalThis as { localStorage?: StorageLike }).localStorage;
-  if (storage) {
-    try {
-      storage.getItem(`${PREFIX}probe`);
-      return storageRungMemory(storage, ttlMs);
-    } catch {
-      // Access denied (sandboxed iframe, privacy settings): fall through.
-    }
-  }
+  try {
+    const storage = (globalThis as { localStorage?: StorageLike }).localStorage;
+    // Access may throw (sandboxed iframe, privacy settings): then memory it is.
+    storage?.getItem(PREFIX);
+    if (storage) return storageRungMemory(storage, ttlMs);
+  } catch {}
   return memoryRungMemory(ttlMs);
 }

@@ -5,7 +5,7 @@
  */
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { Emitter } from '../emitter.ts';
-import type { SubscribeEnvelope } from '../envelope.ts';
+import type { SubscribeEnvelope, UnsubscribeEnvelope } from '../envelope.ts';
 import { SwitchyardError } from '../errors.ts';
 import { ValidationError } from './errors.ts';
 import type { ClientEvents, ClientMessage, Subscription } from './types.ts';
@@ -14,9 +14,10 @@ import type { ClientEvents, ClientMessage, Subscription } from './types.ts';
 export const MAX_TOPIC_LENGTH = 256;
 const MAX_PENDING_VALIDATIONS = 1000;
 
-export function checkTopic(topic: string): SwitchyardError | undefined {
-  if (typeof topic === 'string' && topic.length > 0 && topic.length <= MAX_TOPIC_LENGTH) return undefined;
-  return new SwitchyardError('ERR_INVALID_ENVELOPE', `topic must be 1-${MAX_TOPIC_LENGTH} characters`);
+export function assertTopic(topic: unknown): void {
+  if (typeof topic !== 'string' || !topic || topic.length > MAX_TOPIC_LENGTH) {
+    throw new SwitchyardError('ERR_INVALID_ENVELOPE', `topic must be 1-${MAX_TOPIC_LENGTH} characters`);
+  }
 }
 
 interface TopicState {
@@ -24,76 +25,61 @@ interface TopicState {
   lastSeq: number | undefined;
 }
 
-export interface TopicsHooks {
-  /** A topic gained its first subscriber: tell the server, if connected. */
-  readonly followed: (topic: string, envelope: SubscribeEnvelope) => void;
-  /** A topic lost its last subscriber. */
-  readonly unfollowed: (topic: string) => void;
-}
-
 export class Topics<In> {
   readonly #states = new Map<string, TopicState>();
   readonly #events: Emitter<ClientEvents<In>>;
   readonly #schema: StandardSchemaV1<unknown, In> | undefined;
-  readonly #hooks: TopicsHooks;
-  #validation: Promise<void> = Promise.resolve();
+  /** Tells the server (when connected) that a topic gained its first or lost its last subscriber. */
+  readonly #send: (envelope: SubscribeEnvelope | UnsubscribeEnvelope) => void;
+  #validation: Promise<unknown> = Promise.resolve();
   #pendingValidations = 0;
   volatileReceived = 0;
 
   constructor(
     events: Emitter<ClientEvents<In>>,
     schema: StandardSchemaV1<unknown, In> | undefined,
-    hooks: TopicsHooks,
+    send: (envelope: SubscribeEnvelope | UnsubscribeEnvelope) => void,
   ) {
     this.#events = events;
     this.#schema = schema;
-    this.#hooks = hooks;
+    this.#send = send;
   }
 
   subscribe(topic: string, since: number | undefined): Subscription {
-    const invalid = checkTopic(topic);
-    if (invalid) throw invalid;
+    assertTopic(topic);
     let state = this.#states.get(topic);
     if (!state) {
       state = { refs: 0, lastSeq: since };
       this.#states.set(topic, state);
-      this.#hooks.followed(topic, this.#subscribeEnvelope(topic, state));
+      this.#send({ type: 'sub', topic, since });
     }
     state.refs++;
-    const topicState = state;
+    const s = state;
     let active = true;
     return {
       topic,
       get lastSeq() {
-        return topicState.lastSeq;
+        return s.lastSeq;
       },
       unsubscribe: () => {
         if (!active) return;
         active = false;
-        topicState.refs--;
-        if (topicState.refs > 0 || this.#states.get(topic) !== topicState) return;
+        if (--s.refs || this.#states.get(topic) !== s) return;
         this.#states.delete(topic);
-        this.#hooks.unfollowed(topic);
+        this.#send({ type: 'unsub', topic });
       },
     };
   }
 
   /** What a new connection sends for every followed topic: resume after the last position seen. */
-  *subscribeEnvelopes(): Generator<SubscribeEnvelope> {
-    for (const [topic, state] of this.#states) yield this.#subscribeEnvelope(topic, state);
-  }
-
-  #subscribeEnvelope(topic: string, state: TopicState): SubscribeEnvelope {
-    return state.lastSeq === undefined
-      ? { type: 'sub', topic }
-      : { type: 'sub', topic, since: state.lastSeq };
+  subscribeEnvelopes(): SubscribeEnvelope[] {
+    return [...this.#states].map(([topic, s]) => ({ type: 'sub', topic, since: s.lastSeq }));
   }
 
   onMessage(topic: string, seq: number, data: unknown): void {
     const state = this.#states.get(topic);
-    if (!state) return;
     // Replays after a reconnect or a rung switch overlap what was already seen: drop by sequence.
-    if (state.lastSeq !== undefined && seq <= state.lastSeq) return;
+    if (!state || seq <= (state.lastSeq ?? -1)) return;
     state.lastSeq = seq;
     this.#deliver(topic, seq, data);
   }
@@ -114,32 +100,28 @@ export class Topics<In> {
   }
 
   #deliver(topic: string, seq: number | undefined, data: unknown): void {
-    const message = (value: In): ClientMessage<In> =>
-      seq === undefined
-        ? { topic, seq, data: value, reliable: false }
-        : { topic, seq, data: value, reliable: true };
+    const emit = (value: unknown) =>
+      this.#events.emit('message', {
+        topic,
+        seq,
+        data: value,
+        reliable: seq !== undefined,
+      } as ClientMessage<In>);
     const schema = this.#schema;
-    if (!schema) {
-      this.#events.emit('message', message(data as In));
-      return;
-    }
+    const settle = (result: StandardSchemaV1.Result<In>) => {
+      if (result.issues) this.#events.emit('error', new ValidationError(topic, seq, result.issues));
+      else emit(result.value);
+    };
     let result: StandardSchemaV1.Result<In> | Promise<StandardSchemaV1.Result<In>>;
     try {
-      result = schema['~standard'].validate(data);
+      result = schema ? schema['~standard'].validate(data) : { value: data as In };
     } catch (error) {
-      this.#validationFailed(error);
+      this.#failed(error);
       return;
     }
-    const deliver = (r: StandardSchemaV1.Result<In>) => {
-      if (r.issues) this.#events.emit('error', new ValidationError(topic, seq, r.issues));
-      else this.#events.emit('message', message(r.value));
-    };
-    if (!(result instanceof Promise) && this.#pendingValidations === 0) {
-      deliver(result);
-      return;
-    }
+    if (!(result instanceof Promise) && !this.#pendingValidations) settle(result);
     // Async schemas: keep delivery in arrival order, with a bound on how many may wait.
-    if (this.#pendingValidations >= MAX_PENDING_VALIDATIONS) {
+    else if (this.#pendingValidations >= MAX_PENDING_VALIDATIONS) {
       this.#events.emit(
         'error',
         new SwitchyardError(
@@ -147,19 +129,16 @@ export class Topics<In> {
           `message ${topic}#${seq ?? 'unreliable'} dropped: too many pending validations`,
         ),
       );
-      return;
+    } else {
+      this.#pendingValidations++;
+      this.#validation = this.#validation
+        .then(() => result)
+        .then(settle, (error: unknown) => this.#failed(error))
+        .finally(() => this.#pendingValidations--);
     }
-    this.#pendingValidations++;
-    const pending = Promise.resolve(result);
-    this.#validation = this.#validation
-      .then(() => pending)
-      .then(deliver, (error: unknown) => this.#validationFailed(error))
-      .finally(() => {
-        this.#pendingValidations--;
-      });
   }
 
-  #validationFailed(error: unknown): void {
+  #failed(error: unknown): void {
     this.#events.emit(
       'error',
       error instanceof SwitchyardError

@@ -11,6 +11,9 @@ import type { OutboxOptions } from './outbox.ts';
 import type { RungMemory } from './rung-memory.ts';
 import type { RungFactories } from './rungs.ts';
 
+/** The `type` values of a discriminated-union message schema (for `client.handle`). */
+export type TypeOf<In> = In extends { readonly type: infer T extends string } ? T : never;
+
 export type ClientState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
 
 export interface ClientOptions<In = unknown> {

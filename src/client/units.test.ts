@@ -1,5 +1,6 @@
 /** Unit tests of the client's pure pieces: backoff, send buffer, ladder planning, rung memory, pacing, lanes. */
 import { describe, expect, it } from 'vitest';
+import { CloseCode } from '../close-codes.ts';
 import { LaneMap } from '../lanes.ts';
 import type { OfferedTransport } from '../negotiate.ts';
 import { Backoff } from './backoff.ts';
@@ -26,6 +27,16 @@ describe('Backoff', () => {
     expect(b.exhausted).toBe(true);
     b.reset();
     expect(b.attempt).toBe(0);
+  });
+
+  it('after a loss: at once for a broken path, jittered for a server-wide close, as told for a rate limit', () => {
+    const b = new Backoff({ baseMs: 100 }, () => 0.5);
+    expect(b.afterLoss(CloseCode.Abnormal, '')).toBe(0);
+    expect(b.afterLoss(CloseCode.HeartbeatTimeout, 'no pong')).toBe(0);
+    expect(b.afterLoss(CloseCode.ServiceRestart, 'restart')).toBe(50);
+    expect(b.afterLoss(CloseCode.RateLimited, 'rate limited: retry after 2500 ms')).toBe(2500);
+    expect(b.afterLoss(CloseCode.RateLimited, 'rate limited: retry after 999999 ms')).toBe(60_000);
+    expect(b.afterLoss(CloseCode.RateLimited, 'no hint')).toBe(50);
   });
 
   it('never overflows for huge attempt counts', () => {
@@ -67,7 +78,7 @@ describe('Outbox', () => {
 
   it('a message larger than the whole buffer is refused under any policy', () => {
     const o = new Outbox({ maxBytes: 10, overflow: 'drop-oldest' });
-    expect(() => o.add(entry('a', 11, []))).toThrow(/larger than the whole send buffer/);
+    expect(() => o.add(entry('a', 11, []))).toThrow(/exceeds the send buffer/);
   });
 
   it('settle removes once; unknown ids are ignored', () => {
@@ -89,17 +100,16 @@ const all = ['webtransport', 'websocket', 'sse'] as const;
 
 describe('planLadder', () => {
   it('follows the app order, restricted to what the server offers and the client can open', () => {
-    expect(planLadder({ offers, available: all }).attempts.map((o) => o.kind)).toEqual(all);
-    expect(
-      planLadder({ offers, available: all, order: ['sse', 'websocket'] }).attempts.map((o) => o.kind),
-    ).toEqual(['sse', 'websocket']);
-    expect(
-      planLadder({ offers: offers.slice(1), available: ['websocket'] }).attempts.map((o) => o.kind),
-    ).toEqual(['websocket']);
+    expect(planLadder(offers, all).attempts.map((o) => o.kind)).toEqual(all);
+    expect(planLadder(offers, all, ['sse', 'websocket']).attempts.map((o) => o.kind)).toEqual([
+      'sse',
+      'websocket',
+    ]);
+    expect(planLadder(offers.slice(1), ['websocket']).attempts.map((o) => o.kind)).toEqual(['websocket']);
   });
 
   it('starts at the remembered rung, then below, then above', () => {
-    const plan = planLadder({ offers, available: all, remembered: 'websocket' });
+    const plan = planLadder(offers, all, undefined, 'websocket');
     expect(plan.attempts.map((o) => o.kind)).toEqual(['websocket', 'sse', 'webtransport']);
     expect(plan.ladder.map((o) => o.kind)).toEqual(all);
     expect(rungsAbove(plan.ladder, 'sse').map((o) => o.kind)).toEqual(['webtransport', 'websocket']);

@@ -7,6 +7,7 @@
 import { CloseCode } from '../../src/close-codes.ts';
 import { ConnectionCore, normalizeClose } from '../../src/connection-core.ts';
 import { type ErrorCode, SwitchyardError } from '../../src/errors.ts';
+import { invalidFrame } from '../../src/frame.ts';
 import type {
   Payload,
   SendOptions,
@@ -45,45 +46,28 @@ export interface SseTransportOptions extends TransportConnectOptions {
 }
 
 const EVENT_SOURCE_CLOSED = 2;
+/** Delays before re-sending a POST that failed on the network (the server applies a batch number once). */
 const POST_RETRIES = [100, 400, 1200];
 
 /** Server error codes a refused POST may carry that are meaningful to the sender as they are. */
-const POST_ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+const POST_ERROR_CODES: readonly string[] = [
   'ERR_MESSAGE_TOO_BIG',
   'ERR_INVALID_UTF8',
   'ERR_INVALID_FRAME',
   'ERR_UNAUTHORIZED',
   'ERR_FORBIDDEN_ORIGIN',
   'ERR_RATE_LIMITED',
-]);
+] satisfies ErrorCode[];
 
-interface DrainWaiter {
-  readonly resolve: () => void;
-  readonly reject: (error: SwitchyardError) => void;
-}
-
-interface QueuedFrame {
-  readonly frame: BatchFrame;
-  readonly size: number;
-}
-
-/** Maps an HTTP refusal status (visible in Node only) to the close code the app can decide on. */
-function closeCodeForStatus(status: number | undefined): number {
-  switch (status) {
-    case 401:
-      return CloseCode.Unauthorized;
-    case 403:
-      return CloseCode.ForbiddenOrigin;
-    case 404:
-      return CloseCode.UnknownSession;
-    case 429:
-      return CloseCode.RateLimited;
-    case 503:
-      return CloseCode.TryAgainLater;
-    default:
-      return CloseCode.Abnormal;
-  }
-}
+/** The close code an HTTP refusal status (visible in Node only) stands for, so the app can decide on it. */
+const STATUS_CLOSE_CODES: Readonly<Record<number, number>> = {
+  401: CloseCode.Unauthorized,
+  403: CloseCode.ForbiddenOrigin,
+  404: CloseCode.UnknownSession,
+  429: CloseCode.RateLimited,
+  503: CloseCode.TryAgainLater,
+};
+const closeCodeForStatus = (status = 0) => STATUS_CLOSE_CODES[status] ?? CloseCode.Abnormal;
 
 export class SseTransport implements Transport {
   readonly kind = 'sse' as const;
@@ -91,52 +75,54 @@ export class SseTransport implements Transport {
   readonly #core = new ConnectionCore();
   readonly #source: EventSourceLike;
   readonly #fetch: FetchLike;
+  readonly #url: string;
+  readonly #headers: Readonly<Record<string, string>> | undefined;
   readonly #maxMessageBytes: number;
   readonly #highWaterMark: number;
   readonly #maxBatchBytes: number;
   readonly #resumeTimeoutMs: number;
-  readonly #headers: Readonly<Record<string, string>>;
-  readonly #url: string;
   /** Sends waiting for the queue to fall under the high-water mark; rejected with the error that ended the rung. */
-  #waiters: DrainWaiter[] = [];
-  #session: { id: string; secret: string; postUrl: string } | undefined;
-  #queue: QueuedFrame[] = [];
+  #waiters: { resolve: () => void; reject: (error: SwitchyardError) => void }[] = [];
+  #secret = '';
+  #postUrl = '';
+  #queue: { frame: BatchFrame; size: number }[] = [];
   #queuedBytes = 0;
   #inFlightBytes = 0;
   #posting = false;
   #batchNo = 0;
   #flushScheduled = false;
-  #closeRequested: { code: number; reason: string } | undefined;
+  #closeRequested = false;
   #resumeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: SseTransportOptions) {
     const Source =
       options.EventSource ?? (globalThis as { EventSource?: EventSourceConstructor }).EventSource;
-    const fetchImpl = options.fetch ?? (globalThis.fetch ? globalThis.fetch.bind(globalThis) : undefined);
+    const fetchImpl = options.fetch ?? globalThis.fetch?.bind(globalThis);
     if (!Source || !fetchImpl)
       throw new SwitchyardError('ERR_UNSUPPORTED', 'SSE rung needs EventSource and fetch');
     this.#fetch = fetchImpl;
+    this.#url = options.url;
+    this.#headers = options.headers;
     this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_LIMITS.maxMessageBytes;
     this.#highWaterMark = options.highWaterMark ?? DEFAULT_LIMITS.highWaterMark;
     this.#maxBatchBytes = options.maxBatchBytes ?? 256 * 1024;
     this.#resumeTimeoutMs = options.resumeTimeoutMs ?? 10_000;
-    this.#headers = options.headers ?? {};
-    this.#url = options.url;
     const source = new Source(options.url);
     this.#source = source;
-    source.addEventListener(SseEventName.session, (event) => this.#onSession(event.data));
-    source.addEventListener(SseEventName.text, (event) => this.#onMessage(SseEventName.text, event.data));
-    source.addEventListener(SseEventName.binary, (event) => this.#onMessage(SseEventName.binary, event.data));
-    source.addEventListener(SseEventName.close, (event) => this.#onServerClose(event.data));
+    source.addEventListener(SseEventName.session, ({ data }) => this.#onSession(data));
+    for (const name of [SseEventName.text, SseEventName.binary]) {
+      source.addEventListener(name, ({ data }) => this.#onMessage(name, data));
+    }
+    source.addEventListener(SseEventName.close, ({ data }) => this.#onServerClose(data));
     source.addEventListener('open', () => {
-      if (this.#resumeTimer) clearTimeout(this.#resumeTimer);
+      clearTimeout(this.#resumeTimer);
       this.#resumeTimer = undefined;
     });
-    source.addEventListener('error', (event) => this.#onError(event.code));
+    source.addEventListener('error', ({ code }) => this.#onError(code));
   }
 
   get bufferedAmount(): number {
-    return this.#buffered();
+    return this.#queuedBytes + this.#inFlightBytes;
   }
 
   get state(): TransportState {
@@ -146,45 +132,36 @@ export class SseTransport implements Transport {
   #onSession(data: unknown): void {
     if (this.#core.state !== 'connecting') return;
     try {
-      const value = JSON.parse(String(data)) as { id?: unknown; secret?: unknown; postUrl?: unknown };
-      if (
-        typeof value.id !== 'string' ||
-        typeof value.secret !== 'string' ||
-        typeof value.postUrl !== 'string'
-      ) {
-        throw new Error('missing fields');
+      const { id, secret, postUrl } = JSON.parse(String(data));
+      if (typeof id === 'string' && typeof secret === 'string' && typeof postUrl === 'string') {
+        // The server sends the post URL relative to the stream URL (correct behind rewriting proxies).
+        this.#postUrl = new URL(postUrl, this.#url).href;
+        this.#secret = secret;
+        this.#core.markOpen();
+        return;
       }
-      // The server sends the post URL relative to the stream URL (correct behind rewriting proxies).
-      this.#session = { id: value.id, secret: value.secret, postUrl: new URL(value.postUrl, this.#url).href };
-    } catch {
-      this.#fail(
-        new SwitchyardError('ERR_INVALID_FRAME', 'SSE session event is malformed'),
-        CloseCode.ProtocolError,
-      );
-      return;
-    }
-    this.#core.markOpen();
+    } catch {}
+    this.#fail(invalidFrame('SSE session event is malformed'));
   }
 
   #onMessage(event: string, data: unknown): void {
-    if (this.#core.state === 'closed' || this.#core.state === 'connecting') return;
+    if (this.#core.state !== 'open' && this.#core.state !== 'closing') return;
     let decoded: { channel: string; data: Payload };
     try {
       decoded = decodePayloadData(event, String(data));
     } catch (error) {
       if (!(error instanceof SwitchyardError)) throw error;
-      this.#fail(error, CloseCode.ProtocolError);
+      this.#fail(error);
       return;
     }
     this.#core.events.emit('message', { data: decoded.data, channel: decoded.channel, unreliable: false });
   }
 
   #onServerClose(data: unknown): void {
-    if (this.#core.state === 'closed') return;
     let code: number = CloseCode.ProtocolError;
     let reason = 'malformed close event';
     try {
-      const value = JSON.parse(String(data)) as { code?: unknown; reason?: unknown };
+      const value = JSON.parse(String(data));
       if (typeof value.code === 'number') code = value.code;
       reason = typeof value.reason === 'string' ? value.reason : '';
     } catch {}
@@ -203,41 +180,29 @@ export class SseTransport implements Transport {
       return;
     }
     // EventSource is reconnecting with Last-Event-ID; the server replays. Bound how long that may take.
-    this.#resumeTimer ??= setTimeout(() => {
-      this.#end(CloseCode.Abnormal, 'event stream did not resume', false);
-    }, this.#resumeTimeoutMs);
+    this.#resumeTimer ??= setTimeout(
+      () => this.#end(CloseCode.Abnormal, 'event stream did not resume', false),
+      this.#resumeTimeoutMs,
+    );
   }
 
-  #fail(error: SwitchyardError, code: number): void {
+  /** The server broke the rung's framing: report it and close (ProtocolError unless the error says otherwise). */
+  #fail(error: SwitchyardError): void {
     this.#core.emitError(error);
-    if (this.#session) this.close(error.closeCode ?? code, error.message);
-    else this.#end(error.closeCode ?? code, error.message, false);
+    const code = error.closeCode ?? CloseCode.ProtocolError;
+    if (this.#postUrl) this.close(code, error.message);
+    else this.#end(code, error.message, false);
   }
 
   #end(code: number, reason: string, wasClean: boolean, error?: SwitchyardError): void {
-    if (this.#resumeTimer) clearTimeout(this.#resumeTimer);
+    clearTimeout(this.#resumeTimer);
     this.#source.close();
     this.#queue = [];
-    this.#queuedBytes = 0;
-    this.#inFlightBytes = 0;
+    this.#queuedBytes = this.#inFlightBytes = 0;
     if (!this.#core.markClosed(code, reason, wasClean)) return;
-    const waiters = this.#waiters;
-    this.#waiters = [];
     const failure =
-      error ??
-      new SwitchyardError('ERR_CLOSED', `connection closed (${code}) before the send buffer drained`);
-    for (const waiter of waiters) waiter.reject(failure);
-  }
-
-  #buffered(): number {
-    return this.#queuedBytes + this.#inFlightBytes;
-  }
-
-  #releaseWaiters(): void {
-    if (this.#waiters.length === 0 || this.#buffered() > this.#highWaterMark) return;
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const waiter of waiters) waiter.resolve();
+      error ?? new SwitchyardError('ERR_CLOSED', `closed (${code}) before the send buffer drained`);
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(failure);
   }
 
   send(data: Payload, options?: SendOptions): Promise<void> {
@@ -248,10 +213,13 @@ export class SseTransport implements Transport {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (options?.reliable === false && this.#buffered() > this.#highWaterMark) return Promise.resolve();
+    const full = () => this.bufferedAmount > this.#highWaterMark;
+    // Volatile data on a backed-up rung is stale by the time it would arrive: drop it (documented policy).
+    if (options?.reliable === false && full()) return Promise.resolve();
     this.#enqueue({ kind: 'message', channel, data }, frameSize(channel, bytes));
-    if (this.#buffered() <= this.#highWaterMark) return Promise.resolve();
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    return full()
+      ? new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }))
+      : Promise.resolve();
   }
 
   #enqueue(frame: BatchFrame, size: number): void {
@@ -262,50 +230,53 @@ export class SseTransport implements Transport {
     this.#flushScheduled = true;
     queueMicrotask(() => {
       this.#flushScheduled = false;
-      void this.#flush();
+      this.#flush();
     });
   }
 
+  /** One POST in flight at a time; what queues meanwhile goes in the next, up to `maxBatchBytes` each. */
   async #flush(): Promise<void> {
-    if (this.#posting || !this.#session) return;
+    if (this.#posting || !this.#postUrl) return;
     this.#posting = true;
     try {
-      while (this.#queue.length > 0 && this.#core.state !== 'closed') {
-        let take = 0;
-        let size = 0;
-        while (
-          take < this.#queue.length &&
-          (take === 0 || size + this.#queue[take]!.size <= this.#maxBatchBytes)
-        ) {
-          size += this.#queue[take]!.size;
-          take++;
-        }
-        const frames = this.#queue.splice(0, take).map((q) => q.frame);
-        this.#queuedBytes -= size;
-        this.#inFlightBytes = size;
-        const delivered = await this.#post(encodeBatch(frames), ++this.#batchNo);
-        if (!delivered) return;
-        this.#inFlightBytes = 0;
-        this.#releaseWaiters();
-        const close = frames.find((f) => f.kind === 'close');
-        if (close?.kind === 'close') this.#end(close.code, close.reason, true);
-      }
+      await this.#postQueued();
     } finally {
       this.#posting = false;
     }
   }
 
+  async #postQueued(): Promise<void> {
+    while (this.#queue.length && this.#core.state !== 'closed') {
+      let take = 0;
+      let size = 0;
+      for (const q of this.#queue) {
+        if (take && size + q.size > this.#maxBatchBytes) break;
+        size += q.size;
+        take++;
+      }
+      const frames = this.#queue.splice(0, take).map((q) => q.frame);
+      this.#queuedBytes -= size;
+      this.#inFlightBytes = size;
+      if (!(await this.#post(encodeBatch(frames), ++this.#batchNo))) return;
+      this.#inFlightBytes = 0;
+      if (this.#waiters.length && this.bufferedAmount <= this.#highWaterMark) {
+        for (const waiter of this.#waiters.splice(0)) waiter.resolve();
+      }
+      const close = frames.find((f) => f.kind === 'close');
+      if (close?.kind === 'close') this.#end(close.code, close.reason, true);
+    }
+  }
+
   /** One batch, retried on network errors with the same number (the server applies it once). */
   async #post(body: Uint8Array, batchNo: number): Promise<boolean> {
-    const session = this.#session!;
     for (let attempt = 0; ; attempt++) {
       let response: Response;
       try {
-        response = await this.#fetch(session.postUrl, {
+        response = await this.#fetch(this.#postUrl, {
           method: 'POST',
           headers: {
             ...this.#headers,
-            authorization: `Bearer ${session.secret}`,
+            authorization: `Bearer ${this.#secret}`,
             'content-type': 'application/octet-stream',
             'x-switchyard-batch': String(batchNo),
           },
@@ -315,12 +286,7 @@ export class SseTransport implements Transport {
         if (this.#core.state === 'closed') return false;
         const delay = POST_RETRIES[attempt];
         if (delay === undefined) {
-          const error = new SwitchyardError('ERR_TRANSPORT', 'upstream POST failed', {
-            cause,
-            closeCode: CloseCode.Abnormal,
-          });
-          this.#core.emitError(error);
-          this.#end(CloseCode.Abnormal, 'upstream POST failed', false, error);
+          this.#refused('ERR_TRANSPORT', CloseCode.Abnormal, 'upstream POST failed', false, cause);
           return false;
         }
         await new Promise((resolve) => setTimeout(resolve, delay));
@@ -330,37 +296,34 @@ export class SseTransport implements Transport {
         await response.body?.cancel();
         return true;
       }
-      let closeCode = closeCodeForStatus(response.status);
-      let message = `upstream POST refused (HTTP ${response.status})`;
-      let code: ErrorCode = 'ERR_TRANSPORT';
-      try {
-        const json = (await response.json()) as { closeCode?: unknown; message?: unknown; error?: unknown };
-        if (typeof json.closeCode === 'number') closeCode = json.closeCode;
-        if (typeof json.message === 'string') message = json.message;
-        if (typeof json.error === 'string' && POST_ERROR_CODES.has(json.error))
-          code = json.error as ErrorCode;
-      } catch {}
-      const error = new SwitchyardError(code, message, { closeCode });
-      this.#core.emitError(error);
+      const json = (await response.json().catch(() => null)) ?? {};
       // The server ended the session as it refused (its `close` event may arrive first; either way, once).
-      this.#end(closeCode, message, true, error);
+      this.#refused(
+        POST_ERROR_CODES.includes(json.error) ? json.error : 'ERR_TRANSPORT',
+        typeof json.closeCode === 'number' ? json.closeCode : closeCodeForStatus(response.status),
+        typeof json.message === 'string' ? json.message : `upstream POST refused (HTTP ${response.status})`,
+        true,
+      );
       return false;
     }
+  }
+
+  #refused(code: ErrorCode, closeCode: number, message: string, wasClean: boolean, cause?: unknown): void {
+    const error = new SwitchyardError(code, message, { closeCode, cause });
+    this.#core.emitError(error);
+    this.#end(closeCode, message, wasClean, error);
   }
 
   close(code?: number, reason?: string): void {
     const normalized = normalizeClose(code, reason);
     if (this.#core.state === 'closed' || this.#closeRequested) return;
-    if (!this.#session) {
+    if (!this.#postUrl) {
       this.#end(CloseCode.Abnormal, 'closed before the session opened', false);
       return;
     }
-    this.#closeRequested = normalized;
+    this.#closeRequested = true;
     this.#core.state = 'closing';
-    this.#enqueue(
-      { kind: 'close', code: normalized.code, reason: normalized.reason },
-      8 + payloadByteLength(normalized.reason),
-    );
+    this.#enqueue({ kind: 'close', ...normalized }, 8 + payloadByteLength(normalized.reason));
   }
 
   on<K extends keyof TransportEvents>(type: K, listener: (event: TransportEvents[K]) => void): () => void {

@@ -8,8 +8,8 @@
  */
 
 import { base64ToBytes, bytesToBase64 } from '../../src/base64.ts';
-import { CloseCode } from '../../src/close-codes.ts';
 import { SwitchyardError } from '../../src/errors.ts';
+import { invalidFrame as invalid } from '../../src/frame.ts';
 import type { Payload, TransportCapabilities } from '../../src/transport.ts';
 
 export interface SseEvent {
@@ -84,16 +84,10 @@ export function decodePayloadData(event: string, value: string): { channel: stri
     let text: unknown;
     try {
       text = JSON.parse(body);
-    } catch (cause) {
-      throw invalid(`SSE text payload is not a JSON string literal (${(cause as Error).message})`);
-    }
-    if (typeof text !== 'string') throw invalid('SSE text payload is not a JSON string literal');
+    } catch {}
+    if (typeof text !== 'string') throw invalid('SSE text payload is not a JSON string');
     return { channel, data: text };
   }
   if (event === SseEventName.binary) return { channel, data: base64ToBytes(body) };
   throw invalid(`unknown SSE event ${JSON.stringify(event)}`);
-}
-
-function invalid(message: string): SwitchyardError {
-  return new SwitchyardError('ERR_INVALID_FRAME', message, { closeCode: CloseCode.ProtocolError });
 }
