@@ -72,6 +72,8 @@ export async function measureBundle(entry: BundleEntry): Promise<BundleResult> {
     minify: true,
     format: 'esm',
     platform: 'browser',
+    // `switchyard/...` from the sources, as inside this repository (no build needed, never a stale dist/).
+    conditions: ['switchyard-source'],
     target: 'es2022',
     splitting: true,
     outdir: '/bench-out',
