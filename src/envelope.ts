@@ -45,6 +45,12 @@ export interface SubscribeEnvelope {
   type: 'sub';
   topic: string;
   since?: number;
+  /**
+   * The topic's epoch that `since` belongs to (from a `reset`). A topic whose history was lost since then (a
+   * restart without persistence, an evicted or expired topic) has a new epoch: the server answers with a
+   * `reset` instead of continuing from `since` in a different history.
+   */
+  epoch?: string;
 }
 export interface UnsubscribeEnvelope {
   type: 'unsub';
@@ -87,6 +93,8 @@ export interface ResetEnvelope {
   topic: string;
   seq: number;
   reason: string;
+  /** The topic's epoch: send it back with `since` when resuming. */
+  epoch?: string;
 }
 export interface ErrorEnvelope {
   type: 'error';
@@ -124,14 +132,14 @@ const SHAPES: Record<EnvelopeType, string> = {
   welcome: 'session:s heartbeatMs:u maxMessageBytes:u resumed:b',
   ping: 'id:u',
   pong: 'id:u',
-  sub: 'topic:s since?:u',
+  sub: 'topic:s since?:u epoch?:s',
   unsub: 'topic:s',
   pub: 'id:s topic?:s data:a',
   vpub: 'topic:s data:a',
   ack: 'id:s',
   msg: 'topic:s seq:u data:a',
   vmsg: 'topic:s data:a',
-  reset: 'topic:s seq:u reason:s',
+  reset: 'topic:s seq:u reason:s epoch?:s',
   error: 'code:s message:s ref?:s retryAfterMs?:u',
 };
 

@@ -15,9 +15,12 @@ export interface HubMessage {
  * Why a subscriber's position was moved rather than continued:
  * - `subscribed`: a subscription without a position starts at the current head (its baseline);
  * - `history-gap`: the messages after the subscriber's position were trimmed from history;
- * - `ahead-of-history`: the subscriber claims a sequence the hub never reached (e.g. history lost in a restart).
+ * - `ahead-of-history`: the subscriber claims a sequence the hub never reached (e.g. history lost in a restart);
+ * - `history-lost`: the subscriber's position belongs to an earlier epoch of the topic: its history was lost
+ *   (a restart without persistence, an evicted or expired topic) and numbering started again. Without epochs a
+ *   client at 50 whose topic restarted and reached 60 would silently continue at 51 of another history.
  */
-export type ResetReason = 'subscribed' | 'history-gap' | 'ahead-of-history';
+export type ResetReason = 'subscribed' | 'history-gap' | 'ahead-of-history' | 'history-lost';
 
 /**
  * What a subscriber receives. A hub hands the *same* event object to every local listener of one message, so
@@ -26,7 +29,14 @@ export type ResetReason = 'subscribed' | 'history-gap' | 'ahead-of-history';
 export type HubEvent =
   | { readonly type: 'msg'; readonly topic: string; readonly seq: number; readonly data: unknown }
   /** The subscriber's position is now `seq` (the topic's head): later messages have `seq` above it. */
-  | { readonly type: 'reset'; readonly topic: string; readonly seq: number; readonly reason: ResetReason }
+  | {
+      readonly type: 'reset';
+      readonly topic: string;
+      readonly seq: number;
+      readonly reason: ResetReason;
+      /** The topic's epoch (changes whenever its numbering starts again): subscribers resume with it. */
+      readonly epoch: string;
+    }
   /** Unreliable: no sequence, not in history, never replayed; may be dropped anywhere on the way. */
   | { readonly type: 'volatile'; readonly topic: string; readonly data: unknown };
 
@@ -61,9 +71,15 @@ export interface Hub {
   /**
    * Delivers, in order and without gaps or duplicates: the history after `since` (or a `reset` when
    * history cannot fill the gap), then every later message. `since` undefined: a `reset` with reason
-   * `subscribed` carrying the current head, then live messages.
+   * `subscribed` carrying the current head, then live messages. `epoch`: the topic epoch `since` belongs to
+   * (from an earlier `reset`); when the topic's epoch is another one, the answer is a `history-lost` reset.
    */
-  subscribe(topic: string, since: number | undefined, listener: HubListener): Promise<HubSubscription>;
+  subscribe(
+    topic: string,
+    since: number | undefined,
+    listener: HubListener,
+    epoch?: string,
+  ): Promise<HubSubscription>;
   /** Current head sequence of a topic (0 when nothing was published). */
   head(topic: string): Promise<number>;
   close(): Promise<void>;

@@ -3,7 +3,8 @@
  * Replay and registration happen in one synchronous step, so no message can slip between them.
  * Memory is bounded twice: history per topic, and the number of idle topics kept.
  */
-import type { Hub, HubEvent, HubListener, HubSubscription } from './hub.ts';
+import { newEpoch } from './epoch.ts';
+import type { Hub, HubEvent, HubListener, HubSubscription, ResetReason } from './hub.ts';
 
 type MessageEvent = Extract<HubEvent, { type: 'msg' }>;
 
@@ -16,6 +17,8 @@ export interface MemoryHubOptions {
 
 interface TopicState {
   head: number;
+  /** New for every state: this process's history of the topic (a restart or an eviction starts another). */
+  readonly epoch: string;
   /** Ring of the last `historySize` messages, oldest first from `start`. */
   /** The events themselves: a replay hands out the same object (and so the same cached encoding) as live. */
   readonly ring: (MessageEvent | undefined)[];
@@ -52,7 +55,14 @@ export class MemoryHub implements Hub {
   #topic(name: string): TopicState {
     let state = this.#topics.get(name);
     if (!state) {
-      state = { head: 0, ring: new Array(this.#historySize), start: 0, count: 0, listeners: new Set() };
+      state = {
+        head: 0,
+        epoch: newEpoch(),
+        ring: new Array(this.#historySize),
+        start: 0,
+        count: 0,
+        listeners: new Set(),
+      };
       this.#topics.set(name, state);
       this.#evict(name);
     }
@@ -101,16 +111,21 @@ export class MemoryHub implements Hub {
     this.publishVolatileSync(topic, data);
   }
 
-  async subscribe(topic: string, since: number | undefined, listener: HubListener): Promise<HubSubscription> {
+  async subscribe(
+    topic: string,
+    since: number | undefined,
+    listener: HubListener,
+    epoch?: string,
+  ): Promise<HubSubscription> {
     const state = this.#topic(topic);
     const oldest = state.count > 0 ? (state.ring[state.start] as MessageEvent).seq : state.head + 1;
-    if (since === undefined) {
-      listener({ type: 'reset', topic, seq: state.head, reason: 'subscribed' });
-    } else if (since > state.head) {
-      listener({ type: 'reset', topic, seq: state.head, reason: 'ahead-of-history' });
-    } else if (since + 1 < oldest) {
-      listener({ type: 'reset', topic, seq: state.head, reason: 'history-gap' });
-    } else {
+    const reset = (reason: ResetReason) =>
+      listener({ type: 'reset', topic, seq: state.head, reason, epoch: state.epoch });
+    if (since === undefined) reset('subscribed');
+    else if (epoch !== undefined && epoch !== state.epoch) reset('history-lost');
+    else if (since > state.head) reset('ahead-of-history');
+    else if (since + 1 < oldest) reset('history-gap');
+    else {
       for (let i = 0; i < state.count; i++) {
         const event = state.ring[(state.start + i) % this.#historySize] as MessageEvent;
         if (event.seq > since) listener(event);

@@ -48,7 +48,7 @@ function encodeEvent(codec: Codec, event: HubEvent): Encoded {
         ? { type: 'msg', topic: event.topic, seq: event.seq, data: event.data }
         : event.type === 'volatile'
           ? { type: 'vmsg', topic: event.topic, data: event.data }
-          : { type: 'reset', topic: event.topic, seq: event.seq, reason: event.reason };
+          : { type: 'reset', topic: event.topic, seq: event.seq, reason: event.reason, epoch: event.epoch };
     const payload = codec.encode(envelope);
     encoded = { payload, bytes: payloadByteLength(payload) };
     cache.set(event, encoded);
@@ -363,7 +363,7 @@ export class ProtocolConnection {
         case 'vpub':
           return this.#publishVolatile(envelope);
         case 'sub':
-          return this.#subscribe(envelope.topic, envelope.since).catch(() => undefined);
+          return this.#subscribe(envelope.topic, envelope.since, envelope.epoch).catch(() => undefined);
         case 'unsub': {
           const pending = this.#subs?.get(envelope.topic);
           this.#subs?.delete(envelope.topic);
@@ -377,7 +377,7 @@ export class ProtocolConnection {
     }
   }
 
-  async #subscribe(topic: string, since: number | undefined): Promise<void> {
+  async #subscribe(topic: string, since: number | undefined, epoch: string | undefined): Promise<void> {
     if (!validTopic(topic)) {
       this.#sendError('ERR_INVALID_TOPIC', `sub.topic: expected 1-${MAX_TOPIC_LENGTH} characters`);
       return;
@@ -402,7 +402,7 @@ export class ProtocolConnection {
     subscriptions.delete(topic);
     (await previous)?.unsubscribe();
     const pending = this.#settings.hub
-      .subscribe(topic, since, (event) => this.#onHubEvent(event))
+      .subscribe(topic, since, (event) => this.#onHubEvent(event), epoch)
       .then(
         (subscription) => {
           // Unsubscribed or closed while the hub was answering: let go at once.

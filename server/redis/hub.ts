@@ -22,6 +22,7 @@ import type {
   ResetReason,
 } from '../hub/hub.ts';
 import type { RedisLink } from './connection.ts';
+import { newEpoch } from '../hub/epoch.ts';
 import { PUBLISH, REPLAY } from './scripts.ts';
 
 export interface RedisHubOptions {
@@ -53,6 +54,8 @@ interface TopicState {
   readonly members: Set<Member>;
   /** Highest sequence delivered live on this node; undefined until the topic's head was read. */
   lastSeq: number | undefined;
+  /** The epoch `lastSeq` belongs to ('' until the topic's head was read). */
+  epoch: string;
   /** A range is being read from the Stream (start, gap, reconnect): live events wait in `pending`. */
   syncing: boolean;
   pending: HubEvent[];
@@ -70,6 +73,8 @@ type MsgEvent = Extract<HubEvent, { type: 'msg' }>;
 interface ReplayResult {
   readonly head: number;
   readonly status: 'ok' | ResetReason;
+  /** The topic's epoch: one continuous numbering (Redis keeps it beside the head). */
+  readonly epoch: string;
   readonly entries: { seq: number; data: unknown }[];
 }
 
@@ -141,6 +146,7 @@ export class RedisHub implements Hub {
         this.#windowMs,
         this.#topicTtlMs,
         key === undefined ? 0 : this.#idempotencyTtlMs,
+        newEpoch(),
       ],
     );
     this.stats.published++;
@@ -157,7 +163,12 @@ export class RedisHub implements Hub {
     return Number(value ?? 0);
   }
 
-  async subscribe(topic: string, since: number | undefined, listener: HubListener): Promise<HubSubscription> {
+  async subscribe(
+    topic: string,
+    since: number | undefined,
+    listener: HubListener,
+    epoch?: string,
+  ): Promise<HubSubscription> {
     const state = this.#topics.get(topic) ?? this.#open(topic);
     const member: Member = { listener, last: since ?? 0, buffer: [] };
     state.members.add(member);
@@ -170,7 +181,7 @@ export class RedisHub implements Hub {
     };
     try {
       await state.ready;
-      await this.#join(state, member, since);
+      await this.#join(state, member, since, epoch);
     } catch (error) {
       leave();
       throw error;
@@ -186,6 +197,7 @@ export class RedisHub implements Hub {
       channel: keys.channel,
       members: new Set(),
       lastSeq: undefined,
+      epoch: '',
       syncing: true,
       pending: [],
       catching: false,
@@ -197,8 +209,11 @@ export class RedisHub implements Hub {
     this.#topics.set(topic, state);
     state.ready = (async () => {
       await this.#link.subscribe(state.channel, state.onMessage);
-      const { head } = await this.#replay(topic, -1);
-      if (state.lastSeq === undefined) state.lastSeq = head;
+      const { head, epoch } = await this.#replay(topic, -1);
+      if (state.lastSeq === undefined) {
+        state.lastSeq = head;
+        state.epoch = epoch;
+      }
       this.#drain(state);
     })();
     // A failed start is reported to the subscriber that waits on it; the next one starts over.
@@ -212,13 +227,24 @@ export class RedisHub implements Hub {
   }
 
   /** A new member: its history (or a reset), then the live events that arrived meanwhile, above what it got. */
-  async #join(state: TopicState, member: Member, since: number | undefined): Promise<void> {
+  async #join(
+    state: TopicState,
+    member: Member,
+    since: number | undefined,
+    epoch: string | undefined,
+  ): Promise<void> {
     let position = since ?? -1;
     for (;;) {
-      const result = await this.#replay(state.topic, position);
+      const result = await this.#replay(state.topic, position, epoch);
       if (result.status !== 'ok') {
         member.last = result.head;
-        deliver(member, { type: 'reset', topic: state.topic, seq: result.head, reason: result.status });
+        deliver(member, {
+          type: 'reset',
+          topic: state.topic,
+          seq: result.head,
+          reason: result.status,
+          epoch: result.epoch,
+        });
         break;
       }
       for (const entry of result.entries) {
@@ -317,16 +343,25 @@ export class RedisHub implements Hub {
     try {
       let position = state.lastSeq;
       for (;;) {
-        const result = await this.#replay(state.topic, epochChanged ? -1 : position);
+        const result = await this.#replay(state.topic, epochChanged ? -1 : position, state.epoch || undefined);
         if (result.status !== 'ok') {
           this.stats.resets++;
           const reason: ResetReason =
             result.status === 'subscribed'
-              ? result.head < position
-                ? 'ahead-of-history'
-                : 'history-gap'
+              ? state.epoch !== '' && result.epoch !== state.epoch
+                ? 'history-lost'
+                : result.head < position
+                  ? 'ahead-of-history'
+                  : 'history-gap'
               : result.status;
-          this.#deliverLive(state, { type: 'reset', topic: state.topic, seq: result.head, reason });
+          state.epoch = result.epoch;
+          this.#deliverLive(state, {
+            type: 'reset',
+            topic: state.topic,
+            seq: result.head,
+            reason,
+            epoch: result.epoch,
+          });
           state.pending = state.pending.filter((e) => e.type !== 'msg' || e.seq > result.head);
           break;
         }
@@ -354,20 +389,21 @@ export class RedisHub implements Hub {
     }
   }
 
-  async #replay(topic: string, since: number): Promise<ReplayResult> {
+  async #replay(topic: string, since: number, epoch?: string): Promise<ReplayResult> {
     const keys = this.#keys(topic);
     const reply = (await this.#link.script(
       REPLAY,
       [keys.meta, keys.history],
-      [since, this.#now(), this.#windowMs, this.#pageSize],
+      [since, this.#now(), this.#windowMs, this.#pageSize, newEpoch(), this.#topicTtlMs, epoch ?? ''],
     )) as (number | Buffer)[];
     const head = Number(reply[0]);
     const status = String(reply[1]) as ReplayResult['status'];
+    const topicEpoch = String(reply[2]);
     const entries: ReplayResult['entries'] = [];
-    for (let i = 2; i + 1 < reply.length; i += 2) {
+    for (let i = 3; i + 1 < reply.length; i += 2) {
       entries.push({ seq: Number(String(reply[i])), data: decodeData(reply[i + 1] as Buffer) });
     }
-    return { head, status, entries };
+    return { head, status, epoch: topicEpoch, entries };
   }
 
   /** Topics this node follows (for tests and metrics). */

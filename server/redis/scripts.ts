@@ -7,8 +7,9 @@
 import { Script } from './connection.ts';
 
 /**
- * publish. KEYS: meta hash (field s = head seq, c = last age-trim check), history stream, channel, idempotency key.
- * ARGV: data (MessagePack), now (ms), max entries, window (ms), meta TTL (ms), idempotency TTL (ms, 0 = none).
+ * publish. KEYS: meta hash (field s = head seq, e = epoch, c = last age-trim check), history stream, channel,
+ * idempotency key. ARGV: data (MessagePack), now (ms), max entries, window (ms), meta TTL (ms), idempotency TTL
+ * (ms, 0 = none), a fresh epoch (kept only if the topic has none: its numbering starts here).
  * Appends `<seq>-0` with fields t (time) and d (data), trims by count (MAXLEN ~) and, at most once a second per
  * topic, by age (entries older than the window, oldest first), then publishes `<seq> <data>`. Returns seq.
  */
@@ -22,6 +23,7 @@ end
 local now = tonumber(ARGV[2])
 local window = tonumber(ARGV[4])
 local seq = redis.call('HINCRBY', KEYS[1], 's', 1)
+redis.call('HSETNX', KEYS[1], 'e', ARGV[7])
 local id = string.format('%d-0', seq)
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], id, 't', ARGV[2], 'd', ARGV[1])
@@ -49,25 +51,30 @@ return seq
 );
 
 /**
- * replay. KEYS: meta hash, history stream. ARGV: since (-1: none), now (ms), window (ms), page size.
- * Returns { head, status, seq1, data1, seq2, data2, ... } with status `subscribed` (no position), `ok` (the
- * entries after `since`, up to a page), `history-gap` (the entry right after `since` was trimmed or is older
- * than the window) or `ahead-of-history` (since > head). Head and entries are read in one atomic step.
+ * replay. KEYS: meta hash, history stream. ARGV: since (-1: none), now (ms), window (ms), page size, a fresh
+ * epoch (kept if the topic has none), meta TTL (ms), the epoch `since` belongs to ('' = unknown).
+ * Returns { head, status, epoch, seq1, data1, seq2, data2, ... } with status `subscribed` (no position),
+ * `history-lost` (the topic's numbering started again since: another epoch), `ok` (the entries after `since`,
+ * up to a page), `history-gap` (the entry right after `since` was trimmed or is older than the window) or
+ * `ahead-of-history` (since > head). Head, epoch and entries are read in one atomic step.
  */
 export const REPLAY = new Script(
   `
+if redis.call('HSETNX', KEYS[1], 'e', ARGV[5]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[6]) end
+local epoch = redis.call('HGET', KEYS[1], 'e')
 local head = tonumber(redis.call('HGET', KEYS[1], 's') or '0')
 local since = tonumber(ARGV[1])
-if since < 0 then return {head, 'subscribed'} end
-if since > head then return {head, 'ahead-of-history'} end
-if since == head then return {head, 'ok'} end
+if since < 0 then return {head, 'subscribed', epoch} end
+if ARGV[7] ~= '' and ARGV[7] ~= epoch then return {head, 'history-lost', epoch} end
+if since > head then return {head, 'ahead-of-history', epoch} end
+if since == head then return {head, 'ok', epoch} end
 local entries = redis.call('XRANGE', KEYS[2], string.format('%d-0', since + 1), '+', 'COUNT', ARGV[4])
-if #entries == 0 then return {head, 'history-gap'} end
+if #entries == 0 then return {head, 'history-gap', epoch} end
 local first = tonumber(string.match(entries[1][1], '^(%d+)'))
 if first ~= since + 1 or tonumber(entries[1][2][2]) < tonumber(ARGV[2]) - tonumber(ARGV[3]) then
-  return {head, 'history-gap'}
+  return {head, 'history-gap', epoch}
 end
-local out = {head, 'ok'}
+local out = {head, 'ok', epoch}
 for i = 1, #entries do
   out[#out + 1] = string.match(entries[i][1], '^(%d+)')
   out[#out + 1] = entries[i][2][4]

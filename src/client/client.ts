@@ -172,8 +172,8 @@ export class Client<In = unknown> {
   }
 
   /** Follows a topic; after a reconnect it resumes after the last sequence seen (or reports a `reset`). */
-  subscribe(topic: string, options: { since?: number } = {}): Subscription {
-    return this.#topics.subscribe(topic, options.since);
+  subscribe(topic: string, options: { since?: number; epoch?: string } = {}): Subscription {
+    return this.#topics.subscribe(topic, options.since, options.epoch);
   }
 
   /**
@@ -304,7 +304,8 @@ export class Client<In = unknown> {
       );
     } else if (received.type === 'msg') this.#topics.onMessage(received.topic, received.seq, received.data);
     else if (received.type === 'vmsg') this.#topics.onVolatile(received.topic, received.data);
-    else if (received.type === 'reset') this.#topics.onReset(received.topic, received.seq, received.reason);
+    else if (received.type === 'reset')
+      this.#topics.onReset(received.topic, received.seq, received.reason, received.epoch);
     else if (received.type === 'ack') this.#outbox.settle(received.id)?.resolve();
     else if (received.type === 'error') {
       const error = new RejectedError(received.code, received.message);

@@ -23,6 +23,8 @@ export function assertTopic(topic: unknown): void {
 interface TopicState {
   refs: number;
   lastSeq: number | undefined;
+  /** The server's epoch for `lastSeq`: a resume sends it, so a topic that started over is a reset, not a gap. */
+  epoch: string | undefined;
 }
 
 export class Topics<In> {
@@ -45,13 +47,13 @@ export class Topics<In> {
     this.#send = send;
   }
 
-  subscribe(topic: string, since: number | undefined): Subscription {
+  subscribe(topic: string, since: number | undefined, epoch: string | undefined): Subscription {
     assertTopic(topic);
     let state = this.#states.get(topic);
     if (!state) {
-      state = { refs: 0, lastSeq: since };
+      state = { refs: 0, lastSeq: since, epoch: since === undefined ? undefined : epoch };
       this.#states.set(topic, state);
-      this.#send({ type: 'sub', topic, since });
+      this.#send(this.#envelope(topic, state));
     }
     state.refs++;
     const s = state;
@@ -60,6 +62,9 @@ export class Topics<In> {
       topic,
       get lastSeq() {
         return s.lastSeq;
+      },
+      get epoch() {
+        return s.epoch;
       },
       unsubscribe: () => {
         if (!active) return;
@@ -73,7 +78,11 @@ export class Topics<In> {
 
   /** What a new connection sends for every followed topic: resume after the last position seen. */
   subscribeEnvelopes(): SubscribeEnvelope[] {
-    return [...this.#states].map(([topic, s]) => ({ type: 'sub', topic, since: s.lastSeq }));
+    return [...this.#states].map(([topic, s]) => this.#envelope(topic, s));
+  }
+
+  #envelope(topic: string, s: TopicState): SubscribeEnvelope {
+    return { type: 'sub', topic, since: s.lastSeq, epoch: s.epoch };
   }
 
   onMessage(topic: string, seq: number, data: unknown): void {
@@ -90,11 +99,12 @@ export class Topics<In> {
     this.#deliver(topic, undefined, data);
   }
 
-  onReset(topic: string, seq: number, reason: string): void {
+  onReset(topic: string, seq: number, reason: string, epoch: string | undefined): void {
     const state = this.#states.get(topic);
     if (!state) return;
     const hadPosition = state.lastSeq !== undefined;
     state.lastSeq = seq;
+    state.epoch = epoch;
     // A first subscription's baseline is not news; a moved position is.
     if (hadPosition || reason !== 'subscribed') this.#events.emit('reset', { topic, seq, reason });
   }

@@ -109,6 +109,12 @@ export interface Subscription {
   readonly topic: string;
   /** Highest sequence delivered (or the position set by a reset); undefined before the first. */
   readonly lastSeq: number | undefined;
+  /**
+   * The topic's epoch `lastSeq` belongs to (from the server). An app that stores a position to resume from
+   * later stores this with it and passes both to `subscribe(topic, { since, epoch })`: should the topic's
+   * history have been lost meanwhile, the server answers with a `reset` instead of a silent gap.
+   */
+  readonly epoch: string | undefined;
   unsubscribe(): void;
 }
 

@@ -1,7 +1,8 @@
 /**
  * A server restart with an in-memory hub: graceful shutdown (1001) is retried, the client comes back on
  * the same port once it listens again, its old session is unknown (resumed: false), and a topic position
- * beyond the new hub's head is reported as `reset` (ahead-of-history), never silently.
+ * beyond the new hub's head is reported as `reset` (ahead-of-history), never silently; nor a position the new
+ * hub's numbering has already passed (history-lost, from the topic's epoch).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Client, createClient } from '../../src/client/index.ts';
@@ -48,9 +49,45 @@ describe('server restart', () => {
     await queued;
     await until(() => c.state === 'connected' && resets.length === 1, 'back with a reset');
     expect(c.session).not.toBe(firstSession);
-    expect(resets).toEqual([{ topic: 'news', seq: 0, reason: 'ahead-of-history' }]);
+    expect(resets).toMatchObject([{ topic: 'news', seq: 0, reason: 'history-lost' }]);
     // The queued publish reached the new hub as its seq 1, and the client sees it after the reset.
     await until(() => got.length === 4, 'message after restart');
     expect(got).toEqual([1, 2, 3, 1]);
+  });
+
+  it('a position the restarted hub has already passed is a reset, not a silent jump into another history', async () => {
+    server = await startTestServer();
+    const port = server.server.port;
+    client = createClient({
+      url: server.url,
+      transports: nodeTransports,
+      rememberRung: false,
+      backoff: { baseMs: 20, maxMs: 100 },
+    });
+    const c = client;
+    const resets: { topic: string; seq: number; reason: string }[] = [];
+    c.on('reset', (r) => resets.push(r));
+    const got: unknown[] = [];
+    c.on('message', (m) => got.push(m.data));
+    const sub = c.subscribe('news');
+    await c.connect();
+    await until(() => sub.lastSeq !== undefined, 'subscribed');
+    const before = sub.epoch;
+    for (let i = 0; i < 3; i++) await server.hub.publish('news', `old ${i}`);
+    await until(() => got.length === 3, 'before restart');
+
+    // The server restarts with an empty hub and publishes 10 messages before the client is back: the new
+    // numbering is past the client's position 3.
+    await server.close();
+    await until(() => c.state === 'reconnecting', 'reconnecting');
+    server = await startTestServer({ server: { port } });
+    for (let i = 0; i < 10; i++) await server.hub.publish('news', `new ${i}`);
+    await until(() => c.state === 'connected' && resets.length === 1, 'back with a reset');
+    expect(resets).toMatchObject([{ topic: 'news', seq: 10, reason: 'history-lost' }]);
+    expect(sub.epoch).not.toBe(before);
+    // Nothing of the new history before the reset's position reached the app as if it followed 'old 2'.
+    await server.hub.publish('news', 'new 10');
+    await until(() => got.length === 4, 'the next message');
+    expect(got).toEqual(['old 0', 'old 1', 'old 2', 'new 10']);
   });
 });
