@@ -16,7 +16,7 @@ describe('MemoryHub', () => {
     expect(await hub.publish('u', 'y')).toBe(1);
     expect(await hub.publish('t', 'z')).toBe(2);
     expect(a.events).toEqual([
-      { type: 'reset', topic: 't', seq: 0, reason: 'subscribed' },
+      { type: 'reset', topic: 't', seq: 0, reason: 'subscribed', epoch: expect.any(String) },
       { type: 'msg', topic: 't', seq: 1, data: 'x' },
       { type: 'msg', topic: 't', seq: 2, data: 'z' },
     ]);
@@ -30,10 +30,10 @@ describe('MemoryHub', () => {
     expect(fits.events.map((e) => (e.type === 'msg' ? e.seq : e.type))).toEqual([3, 4, 5]);
     const gap = collect();
     await hub.subscribe('t', 1, gap.listener);
-    expect(gap.events).toEqual([{ type: 'reset', topic: 't', seq: 5, reason: 'history-gap' }]);
+    expect(gap.events).toMatchObject([{ type: 'reset', topic: 't', seq: 5, reason: 'history-gap' }]);
     const ahead = collect();
     await hub.subscribe('t', 9, ahead.listener);
-    expect(ahead.events).toEqual([{ type: 'reset', topic: 't', seq: 5, reason: 'ahead-of-history' }]);
+    expect(ahead.events).toMatchObject([{ type: 'reset', topic: 't', seq: 5, reason: 'ahead-of-history' }]);
     const upToDate = collect();
     await hub.subscribe('t', 5, upToDate.listener);
     expect(upToDate.events).toEqual([]);
@@ -61,5 +61,32 @@ describe('MemoryHub', () => {
     expect(await hub.head('kept')).toBe(0);
     expect(await hub.head('a')).toBe(0); // forgotten
     expect(await hub.head('b')).toBe(1);
+  });
+});
+
+describe('MemoryHub epochs', () => {
+  it('a position from another epoch of the topic is a history-lost reset, even below the head', async () => {
+    const hub = new MemoryHub();
+    const first = collect();
+    await hub.subscribe('t', undefined, first.listener);
+    const baseline = first.events[0] as Extract<HubEvent, { type: 'reset' }>;
+    expect(baseline).toMatchObject({ type: 'reset', seq: 0, reason: 'subscribed' });
+    expect(baseline.epoch).toMatch(/^[A-Za-z0-9_-]{11}$/);
+    for (let i = 1; i <= 5; i++) hub.publish('t', i);
+    // The same epoch resumes; another one (a restarted or evicted topic) does not, whatever the numbers say.
+    const same = collect();
+    await hub.subscribe('t', 3, same.listener, baseline.epoch);
+    expect(same.events.map((e) => (e.type === 'msg' ? e.seq : e.type))).toEqual([4, 5]);
+    const other = collect();
+    await hub.subscribe('t', 3, other.listener, 'another-epoch');
+    expect(other.events).toEqual([
+      { type: 'reset', topic: 't', seq: 5, reason: 'history-lost', epoch: baseline.epoch },
+    ]);
+    // A restart is a new hub: every topic starts a new epoch.
+    const restarted = new MemoryHub();
+    for (let i = 1; i <= 9; i++) restarted.publish('t', i);
+    const back = collect();
+    await restarted.subscribe('t', 3, back.listener, baseline.epoch);
+    expect(back.events).toMatchObject([{ type: 'reset', seq: 9, reason: 'history-lost' }]);
   });
 });

@@ -13,6 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { decode, encode } from '@msgpack/msgpack';
+import { newEpoch } from '../hub/epoch.ts';
 import type {
   Hub,
   HubEvent,
@@ -22,7 +23,6 @@ import type {
   ResetReason,
 } from '../hub/hub.ts';
 import type { RedisLink } from './connection.ts';
-import { newEpoch } from '../hub/epoch.ts';
 import { PUBLISH, REPLAY } from './scripts.ts';
 
 export interface RedisHubOptions {
@@ -343,7 +343,11 @@ export class RedisHub implements Hub {
     try {
       let position = state.lastSeq;
       for (;;) {
-        const result = await this.#replay(state.topic, epochChanged ? -1 : position, state.epoch || undefined);
+        const result = await this.#replay(
+          state.topic,
+          epochChanged ? -1 : position,
+          state.epoch || undefined,
+        );
         if (result.status !== 'ok') {
           this.stats.resets++;
           const reason: ResetReason =

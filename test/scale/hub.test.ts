@@ -95,6 +95,28 @@ describe('RedisHub across nodes', () => {
     }
   });
 
+  it('a topic whose keys were lost (a Redis restart without persistence) starts a new epoch: no silent gap', async () => {
+    const [a] = await nodes(1);
+    const first = collect();
+    await a!.hub.subscribe('t', undefined, first.listener);
+    const baseline = first.events[0] as Extract<HubEvent, { type: 'reset' }>;
+    for (let i = 0; i < 3; i++) await a!.hub.publish('t', i);
+    // Same epoch: resumes from the position.
+    const same = collect();
+    await a!.hub.subscribe('t', 1, same.listener, baseline.epoch);
+    expect(same.seqs()).toEqual([2, 3]);
+    // Redis loses the topic (restart, nothing on disk), and the new numbering passes the old position.
+    const redis = new Redis(SHARED_REDIS_URL);
+    await redis.del(a!.link.key('seq', 't'), a!.link.key('hist', 't'));
+    redis.disconnect();
+    for (let i = 0; i < 10; i++) await a!.hub.publish('t', `new ${i}`);
+    const back = collect();
+    await a!.hub.subscribe('t', 3, back.listener, baseline.epoch);
+    expect(back.events).toHaveLength(1);
+    expect(back.events[0]).toMatchObject({ type: 'reset', seq: 10, reason: 'history-lost' });
+    expect((back.events[0] as { epoch: string }).epoch).not.toBe(baseline.epoch);
+  });
+
   it('reset: subscribed at head, ahead of history, gap after count trim, gap after the age window', async () => {
     let now = Date.UTC(2026, 0, 1);
     const [a] = await nodes(1, { historySize: 10, historyWindowMs: 24 * 3600_000, now: () => now });
@@ -119,7 +141,7 @@ describe('RedisHub across nodes', () => {
     now += 23 * 3600_000;
     const expired = collect();
     await a!.hub.subscribe('t', 195, expired.listener);
-    expect(expired.events).toEqual([{ type: 'reset', topic: 't', seq: 200, reason: 'history-gap' }]);
+    expect(expired.events).toMatchObject([{ type: 'reset', topic: 't', seq: 200, reason: 'history-gap' }]);
     // The next publish trims the expired entries by age.
     await a!.hub.publish('t', 'new');
     const redis = new Redis(SHARED_REDIS_URL);
