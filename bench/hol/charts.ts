@@ -268,6 +268,10 @@ export function tablesMarkdown(data: LabData): string {
     .join('; ');
   return [
     `Data: \`docs/head-of-line/runs.json.gz\` (raw samples) and \`summary.json\` (per-run metrics) (${data.runs.length} runs, ${data.createdAt.slice(0, 10)}, lab time ${(data.elapsedMs / 60_000).toFixed(1)} min). Path: ${data.path.oneWayDelayMs} ms each way (RTT ${data.path.oneWayDelayMs * 2} ms), ${data.path.rateMbit} Mbit/s each way with a ${data.path.queueKb} KB drop-tail queue, TCP congestion control ${data.path.tcpCongestionControl}; Chromium ${data.machine.chromium}; ${data.machine.cpus} shared cores. Workload: ${data.workload.channels} channels × ${1000 / data.workload.intervalMs} Hz for ${data.workload.durationMs / 1000} s; bulk: ${data.workload.bulkChunkBytes / 1024} KiB chunks, ${data.workload.bulkWindow} unacknowledged at a time. Medians over ${data.summaries[0]?.runs ?? 0} runs, (min–max) across runs. Loss measured by the nftables counters (WebSocket runs): ${lossRows}. The delay forwarder held frames at most ${f1(late)} ms longer than asked; GSO super-packets seen: ${gso}.`,
+    ...(data.reruns ?? []).map(
+      (r) =>
+        `Re-measured ${r.createdAt.slice(0, 16).replace('T', ' ')}Z at commit ${r.commit} (\`run.ts --replace\`, ${(r.elapsedMs / 60_000).toFixed(1)} min): ${r.scenarios.map((s) => SCENARIO_LABELS[s] ?? s).join(', ')}; these rows come from that later run, the others from the main run.`,
+    ),
     '',
     ...data.variants.flatMap((variant) => [
       `**Small channels ${VARIANT_LABELS[variant] ?? variant}**`,

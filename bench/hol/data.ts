@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { HolWorkload } from '../../server/demo/hol-workload.ts';
-import { type LabRun, runMetrics, type summarize } from './analyze.ts';
+import { type LabRun, runMetrics, type summarize, summarize as summarizeRuns } from './analyze.ts';
 
 export const VARIANTS = {
   bulk: {},
@@ -31,6 +31,32 @@ export interface LabData {
   readonly linkem: unknown;
   readonly summaries: ReturnType<typeof summarize>;
   readonly runs: LabRun[];
+  /**
+   * Scenarios measured again after the main run (`run.ts --replace`), e.g. after a fix to one rung: their runs
+   * replaced that scenario's runs, so the tables compare a later code's scenario with the others' earlier runs.
+   */
+  readonly reruns?: readonly LabRerun[];
+}
+
+export interface LabRerun {
+  readonly createdAt: string;
+  readonly commit: string;
+  readonly scenarios: readonly string[];
+  readonly elapsedMs: number;
+  readonly linkem: unknown;
+}
+
+/**
+ * `previous` with the runs of `rerun.scenarios` replaced by `fresh`'s; the path and workload must match, or
+ * the merged tables would compare different experiments.
+ */
+export function replaceScenarios(previous: LabData, fresh: LabData, rerun: LabRerun): LabData {
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  if (!same(previous.path, fresh.path) || !same(previous.workload, fresh.workload)) {
+    throw new Error('--replace needs the same path and workload as the data it merges into');
+  }
+  const runs = [...previous.runs.filter((r) => !rerun.scenarios.includes(r.scenario)), ...fresh.runs];
+  return { ...previous, runs, summaries: summarizeRuns(runs), reruns: [...(previous.reruns ?? []), rerun] };
 }
 
 /** Writes `file` (gzipped when it ends in .gz) and `summary.json` beside it. */

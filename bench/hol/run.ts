@@ -8,6 +8,10 @@
  *
  *   node --import tsx bench/hol/run.ts [--quick] [--repeats N] [--loss 0,1,2,5] [--scenarios a,b]
  *                                      [--duration-ms N] [--delay-ms 20] [--rate-mbit 20] [--out FILE]
+ *                                      [--replace]
+ *
+ * `--replace` re-measures only `--scenarios` and merges their runs into the existing `--out` file in place of
+ * that scenario's earlier runs (recorded under `reruns`, with the commit), for a fix that touches one rung.
  *
  * Needs root, ip, nft, tc and gcc (it says which is missing and exits non-zero).
  */
@@ -26,7 +30,7 @@ import {
   type HolWorkload,
 } from '../../server/demo/hol-workload.ts';
 import { type LabRun, type LossCounters, runMetrics, summarize } from './analyze.ts';
-import { type LabData, VARIANTS, type Variant, writeLabData } from './data.ts';
+import { type LabData, readLabData, replaceScenarios, VARIANTS, type Variant, writeLabData } from './data.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');
@@ -47,6 +51,8 @@ export interface LabOptions {
   readonly rateMbit: number;
   readonly queueKb: number;
   readonly out: string;
+  /** Merge into the existing `out`, replacing only the scenarios run now. */
+  readonly replace: boolean;
 }
 
 function parseArgs(argv: string[]): LabOptions {
@@ -76,6 +82,7 @@ function parseArgs(argv: string[]): LabOptions {
     rateMbit: Number(arg('rate-mbit') ?? 20),
     queueKb: Number(arg('queue-kb') ?? 100),
     out: arg('out') ?? join(ROOT, 'docs', 'head-of-line', 'runs.json.gz'),
+    replace: argv.includes('--replace'),
   };
 }
 
@@ -304,7 +311,22 @@ export async function runLab(options: LabOptions): Promise<LabData> {
     };
     rmSync(runDir, { recursive: true, force: true });
     mkdirSync(dirname(options.out), { recursive: true });
-    writeLabData(options.out, data);
+    if (options.replace) {
+      const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+      }).trim();
+      const rerun = {
+        createdAt: data.createdAt,
+        commit,
+        scenarios: options.scenarios,
+        elapsedMs: data.elapsedMs,
+        linkem: data.linkem,
+      };
+      writeLabData(options.out, replaceScenarios(readLabData(options.out), data, rerun));
+    } else {
+      writeLabData(options.out, data);
+    }
     log(`wrote ${options.out} (${runs.length} runs in ${(data.elapsedMs / 1000).toFixed(0)} s)`);
     return data;
   } finally {
