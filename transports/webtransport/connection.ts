@@ -18,6 +18,7 @@ import type {
 import { DEFAULT_CHANNEL } from '../../src/transport.ts';
 import { decodeUtf8Strict, encodeUtf8 } from '../../src/utf8.ts';
 import { chunkReader } from './chunks.ts';
+import { DatagramSender } from './datagram-sender.ts';
 import {
   datagramOverhead,
   decodeChannelName,
@@ -52,8 +53,10 @@ export interface WebTransportSessionLike {
 export const PROTOCOL_VERSION = 1;
 /** Used when the runtime does not report `maxDatagramSize`: fits any QUIC path MTU of 1280 with headers. */
 export const FALLBACK_MAX_DATAGRAM = 1100;
-/** An unreliable message that waited this long to leave is stale (positions, cursors): the runtime drops it. */
+/** An unreliable message that waited this long to leave is stale (positions, cursors): it is dropped. */
 const DATAGRAM_MAX_AGE_MS = 250;
+/** Datagrams that may wait to leave (beyond, the oldest go), and that a runtime may hold for our reader. */
+const DATAGRAM_QUEUE = 256;
 /** How long a closing side waits for the other's channel streams to finish before closing anyway. */
 const DRAIN_TIMEOUT_MS = 2000;
 /** How long the side that received CLOSE reads its channel streams to their end before reporting the close. */
@@ -78,7 +81,7 @@ export class WebTransportConnection {
   readonly #channelWriters = new Map<string, Promise<Writer>>();
   readonly #incoming = new Set<Promise<void>>();
   #control: Writer | undefined;
-  #datagramWriter: Writer | undefined;
+  #datagrams: DatagramSender | undefined;
   #buffered = 0;
   readonly #bufferedByChannel = new Map<string, number>();
   /** The close both sides know about (sent or received on the control stream). */
@@ -268,6 +271,9 @@ export class WebTransportConnection {
   }
 
   async #readDatagrams(): Promise<void> {
+    // Deno keeps one arriving datagram for a reader that is busy (incomingHighWaterMark 1): a burst across
+    // channels would then lose every channel's update but the last one's, not just the stale ones.
+    tune(this.#session.datagrams, 'incomingHighWaterMark', DATAGRAM_QUEUE);
     const reader = this.#session.datagrams.readable.getReader();
     try {
       for (;;) {
@@ -337,22 +343,18 @@ export class WebTransportConnection {
         ),
       );
     }
-    const writer = this.#datagramWriter ?? this.#openDatagramWriter();
-    // Unreliable by definition: a datagram the runtime drops under pressure is not an error.
-    writer.write(encodeDatagram(type, channel, payload)).catch(() => {});
+    this.#datagrams ??= this.#openDatagramSender();
+    this.#datagrams.send(encodeDatagram(type, channel, payload));
     return Promise.resolve();
   }
 
-  #openDatagramWriter(): Writer {
-    // Where the runtime has it (W3C `outgoingMaxAge`), datagrams that waited longer than this are dropped by it.
-    const datagrams = this.#session.datagrams as { outgoingMaxAge?: number | null };
-    try {
-      if ('outgoingMaxAge' in datagrams) datagrams.outgoingMaxAge = DATAGRAM_MAX_AGE_MS;
-    } catch {
-      // Read-only or unsupported: the desiredSize check above still sheds the backlog.
-    }
-    this.#datagramWriter = this.#session.datagrams.writable.getWriter();
-    return this.#datagramWriter;
+  #openDatagramSender(): DatagramSender {
+    // Also where the runtime has it (W3C `outgoingMaxAge`): what waits in its own queues is bounded too.
+    tune(this.#session.datagrams, 'outgoingMaxAge', DATAGRAM_MAX_AGE_MS);
+    return new DatagramSender(this.#session.datagrams.writable.getWriter(), {
+      maxAgeMs: DATAGRAM_MAX_AGE_MS,
+      maxQueued: DATAGRAM_QUEUE,
+    });
   }
 
   #writerFor(channel: string): Promise<Writer> {
@@ -436,4 +438,14 @@ function delay(ms: number): Promise<void> {
     const timer = setTimeout(resolve, ms);
     (timer as { unref?: () => void }).unref?.();
   });
+}
+
+/** Sets a W3C datagram attribute where the runtime has it and lets it be set (they are newer than the API). */
+function tune(datagrams: object, name: 'outgoingMaxAge' | 'incomingHighWaterMark', value: number): void {
+  if (!(name in datagrams)) return;
+  try {
+    (datagrams as Record<string, unknown>)[name] = value;
+  } catch {
+    // Read-only here: our own queue still bounds what waits to leave.
+  }
 }
