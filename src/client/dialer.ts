@@ -245,7 +245,8 @@ export class Dialer {
           headers: o.headers,
           token,
         });
-        if ('then' in made) made.then(start, fail);
+        // (`catch` after `then`: a start that throws fails the attempt here too, never goes unhandled.)
+        if ('then' in made) made.then(start).catch(fail);
         else start(made);
       } catch (error) {
         fail(error);
@@ -253,7 +254,7 @@ export class Dialer {
     });
   }
 
-  /** Abandons every link still in its handshake (the client stops, or the link a climb would replace is gone). */
+  /** Abandons every attempt still loading or in its handshake (the client stops, or a climb is moot). */
   retireAll(reason: string): void {
     for (const abandon of [...this.#pending]) abandon(reason);
   }
