@@ -102,7 +102,7 @@ export function isSendableCloseCode(code: number): boolean {
   );
 }
 
-const encoder = new TextEncoder();
+const encoder = /* @__PURE__ */ new TextEncoder();
 /** RFC 6455 limits a close reason to 123 bytes of UTF-8; cut on a character boundary. */
 export function capCloseReason(reason: string, maxBytes = 123): string {
   if (encoder.encode(reason).byteLength <= maxBytes) return reason;

@@ -6,8 +6,9 @@
 import { CloseCode } from './close-codes.ts';
 import { SwitchyardError } from './errors.ts';
 
-const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-const encoder = new TextEncoder();
+// Pure: a bundle that never decodes strictly (browser clients) leaves the decoder out.
+const strictDecoder = /* @__PURE__ */ new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const encoder = /* @__PURE__ */ new TextEncoder();
 
 export function decodeUtf8Strict(bytes: Uint8Array): string {
   try {

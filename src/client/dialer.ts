@@ -12,7 +12,7 @@ import { PROTOCOL_VERSION } from '../envelope.ts';
 import { isSwitchyardError, SwitchyardError } from '../errors.ts';
 import { DEFAULT_MAX_LANES } from '../lanes.ts';
 import { type MessageRate, type OfferedTransport, parseNegotiateResponse } from '../negotiate.ts';
-import { DEFAULT_LIMITS, type TransportKind } from '../transport.ts';
+import { DEFAULT_LIMITS, type Transport, type TransportKind } from '../transport.ts';
 import { planLadder } from './ladder.ts';
 import { AttemptError, type CloseInfo, describeClose, Link } from './link.ts';
 import type { AttemptEvent, ClientEvents, ClientOptions } from './types.ts';
@@ -34,8 +34,8 @@ export class Dialer {
   #offers: OfferedTransport[] | undefined;
   #offersAt = 0;
   #rate: MessageRate | undefined;
-  /** Links opened and not yet through their handshake, with what abandons each. */
-  readonly #pending = new Map<Link, (reason: string) => void>();
+  /** What abandons each attempt not yet through its handshake (its rung may still be loading). */
+  readonly #pending = new Set<(reason: string) => void>();
   /** The last planned ladder, best rung first. */
   ladder: OfferedTransport[] = [];
   /** What the server accepts; negotiate and welcome say. */
@@ -181,70 +181,82 @@ export class Dialer {
       let link: Link | undefined;
       let serverError: string | undefined;
       let settled = false;
+      const abandon = (reason: string) => done(new AttemptError(`${kind}: ${reason}`), reason);
       const done = (error?: AttemptError, closeReason = 'attempt abandoned') => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        if (link) this.#pending.delete(link);
+        this.#pending.delete(abandon);
         report(error?.message);
         if (!error) return resolve(link as Link);
         link?.retire(CloseCode.Normal, closeReason);
         reject(error);
       };
+      const fail = (error: unknown) =>
+        done(new AttemptError(`${kind}: ${(error as Error)?.message ?? error}`));
       const timer = setTimeout(
         () => done(new AttemptError(`${kind}: no working connection within ${timeoutMs} ms`)),
         timeoutMs,
       );
+      this.#pending.add(abandon);
       const o = this.#options;
+      const start = (transport: Transport) => {
+        // Abandoned while its code was loading: opened only to be closed at once.
+        if (settled) return transport.close();
+        const l = new Link(attempt, kind, transport, this.#codec, o.lanes ?? DEFAULT_MAX_LANES, this.#rate);
+        link = l;
+        const hello = () => {
+          if (!settled) {
+            l.sendEnvelope({
+              type: 'hello',
+              v: PROTOCOL_VERSION,
+              token,
+              session: this.#session(),
+              lanes: o.lanes,
+            });
+          }
+        };
+        l.receive = (envelope) => {
+          if (envelope instanceof Error) return fail(envelope);
+          if (envelope.type === 'welcome') {
+            l.welcome = envelope;
+            l.sendEnvelope({ type: 'ping', id: attempt });
+          } else if (envelope.type === 'pong' && envelope.id === attempt && l.welcome) {
+            // Passed. Until the client takes it, traffic is ignored, and a close retires it (activation sees that).
+            l.receive = () => undefined;
+            l.closed = () => l.retire(CloseCode.Normal, 'closed before use');
+            done();
+          } else if (envelope.type === 'error') serverError = `${envelope.code}: ${envelope.message}`;
+        };
+        l.closed = ({ code, reason }) => {
+          const why = reason || serverError || 'closed during the handshake';
+          done(new AttemptError(`${kind}: ${why} (${code})`, describeClose(code, why)));
+        };
+        transport.on('open', hello);
+        if (transport.state === 'open') hello();
+      };
       try {
-        const transport = o.transports[kind]!({
+        // A factory may return a promise (a rung whose code is loaded on first use): the load counts
+        // against this attempt's budget, and one that fails fails the attempt like a rung that cannot open.
+        const made = o.transports[kind]!({
           offer,
           url: offer.url,
           maxMessageBytes: this.maxMessageBytes,
           headers: o.headers,
           token,
         });
-        link = new Link(attempt, kind, transport, this.#codec, o.lanes ?? DEFAULT_MAX_LANES, this.#rate);
+        // (`catch` after `then`: a start that throws fails the attempt here too, never goes unhandled.)
+        if ('then' in made) made.then(start).catch(fail);
+        else start(made);
       } catch (error) {
-        return done(new AttemptError(`${kind}: ${(error as Error).message}`));
+        fail(error);
       }
-      const l = link;
-      this.#pending.set(l, (reason) => done(new AttemptError(`${kind}: ${reason}`), reason));
-      const hello = () => {
-        if (!settled) {
-          l.sendEnvelope({
-            type: 'hello',
-            v: PROTOCOL_VERSION,
-            token,
-            session: this.#session(),
-            lanes: o.lanes,
-          });
-        }
-      };
-      l.receive = (envelope) => {
-        if (envelope instanceof Error) return done(new AttemptError(`${kind}: ${envelope.message}`));
-        if (envelope.type === 'welcome') {
-          l.welcome = envelope;
-          l.sendEnvelope({ type: 'ping', id: attempt });
-        } else if (envelope.type === 'pong' && envelope.id === attempt && l.welcome) {
-          // Passed. Until the client takes it, traffic is ignored, and a close retires it (activation sees that).
-          l.receive = () => undefined;
-          l.closed = () => l.retire(CloseCode.Normal, 'closed before use');
-          done();
-        } else if (envelope.type === 'error') serverError = `${envelope.code}: ${envelope.message}`;
-      };
-      l.closed = ({ code, reason }) => {
-        const why = reason || serverError || 'closed during the handshake';
-        done(new AttemptError(`${kind}: ${why} (${code})`, describeClose(code, why)));
-      };
-      l.transport.on('open', hello);
-      if (l.transport.state === 'open') hello();
     });
   }
 
-  /** Abandons every link still in its handshake (the client stops, or the link a climb would replace is gone). */
+  /** Abandons every attempt still loading or in its handshake (the client stops, or a climb is moot). */
   retireAll(reason: string): void {
-    for (const abandon of [...this.#pending.values()]) abandon(reason);
+    for (const abandon of [...this.#pending]) abandon(reason);
   }
 
   #reporter(attempt: number, kind: AttemptEvent['kind'], purpose: AttemptEvent['purpose']) {

@@ -13,7 +13,12 @@ export interface RungConnectOptions extends TransportConnectOptions {
   readonly token?: string;
 }
 
-export type RungFactory = (options: RungConnectOptions) => Transport;
+/**
+ * Returns the rung's transport, or a promise of it for a rung whose code is loaded on first use (a dynamic
+ * import: `browserTransports` does that for WebTransport and SSE). The handshake budget covers the load; a
+ * promise that rejects fails the attempt like a rung that cannot open, and the client tries the next one.
+ */
+export type RungFactory = (options: RungConnectOptions) => Transport | Promise<Transport>;
 
 export type RungFactories = Partial<Readonly<Record<TransportKind, RungFactory>>>;
 

@@ -89,13 +89,10 @@ export class WebSocketTransport implements Transport {
 
   #onMessage(data: unknown): void {
     try {
-      if (typeof data === 'string') {
-        const frame = decodeTextFrame(data);
-        this.#core.events.emit('message', { data: frame.data, channel: frame.channel, unreliable: false });
-        return;
-      }
-      const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : (data as Uint8Array);
-      const frame = decodeBinaryFrame(bytes);
+      const frame =
+        typeof data === 'string'
+          ? decodeTextFrame(data)
+          : decodeBinaryFrame(data instanceof ArrayBuffer ? new Uint8Array(data) : (data as Uint8Array));
       this.#core.events.emit('message', { data: frame.data, channel: frame.channel, unreliable: false });
     } catch (error) {
       if (error instanceof SwitchyardError) {
