@@ -13,6 +13,7 @@ import { DEFAULT_MAX_LANES, MAX_LANES } from '../../src/lanes.ts';
 import type { ConnectionHandler, ServerConnection } from '../../src/transport.ts';
 import { DEFAULT_LIMITS } from '../../src/transport.ts';
 import type { Hub } from '../hub/hub.ts';
+import { MemoryHub } from '../hub/memory.ts';
 import { ProtocolConnection } from './connection.ts';
 import { isPromise, type Maybe } from './serial.ts';
 import { MemorySessionStore, type Session, type SessionStore, type SessionStoreOptions } from './sessions.ts';
@@ -157,6 +158,11 @@ export function createProtocol(options: ProtocolOptions): Protocol {
     onPublish: options.onPublish ?? defaultOnPublish(options.hub),
     // The default publish carries its own idempotency key: a shared session store need not claim first.
     idempotentPublish: options.onPublish === undefined,
+    // Exactly the embedded hub: a subclass may have changed what `publish` does.
+    embeddedHub:
+      options.onPublish === undefined && Object.getPrototypeOf(options.hub) === MemoryHub.prototype
+        ? (options.hub as MemoryHub)
+        : undefined,
     sessions,
     helloTimeoutMs: options.helloTimeoutMs ?? 10_000,
     maxOutMessages: options.outgoing?.maxMessages ?? 4096,
@@ -230,6 +236,11 @@ export interface Settings {
   readonly authorize: ProtocolOptions['authorize'];
   readonly onPublish: (event: PublishEvent) => void | Promise<void>;
   readonly idempotentPublish: boolean;
+  /**
+   * Set when `onPublish` is the default and the hub is the embedded one: the connection then publishes to it
+   * directly (what the default does), without the event object and idempotency key the hook would get.
+   */
+  readonly embeddedHub: MemoryHub | undefined;
   readonly sessions: SessionStore;
   readonly helloTimeoutMs: number;
   readonly maxOutMessages: number;

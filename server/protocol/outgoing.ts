@@ -8,6 +8,21 @@
 import { SENT } from '../../src/connection-core.ts';
 import type { Payload, SendOptions, ServerConnection } from '../../src/transport.ts';
 import { DEFAULT_CHANNEL } from '../../src/transport.ts';
+import { payloadByteLength } from '../../src/utf8.ts';
+
+/**
+ * A payload's UTF-8 size, counted on first need and kept: most messages go straight to the rung and never need
+ * it, and an event sent to many subscribers is counted once. `bytes` is negative until counted.
+ */
+export interface Sized {
+  readonly payload: Payload;
+  bytes: number;
+}
+
+export function sizeOf(item: Sized): number {
+  if (item.bytes < 0) item.bytes = payloadByteLength(item.payload);
+  return item.bytes;
+}
 
 interface LaneQueue {
   readonly options: SendOptions | undefined;
@@ -42,12 +57,22 @@ export class Outgoing {
     return this.#bytes;
   }
 
-  /** Queues `payload` on `channel`; false when that would exceed the bounds (the caller closes: SlowConsumer). */
-  push(channel: string, payload: Payload, bytes: number): boolean {
+  /**
+   * Queues `payload` on `channel` (`size`: its size where the caller keeps one, see `Sized`); false when that
+   * would exceed the bounds (the caller closes: SlowConsumer).
+   */
+  push(channel: string, payload: Payload, size?: Sized): boolean {
     if (this.#closed) return true;
-    if (this.#messages + 1 > this.#limits.maxMessages || this.#bytes + bytes > this.#limits.maxBytes) {
-      return false;
+    if (this.#messages + 1 > this.#limits.maxMessages) return false;
+    // The exact size only where the cheap upper bound (3 bytes per UTF-16 unit) does not settle the check.
+    let bytes = size !== undefined && size.bytes >= 0 ? size.bytes : -1;
+    if (bytes < 0) {
+      const upper = typeof payload === 'string' ? payload.length * 3 : payload.byteLength;
+      if (this.#bytes + upper > this.#limits.maxBytes) {
+        bytes = size ? sizeOf(size) : payloadByteLength(payload);
+      }
     }
+    if (bytes >= 0 && this.#bytes + bytes > this.#limits.maxBytes) return false;
     this.#lanes ??= new Map();
     let lane = this.#lanes.get(channel);
     if (!lane) {
@@ -67,6 +92,7 @@ export class Outgoing {
       if (sent !== SENT) this.#wait(lane, sent);
       return true;
     }
+    if (bytes < 0) bytes = size ? sizeOf(size) : payloadByteLength(payload);
     lane.payloads.push(payload);
     lane.sizes.push(bytes);
     this.#messages++;
