@@ -28,6 +28,8 @@ import { isPromise, type Maybe, SerialChannels } from './serial.ts';
 import { PUBLISHED, type PublishOutcome, type Session } from './sessions.ts';
 
 export const MAX_TOPIC_LENGTH = 256;
+/** Every topic on the default channel: holds no state, so all connections without lanes share it. */
+const NO_LANES = new LaneMap(0);
 const MAX_EARLY_MESSAGES = 64;
 
 /**
@@ -94,27 +96,23 @@ export class ProtocolConnection {
   /** Set while hello is being authenticated, so nothing else is processed before it. */
   #helloPending = false;
   /** Downstream lanes; none until hello says how many the client accepts. */
-  #lanes = new LaneMap(0);
+  #lanes = NO_LANES;
   /** Created on the first `sub` (most memory per idle connection is such empty structures). */
   #subs: Map<string, Promise<HubSubscription | undefined>> | undefined;
   readonly #out: Outgoing;
   /** Incoming work that must keep its order, per channel the client sends on. */
-  readonly #incoming: SerialChannels<Envelope>;
+  #incoming: SerialChannels<Envelope> | undefined;
   readonly #openedAt = Date.now();
   #lastSeen = this.#openedAt;
   /** Messages that arrived while hello was being authenticated. */
   #early: { payload: Payload; channel: string }[] | undefined;
-  /** What the app's hooks are told about this connection; one object, made at welcome. */
+  /** What the app's hooks are told about this connection; one object, made when a hook first needs it. */
   #context: ProtocolContext | undefined;
 
   constructor(connection: ServerConnection, settings: Settings) {
     this.#connection = connection;
     this.#settings = settings;
-    this.#out = new Outgoing(connection, {
-      maxMessages: settings.maxOutMessages,
-      maxBytes: settings.maxOutBytes,
-    });
-    this.#incoming = new SerialChannels((envelope) => this.#process(envelope), settings.maxPendingIncoming);
+    this.#out = new Outgoing(connection, settings.outgoingLimits);
     connection.on('message', (event) => this.#onPayload(event.data, event.channel));
     connection.on('close', () => this.dispose());
     settings.all.add(this);
@@ -162,6 +160,16 @@ export class ProtocolConnection {
     } catch {
       // Already closing: the rung reports its own close.
     }
+  }
+
+  /** Only called past welcome, when the session and hello are known. */
+  #hookContext(): ProtocolContext {
+    this.#context ??= {
+      connection: this.#connection,
+      session: this.#session as Session,
+      hello: this.#hello as HelloEnvelope,
+    };
+    return this.#context;
   }
 
   /** Queues on `topic`'s lane (the default channel for connection-level envelopes). */
@@ -327,13 +335,11 @@ export class ProtocolConnection {
     this.#session = session;
     this.#hello = hello;
     this.#helloPending = false;
-    this.#context = { connection: this.#connection, session, hello };
     // Lanes only where streams are independent: on one ordered connection they would only cost bytes.
-    this.#lanes = new LaneMap(
-      this.#connection.capabilities.independentStreams
-        ? Math.min(hello.lanes ?? DEFAULT_MAX_LANES, this.#settings.maxLanes)
-        : 0,
-    );
+    const lanes = this.#connection.capabilities.independentStreams
+      ? Math.min(hello.lanes ?? DEFAULT_MAX_LANES, this.#settings.maxLanes)
+      : 0;
+    if (lanes > 0) this.#lanes = new LaneMap(lanes);
     this.#settings.live.add(this);
     this.#send({
       type: 'welcome',
@@ -348,6 +354,8 @@ export class ProtocolConnection {
   }
 
   #enqueue(channel: string, envelope: Envelope): void {
+    // Made on the first message that needs it: an idle connection holds none.
+    this.#incoming ??= new SerialChannels((e) => this.#process(e), this.#settings.maxPendingIncoming);
     if (!this.#incoming.push(channel, envelope)) {
       this.#close(CloseCode.TryAgainLater, 'too many messages waiting to be processed');
     }
@@ -393,7 +401,7 @@ export class ProtocolConnection {
       );
       return;
     }
-    const refusal = await this.#settings.authorize?.('sub', topic, this.#context as ProtocolContext);
+    const refusal = await this.#settings.authorize?.('sub', topic, this.#hookContext());
     if (refusal) {
       this.#sendError(refusal.code, refusal.message, topic);
       return;
@@ -436,7 +444,7 @@ export class ProtocolConnection {
     }
     const authorize = this.#settings.authorize;
     if (!authorize) return null;
-    const refusal = authorize('pub', topic, this.#context as ProtocolContext);
+    const refusal = authorize('pub', topic, this.#hookContext());
     const outcome = (r: OperationRefusal | null): PublishOutcome | null =>
       r ? { ok: false, code: r.code, message: r.message } : null;
     return isPromise(refusal) ? refusal.then(outcome) : outcome(refusal);
@@ -458,7 +466,7 @@ export class ProtocolConnection {
       }
       return PUBLISHED;
     }
-    const context = this.#context as ProtocolContext;
+    const context = this.#hookContext();
     let done: void | Promise<void>;
     try {
       done = this.#settings.onPublish(

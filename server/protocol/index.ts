@@ -15,6 +15,7 @@ import { DEFAULT_LIMITS } from '../../src/transport.ts';
 import type { Hub } from '../hub/hub.ts';
 import { MemoryHub } from '../hub/memory.ts';
 import { ProtocolConnection } from './connection.ts';
+import type { OutgoingLimits } from './outgoing.ts';
 import { isPromise, type Maybe } from './serial.ts';
 import { MemorySessionStore, type Session, type SessionStore, type SessionStoreOptions } from './sessions.ts';
 
@@ -165,8 +166,10 @@ export function createProtocol(options: ProtocolOptions): Protocol {
         : undefined,
     sessions,
     helloTimeoutMs: options.helloTimeoutMs ?? 10_000,
-    maxOutMessages: options.outgoing?.maxMessages ?? 4096,
-    maxOutBytes: options.outgoing?.maxBytes ?? 8 * 1024 * 1024,
+    outgoingLimits: {
+      maxMessages: options.outgoing?.maxMessages ?? 4096,
+      maxBytes: options.outgoing?.maxBytes ?? 8 * 1024 * 1024,
+    },
     maxPendingIncoming: options.maxPendingIncoming ?? 1024,
     maxSubscriptions: options.maxSubscriptions ?? 256,
     maxLanes: Math.max(0, Math.min(MAX_LANES, options.maxLanes ?? DEFAULT_MAX_LANES)),
@@ -243,8 +246,8 @@ export interface Settings {
   readonly embeddedHub: MemoryHub | undefined;
   readonly sessions: SessionStore;
   readonly helloTimeoutMs: number;
-  readonly maxOutMessages: number;
-  readonly maxOutBytes: number;
+  /** One object for every connection's outgoing queue. */
+  readonly outgoingLimits: OutgoingLimits;
   readonly maxPendingIncoming: number;
   readonly maxSubscriptions: number;
   readonly maxLanes: number;

@@ -33,6 +33,10 @@ interface LaneQueue {
   pumping: boolean;
 }
 
+function newLane(options: SendOptions | undefined): LaneQueue {
+  return { options, payloads: [], sizes: [], head: 0, pumping: false };
+}
+
 export interface OutgoingLimits {
   readonly maxMessages: number;
   readonly maxBytes: number;
@@ -41,7 +45,12 @@ export interface OutgoingLimits {
 export class Outgoing {
   readonly #connection: ServerConnection;
   readonly #limits: OutgoingLimits;
-  /** Created on the first message: an idle connection holds no queue at all. */
+  /**
+   * The default channel's queue, made the first time the rung asks to wait: until then messages go straight
+   * through and an idle connection holds no queue at all.
+   */
+  #default: LaneQueue | undefined;
+  /** The other channels' queues (lanes of rungs with independent streams), made on their first message. */
   #lanes: Map<string, LaneQueue> | undefined;
   #messages = 0;
   #bytes = 0;
@@ -73,23 +82,24 @@ export class Outgoing {
       }
     }
     if (bytes >= 0 && this.#bytes + bytes > this.#limits.maxBytes) return false;
-    this.#lanes ??= new Map();
-    let lane = this.#lanes.get(channel);
-    if (!lane) {
-      lane = {
-        options: channel === DEFAULT_CHANNEL ? undefined : { channel },
-        payloads: [],
-        sizes: [],
-        head: 0,
-        pumping: false,
-      };
+    let lane = channel === DEFAULT_CHANNEL ? this.#default : this.#lanes?.get(channel);
+    if (lane === undefined && channel !== DEFAULT_CHANNEL) {
+      lane = newLane({ channel });
+      this.#lanes ??= new Map();
       this.#lanes.set(channel, lane);
     }
-    if (!lane.pumping && lane.head === lane.payloads.length) {
+    if (lane === undefined || (!lane.pumping && lane.head === lane.payloads.length)) {
       // An idle lane: hand it over now. When the rung took it below its high-water mark (the shared SENT
       // promise), there is nothing to wait for and no promise was made; otherwise wait before sending more.
-      const sent = this.#connection.send(payload, lane.options);
-      if (sent !== SENT) this.#wait(lane, sent);
+      const sent = this.#connection.send(payload, lane?.options);
+      if (sent !== SENT) {
+        // The default lane exists only once it had to wait.
+        if (lane === undefined) {
+          lane = newLane(undefined);
+          this.#default = lane;
+        }
+        this.#wait(lane, sent);
+      }
       return true;
     }
     if (bytes < 0) bytes = size ? sizeOf(size) : payloadByteLength(payload);
@@ -118,6 +128,7 @@ export class Outgoing {
   /** Drops everything queued; later pushes are ignored. */
   close(): void {
     this.#closed = true;
+    this.#default = undefined;
     this.#lanes = undefined;
     this.#messages = 0;
     this.#bytes = 0;
