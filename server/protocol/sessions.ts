@@ -85,8 +85,11 @@ function unref(timer: ReturnType<typeof setTimeout>): void {
 
 /** The members of one session on this process, bounded: a newer member pushes the oldest out. */
 export class SessionMembers {
-  /** Oldest first; an array, not a Set: it holds one member nearly always, at most a handful. */
-  readonly #members: SessionMember[] = [];
+  /**
+   * Oldest first. An array replaced on every change, not a Set nor a growing array: it holds one member nearly
+   * always, and an exact-size array is the smallest thing that can (members change rarely).
+   */
+  #members: readonly SessionMember[] = [];
   readonly #max: number;
 
   constructor(max: number) {
@@ -99,13 +102,14 @@ export class SessionMembers {
 
   add(member: SessionMember): void {
     if (this.#members.includes(member)) return;
-    this.#members.push(member);
-    while (this.#members.length > this.#max) (this.#members.shift() as SessionMember).replace();
+    const members = [...this.#members, member];
+    const pushedOut = members.length > this.#max ? members.splice(0, members.length - this.#max) : [];
+    this.#members = members;
+    for (const old of pushedOut) old.replace();
   }
 
   delete(member: SessionMember): void {
-    const index = this.#members.indexOf(member);
-    if (index >= 0) this.#members.splice(index, 1);
+    if (this.#members.includes(member)) this.#members = this.#members.filter((m) => m !== member);
   }
 }
 
