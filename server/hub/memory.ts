@@ -25,13 +25,19 @@ interface TopicState {
   start: number;
   count: number;
   readonly listeners: Set<HubListener>;
+  /**
+   * The listeners as an array, made on the first delivery after a change: every publish iterates a stable list
+   * (a listener may subscribe or unsubscribe others while it runs) without copying the set each time.
+   */
+  snapshot: HubListener[] | undefined;
 }
 
-/** One event object for every listener (they may cache its encoding on it). */
-function deliver(listeners: Set<HubListener>, event: HubEvent): void {
-  if (listeners.size === 0) return;
-  // A listener may subscribe or unsubscribe others while it runs: deliver to the set as it was.
-  for (const listener of [...listeners]) {
+/** One event object for every listener (they may cache its encoding by identity). */
+function deliver(state: TopicState, event: HubEvent): void {
+  if (state.listeners.size === 0) return;
+  // Deliver to the set as it was when the event was published.
+  state.snapshot ??= [...state.listeners];
+  for (const listener of state.snapshot) {
     try {
       listener(event);
     } catch {
@@ -62,6 +68,7 @@ export class MemoryHub implements Hub {
         start: 0,
         count: 0,
         listeners: new Set(),
+        snapshot: undefined,
       };
       this.#topics.set(name, state);
       this.#evict(name);
@@ -91,7 +98,7 @@ export class MemoryHub implements Hub {
     state.ring[index] = event;
     if (state.count < this.#historySize) state.count++;
     else state.start = (state.start + 1) % this.#historySize;
-    deliver(state.listeners, event);
+    deliver(state, event);
     return event.seq;
   }
 
@@ -104,7 +111,7 @@ export class MemoryHub implements Hub {
     // A topic nobody follows is not created for a message that would go nowhere.
     const state = this.#topics.get(topic);
     if (!state || state.listeners.size === 0) return;
-    deliver(state.listeners, { type: 'volatile', topic, data });
+    deliver(state, { type: 'volatile', topic, data });
   }
 
   publishVolatile(topic: string, data: unknown): void {
@@ -132,9 +139,10 @@ export class MemoryHub implements Hub {
       }
     }
     state.listeners.add(listener);
+    state.snapshot = undefined;
     return {
       unsubscribe: () => {
-        state.listeners.delete(listener);
+        if (state.listeners.delete(listener)) state.snapshot = undefined;
       },
     };
   }
@@ -149,7 +157,10 @@ export class MemoryHub implements Hub {
   }
 
   async close(): Promise<void> {
-    for (const state of this.#topics.values()) state.listeners.clear();
+    for (const state of this.#topics.values()) {
+      state.listeners.clear();
+      state.snapshot = undefined;
+    }
     this.#topics.clear();
     this.#last = undefined;
   }

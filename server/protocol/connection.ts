@@ -21,38 +21,39 @@ import { isSwitchyardError } from '../../src/errors.ts';
 import { DEFAULT_MAX_LANES, LaneMap } from '../../src/lanes.ts';
 import type { Payload, ServerConnection } from '../../src/transport.ts';
 import { DEFAULT_CHANNEL } from '../../src/transport.ts';
-import { payloadByteLength } from '../../src/utf8.ts';
 import type { HubEvent, HubSubscription } from '../hub/hub.ts';
 import type { OperationRefusal, ProtocolContext, Settings } from './index.ts';
-import { Outgoing } from './outgoing.ts';
+import { Outgoing, type Sized, sizeOf } from './outgoing.ts';
 import { isPromise, type Maybe, SerialChannels } from './serial.ts';
 import { PUBLISHED, type PublishOutcome, type Session } from './sessions.ts';
 
 export const MAX_TOPIC_LENGTH = 256;
+/** Every topic on the default channel: holds no state, so all connections without lanes share it. */
+const NO_LANES = new LaneMap(0);
 const MAX_EARLY_MESSAGES = 64;
 
-interface Encoded {
-  readonly payload: Payload;
-  readonly bytes: number;
-}
+/**
+ * A hub hands one event object to all its local subscribers in one go: encode it once per codec, not once per
+ * subscriber. One slot per codec is enough for that (the subscribers of one event are called back to back) and,
+ * unlike a map keyed by event, keeps no encoding alive for the messages a hub holds in its history.
+ */
+const lastEncoded: Record<Codec['name'], { event: HubEvent | undefined; encoded: Sized | undefined }> = {
+  json: { event: undefined, encoded: undefined },
+  msgpack: { event: undefined, encoded: undefined },
+};
 
-// A hub hands one event object to every local subscriber: encode it once per codec, not once per subscriber.
-const encodedEvents = { json: new WeakMap<HubEvent, Encoded>(), msgpack: new WeakMap<HubEvent, Encoded>() };
-
-function encodeEvent(codec: Codec, event: HubEvent): Encoded {
-  const cache = encodedEvents[codec.name];
-  let encoded = cache.get(event);
-  if (!encoded) {
-    const envelope: Envelope =
-      event.type === 'msg'
-        ? { type: 'msg', topic: event.topic, seq: event.seq, data: event.data }
-        : event.type === 'volatile'
-          ? { type: 'vmsg', topic: event.topic, data: event.data }
-          : { type: 'reset', topic: event.topic, seq: event.seq, reason: event.reason, epoch: event.epoch };
-    const payload = codec.encode(envelope);
-    encoded = { payload, bytes: payloadByteLength(payload) };
-    cache.set(event, encoded);
-  }
+function encodeEvent(codec: Codec, event: HubEvent): Sized {
+  const slot = lastEncoded[codec.name];
+  if (slot.event === event) return slot.encoded as Sized;
+  const envelope: Envelope =
+    event.type === 'msg'
+      ? { type: 'msg', topic: event.topic, seq: event.seq, data: event.data }
+      : event.type === 'volatile'
+        ? { type: 'vmsg', topic: event.topic, data: event.data }
+        : { type: 'reset', topic: event.topic, seq: event.seq, reason: event.reason, epoch: event.epoch };
+  const encoded: Sized = { payload: codec.encode(envelope), bytes: -1 };
+  slot.event = event;
+  slot.encoded = encoded;
   return encoded;
 }
 
@@ -95,27 +96,23 @@ export class ProtocolConnection {
   /** Set while hello is being authenticated, so nothing else is processed before it. */
   #helloPending = false;
   /** Downstream lanes; none until hello says how many the client accepts. */
-  #lanes = new LaneMap(0);
+  #lanes = NO_LANES;
   /** Created on the first `sub` (most memory per idle connection is such empty structures). */
   #subs: Map<string, Promise<HubSubscription | undefined>> | undefined;
   readonly #out: Outgoing;
   /** Incoming work that must keep its order, per channel the client sends on. */
-  readonly #incoming: SerialChannels<Envelope>;
+  #incoming: SerialChannels<Envelope> | undefined;
   readonly #openedAt = Date.now();
   #lastSeen = this.#openedAt;
   /** Messages that arrived while hello was being authenticated. */
   #early: { payload: Payload; channel: string }[] | undefined;
-  /** What the app's hooks are told about this connection; one object, made at welcome. */
+  /** What the app's hooks are told about this connection; one object, made when a hook first needs it. */
   #context: ProtocolContext | undefined;
 
   constructor(connection: ServerConnection, settings: Settings) {
     this.#connection = connection;
     this.#settings = settings;
-    this.#out = new Outgoing(connection, {
-      maxMessages: settings.maxOutMessages,
-      maxBytes: settings.maxOutBytes,
-    });
-    this.#incoming = new SerialChannels((envelope) => this.#process(envelope), settings.maxPendingIncoming);
+    this.#out = new Outgoing(connection, settings.outgoingLimits);
     connection.on('message', (event) => this.#onPayload(event.data, event.channel));
     connection.on('close', () => this.dispose());
     settings.all.add(this);
@@ -165,24 +162,33 @@ export class ProtocolConnection {
     }
   }
 
+  /** Only called past welcome, when the session and hello are known. */
+  #hookContext(): ProtocolContext {
+    this.#context ??= {
+      connection: this.#connection,
+      session: this.#session as Session,
+      hello: this.#hello as HelloEnvelope,
+    };
+    return this.#context;
+  }
+
   /** Queues on `topic`'s lane (the default channel for connection-level envelopes). */
   #send(envelope: Envelope, topic?: string): void {
     if (this.#closed) return;
-    const payload = this.#codec.encode(envelope);
-    this.#enqueueOut(this.#lanes.channelFor(topic), payload, payloadByteLength(payload));
+    this.#enqueueOut(this.#lanes.channelFor(topic), this.#codec.encode(envelope), undefined);
   }
 
-  #enqueueOut(channel: string, payload: Payload, bytes: number): void {
-    if (this.#out.push(channel, payload, bytes)) return;
+  #enqueueOut(channel: string, payload: Payload, size: Sized | undefined): void {
+    if (this.#out.push(channel, payload, size)) return;
     this.#settings.stats.slowConsumers++;
     this.#close(CloseCode.SlowConsumer, 'outgoing queue full: the client does not read fast enough');
   }
 
   #onHubEvent(event: HubEvent): void {
     if (this.#closed) return;
-    const { payload, bytes } = encodeEvent(this.#codec, event);
-    if (event.type === 'volatile') this.#sendVolatile(event.topic, payload, bytes);
-    else this.#enqueueOut(this.#lanes.channelFor(event.topic), payload, bytes);
+    const encoded = encodeEvent(this.#codec, event);
+    if (event.type === 'volatile') this.#sendVolatile(event.topic, encoded);
+    else this.#enqueueOut(this.#lanes.channelFor(event.topic), encoded.payload, encoded);
   }
 
   /**
@@ -191,8 +197,10 @@ export class ProtocolConnection {
    * (allowed: unreliable messages carry no order with respect to anything), unless the client is backed up,
    * in which case it is dropped rather than queued.
    */
-  #sendVolatile(topic: string, payload: Payload, bytes: number): void {
+  #sendVolatile(topic: string, encoded: Sized): void {
     const stats = this.#settings.stats;
+    const payload = encoded.payload;
+    const bytes = sizeOf(encoded);
     const capabilities = this.#connection.capabilities;
     let sent: Promise<void>;
     if (capabilities.datagrams && bytes <= (capabilities.maxDatagramBytes ?? 0)) {
@@ -327,13 +335,11 @@ export class ProtocolConnection {
     this.#session = session;
     this.#hello = hello;
     this.#helloPending = false;
-    this.#context = { connection: this.#connection, session, hello };
     // Lanes only where streams are independent: on one ordered connection they would only cost bytes.
-    this.#lanes = new LaneMap(
-      this.#connection.capabilities.independentStreams
-        ? Math.min(hello.lanes ?? DEFAULT_MAX_LANES, this.#settings.maxLanes)
-        : 0,
-    );
+    const lanes = this.#connection.capabilities.independentStreams
+      ? Math.min(hello.lanes ?? DEFAULT_MAX_LANES, this.#settings.maxLanes)
+      : 0;
+    if (lanes > 0) this.#lanes = new LaneMap(lanes);
     this.#settings.live.add(this);
     this.#send({
       type: 'welcome',
@@ -348,6 +354,8 @@ export class ProtocolConnection {
   }
 
   #enqueue(channel: string, envelope: Envelope): void {
+    // Made on the first message that needs it: an idle connection holds none.
+    this.#incoming ??= new SerialChannels((e) => this.#process(e), this.#settings.maxPendingIncoming);
     if (!this.#incoming.push(channel, envelope)) {
       this.#close(CloseCode.TryAgainLater, 'too many messages waiting to be processed');
     }
@@ -393,7 +401,7 @@ export class ProtocolConnection {
       );
       return;
     }
-    const refusal = await this.#settings.authorize?.('sub', topic, this.#context as ProtocolContext);
+    const refusal = await this.#settings.authorize?.('sub', topic, this.#hookContext());
     if (refusal) {
       this.#sendError(refusal.code, refusal.message, topic);
       return;
@@ -436,7 +444,7 @@ export class ProtocolConnection {
     }
     const authorize = this.#settings.authorize;
     if (!authorize) return null;
-    const refusal = authorize('pub', topic, this.#context as ProtocolContext);
+    const refusal = authorize('pub', topic, this.#hookContext());
     const outcome = (r: OperationRefusal | null): PublishOutcome | null =>
       r ? { ok: false, code: r.code, message: r.message } : null;
     return isPromise(refusal) ? refusal.then(outcome) : outcome(refusal);
@@ -444,7 +452,21 @@ export class ProtocolConnection {
 
   /** Hands the message to the app (by default: the hub); the outcome at once when the app answers at once. */
   #deliver(envelope: PublishEnvelope | VolatilePublishEnvelope, reliable: boolean): Maybe<PublishOutcome> {
-    const context = this.#context as ProtocolContext;
+    const embedded = this.#settings.embeddedHub;
+    if (embedded !== undefined) {
+      // What the default `onPublish` does, minus its event object and idempotency key (the embedded hub needs
+      // neither): a `pub` without a topic is acknowledged and dropped.
+      const topic = envelope.topic;
+      if (topic === undefined) return PUBLISHED;
+      try {
+        if (reliable) embedded.publishSync(topic, envelope.data);
+        else embedded.publishVolatileSync(topic, envelope.data);
+      } catch (error) {
+        return failed(error);
+      }
+      return PUBLISHED;
+    }
+    const context = this.#hookContext();
     let done: void | Promise<void>;
     try {
       done = this.#settings.onPublish(

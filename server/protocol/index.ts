@@ -13,7 +13,9 @@ import { DEFAULT_MAX_LANES, MAX_LANES } from '../../src/lanes.ts';
 import type { ConnectionHandler, ServerConnection } from '../../src/transport.ts';
 import { DEFAULT_LIMITS } from '../../src/transport.ts';
 import type { Hub } from '../hub/hub.ts';
+import { MemoryHub } from '../hub/memory.ts';
 import { ProtocolConnection } from './connection.ts';
+import type { OutgoingLimits } from './outgoing.ts';
 import { isPromise, type Maybe } from './serial.ts';
 import { MemorySessionStore, type Session, type SessionStore, type SessionStoreOptions } from './sessions.ts';
 
@@ -157,10 +159,17 @@ export function createProtocol(options: ProtocolOptions): Protocol {
     onPublish: options.onPublish ?? defaultOnPublish(options.hub),
     // The default publish carries its own idempotency key: a shared session store need not claim first.
     idempotentPublish: options.onPublish === undefined,
+    // Exactly the embedded hub: a subclass may have changed what `publish` does.
+    embeddedHub:
+      options.onPublish === undefined && Object.getPrototypeOf(options.hub) === MemoryHub.prototype
+        ? (options.hub as MemoryHub)
+        : undefined,
     sessions,
     helloTimeoutMs: options.helloTimeoutMs ?? 10_000,
-    maxOutMessages: options.outgoing?.maxMessages ?? 4096,
-    maxOutBytes: options.outgoing?.maxBytes ?? 8 * 1024 * 1024,
+    outgoingLimits: {
+      maxMessages: options.outgoing?.maxMessages ?? 4096,
+      maxBytes: options.outgoing?.maxBytes ?? 8 * 1024 * 1024,
+    },
     maxPendingIncoming: options.maxPendingIncoming ?? 1024,
     maxSubscriptions: options.maxSubscriptions ?? 256,
     maxLanes: Math.max(0, Math.min(MAX_LANES, options.maxLanes ?? DEFAULT_MAX_LANES)),
@@ -230,10 +239,15 @@ export interface Settings {
   readonly authorize: ProtocolOptions['authorize'];
   readonly onPublish: (event: PublishEvent) => void | Promise<void>;
   readonly idempotentPublish: boolean;
+  /**
+   * Set when `onPublish` is the default and the hub is the embedded one: the connection then publishes to it
+   * directly (what the default does), without the event object and idempotency key the hook would get.
+   */
+  readonly embeddedHub: MemoryHub | undefined;
   readonly sessions: SessionStore;
   readonly helloTimeoutMs: number;
-  readonly maxOutMessages: number;
-  readonly maxOutBytes: number;
+  /** One object for every connection's outgoing queue. */
+  readonly outgoingLimits: OutgoingLimits;
   readonly maxPendingIncoming: number;
   readonly maxSubscriptions: number;
   readonly maxLanes: number;

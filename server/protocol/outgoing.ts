@@ -8,6 +8,21 @@
 import { SENT } from '../../src/connection-core.ts';
 import type { Payload, SendOptions, ServerConnection } from '../../src/transport.ts';
 import { DEFAULT_CHANNEL } from '../../src/transport.ts';
+import { payloadByteLength } from '../../src/utf8.ts';
+
+/**
+ * A payload's UTF-8 size, counted on first need and kept: most messages go straight to the rung and never need
+ * it, and an event sent to many subscribers is counted once. `bytes` is negative until counted.
+ */
+export interface Sized {
+  readonly payload: Payload;
+  bytes: number;
+}
+
+export function sizeOf(item: Sized): number {
+  if (item.bytes < 0) item.bytes = payloadByteLength(item.payload);
+  return item.bytes;
+}
 
 interface LaneQueue {
   readonly options: SendOptions | undefined;
@@ -18,6 +33,10 @@ interface LaneQueue {
   pumping: boolean;
 }
 
+function newLane(options: SendOptions | undefined): LaneQueue {
+  return { options, payloads: [], sizes: [], head: 0, pumping: false };
+}
+
 export interface OutgoingLimits {
   readonly maxMessages: number;
   readonly maxBytes: number;
@@ -26,7 +45,12 @@ export interface OutgoingLimits {
 export class Outgoing {
   readonly #connection: ServerConnection;
   readonly #limits: OutgoingLimits;
-  /** Created on the first message: an idle connection holds no queue at all. */
+  /**
+   * The default channel's queue, made the first time the rung asks to wait: until then messages go straight
+   * through and an idle connection holds no queue at all.
+   */
+  #default: LaneQueue | undefined;
+  /** The other channels' queues (lanes of rungs with independent streams), made on their first message. */
   #lanes: Map<string, LaneQueue> | undefined;
   #messages = 0;
   #bytes = 0;
@@ -42,31 +66,43 @@ export class Outgoing {
     return this.#bytes;
   }
 
-  /** Queues `payload` on `channel`; false when that would exceed the bounds (the caller closes: SlowConsumer). */
-  push(channel: string, payload: Payload, bytes: number): boolean {
+  /**
+   * Queues `payload` on `channel` (`size`: its size where the caller keeps one, see `Sized`); false when that
+   * would exceed the bounds (the caller closes: SlowConsumer).
+   */
+  push(channel: string, payload: Payload, size?: Sized): boolean {
     if (this.#closed) return true;
-    if (this.#messages + 1 > this.#limits.maxMessages || this.#bytes + bytes > this.#limits.maxBytes) {
-      return false;
+    if (this.#messages + 1 > this.#limits.maxMessages) return false;
+    // The exact size only where the cheap upper bound (3 bytes per UTF-16 unit) does not settle the check.
+    let bytes = size !== undefined && size.bytes >= 0 ? size.bytes : -1;
+    if (bytes < 0) {
+      const upper = typeof payload === 'string' ? payload.length * 3 : payload.byteLength;
+      if (this.#bytes + upper > this.#limits.maxBytes) {
+        bytes = size ? sizeOf(size) : payloadByteLength(payload);
+      }
     }
-    this.#lanes ??= new Map();
-    let lane = this.#lanes.get(channel);
-    if (!lane) {
-      lane = {
-        options: channel === DEFAULT_CHANNEL ? undefined : { channel },
-        payloads: [],
-        sizes: [],
-        head: 0,
-        pumping: false,
-      };
+    if (bytes >= 0 && this.#bytes + bytes > this.#limits.maxBytes) return false;
+    let lane = channel === DEFAULT_CHANNEL ? this.#default : this.#lanes?.get(channel);
+    if (lane === undefined && channel !== DEFAULT_CHANNEL) {
+      lane = newLane({ channel });
+      this.#lanes ??= new Map();
       this.#lanes.set(channel, lane);
     }
-    if (!lane.pumping && lane.head === lane.payloads.length) {
+    if (lane === undefined || (!lane.pumping && lane.head === lane.payloads.length)) {
       // An idle lane: hand it over now. When the rung took it below its high-water mark (the shared SENT
       // promise), there is nothing to wait for and no promise was made; otherwise wait before sending more.
-      const sent = this.#connection.send(payload, lane.options);
-      if (sent !== SENT) this.#wait(lane, sent);
+      const sent = this.#connection.send(payload, lane?.options);
+      if (sent !== SENT) {
+        // The default lane exists only once it had to wait.
+        if (lane === undefined) {
+          lane = newLane(undefined);
+          this.#default = lane;
+        }
+        this.#wait(lane, sent);
+      }
       return true;
     }
+    if (bytes < 0) bytes = size ? sizeOf(size) : payloadByteLength(payload);
     lane.payloads.push(payload);
     lane.sizes.push(bytes);
     this.#messages++;
@@ -92,6 +128,7 @@ export class Outgoing {
   /** Drops everything queued; later pushes are ignored. */
   close(): void {
     this.#closed = true;
+    this.#default = undefined;
     this.#lanes = undefined;
     this.#messages = 0;
     this.#bytes = 0;

@@ -85,7 +85,11 @@ function unref(timer: ReturnType<typeof setTimeout>): void {
 
 /** The members of one session on this process, bounded: a newer member pushes the oldest out. */
 export class SessionMembers {
-  readonly #members = new Set<SessionMember>();
+  /**
+   * Oldest first. An array replaced on every change, not a Set nor a growing array: it holds one member nearly
+   * always, and an exact-size array is the smallest thing that can (members change rarely).
+   */
+  #members: readonly SessionMember[] = [];
   readonly #max: number;
 
   constructor(max: number) {
@@ -93,20 +97,19 @@ export class SessionMembers {
   }
 
   get size(): number {
-    return this.#members.size;
+    return this.#members.length;
   }
 
   add(member: SessionMember): void {
-    this.#members.add(member);
-    for (const old of this.#members) {
-      if (this.#members.size <= this.#max) break;
-      this.#members.delete(old);
-      old.replace();
-    }
+    if (this.#members.includes(member)) return;
+    const members = [...this.#members, member];
+    const pushedOut = members.length > this.#max ? members.splice(0, members.length - this.#max) : [];
+    this.#members = members;
+    for (const old of pushedOut) old.replace();
   }
 
   delete(member: SessionMember): void {
-    this.#members.delete(member);
+    if (this.#members.includes(member)) this.#members = this.#members.filter((m) => m !== member);
   }
 }
 
@@ -117,10 +120,10 @@ export class MemorySession implements Session {
   readonly id: string;
   /** Live connections of this session, oldest first (briefly two while a client climbs to a better rung). */
   readonly connections: SessionMembers;
-  /** Client message id -> outcome (a pending promise while the app handles it). */
-  readonly #seen = new Map<string, Maybe<PublishOutcome>>();
+  /** Client message id -> outcome (a pending promise while the app handles it); made on the first `pub`. */
+  #seen: Map<string, Maybe<PublishOutcome>> | undefined;
   /** The ids in the order they were first seen, as a ring: the oldest is forgotten when the window is full. */
-  readonly #order: (string | undefined)[] = [];
+  #order: (string | undefined)[] | undefined;
   #next = 0;
   readonly #dedupWindow: number;
   expiryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -132,32 +135,36 @@ export class MemorySession implements Session {
   }
 
   dedup(id: string, apply: () => Maybe<PublishOutcome>): DedupResult {
-    const known = this.#seen.get(id);
+    // biome-ignore lint/suspicious/noAssignInExpressions: made on first use (idle sessions hold no window)
+    const seen = (this.#seen ??= new Map());
+    const known = seen.get(id);
     if (known !== undefined) {
       return known === PUBLISHED ? SEEN_PUBLISHED : { outcome: known, duplicate: true };
     }
     const outcome = apply();
-    const forgotten = this.#order[this.#next];
-    if (forgotten !== undefined) this.#seen.delete(forgotten);
-    this.#order[this.#next] = id;
+    // biome-ignore lint/suspicious/noAssignInExpressions: made on first use
+    const order = (this.#order ??= []);
+    const forgotten = order[this.#next];
+    if (forgotten !== undefined) seen.delete(forgotten);
+    order[this.#next] = id;
     this.#next = (this.#next + 1) % this.#dedupWindow;
     if (isPromise(outcome)) {
-      this.#seen.set(id, outcome);
+      seen.set(id, outcome);
       void outcome.then((result) => {
-        if (this.#seen.get(id) !== outcome) return;
+        if (seen.get(id) !== outcome) return;
         // A retryable failure applied nothing: the re-sent message must be applied, not answered from here.
-        if (!result.ok && result.closeCode !== undefined) this.#seen.delete(id);
-        else this.#seen.set(id, result);
+        if (!result.ok && result.closeCode !== undefined) seen.delete(id);
+        else seen.set(id, result);
       });
       return { outcome, duplicate: false };
     }
     if (!outcome.ok && outcome.closeCode !== undefined) return { outcome, duplicate: false };
-    this.#seen.set(id, outcome);
+    seen.set(id, outcome);
     return outcome === PUBLISHED ? FRESH_PUBLISHED : { outcome, duplicate: false };
   }
 
   get rememberedIds(): number {
-    return this.#seen.size;
+    return this.#seen?.size ?? 0;
   }
 }
 
