@@ -4,13 +4,13 @@
  * EventTarget does), not propagated.
  *
  * Every connection owns one, and most types have zero or one listener, so storage is lazy: no table until the
- * first `on`, and a type's single listener is kept as is, not in a Set (a Set is a hash table, about 150 bytes
- * even empty; this is most of an idle connection's emitter).
+ * first `on`, a type's single listener is kept as is, and several in a small array (a Set is a hash table of
+ * about 170 bytes even for two entries; types have a handful of listeners at most, so a linear scan is cheaper).
  */
 
 export type Listener<T> = (event: T) => void;
 
-type Slot<T> = Listener<T> | Set<Listener<T>>;
+type Slot<T> = Listener<T> | Listener<T>[];
 type Table<Events> = { [K in keyof Events]?: Slot<Events[K]> };
 
 export class Emitter<Events extends { [K in keyof Events]: unknown }> {
@@ -23,9 +23,9 @@ export class Emitter<Events extends { [K in keyof Events]: unknown }> {
     const slot: Slot<Events[K]> | undefined = listeners[type];
     if (slot === undefined) listeners[type] = listener;
     else if (typeof slot === 'function') {
-      // Adding a listener twice keeps one, as with a Set; order of delivery is order of subscription.
-      if (slot !== listener) listeners[type] = new Set<Listener<Events[K]>>([slot, listener]);
-    } else slot.add(listener);
+      // Adding a listener twice keeps one (as EventTarget does); order of delivery is order of subscription.
+      if (slot !== listener) listeners[type] = [slot, listener];
+    } else if (!slot.includes(listener)) slot.push(listener);
     return () => this.off(type, listener);
   }
 
@@ -35,7 +35,10 @@ export class Emitter<Events extends { [K in keyof Events]: unknown }> {
     if (slot === undefined || listeners === undefined) return;
     if (typeof slot === 'function') {
       if (slot === listener) delete listeners[type];
-    } else slot.delete(listener);
+    } else {
+      const index = slot.indexOf(listener);
+      if (index >= 0) slot.splice(index, 1);
+    }
   }
 
   emit<K extends keyof Events>(type: K, event: Events[K]): void {
@@ -45,9 +48,9 @@ export class Emitter<Events extends { [K in keyof Events]: unknown }> {
       call(slot, event);
       return;
     }
-    if (slot.size === 0) return;
+    if (slot.length === 0) return;
     // Copied, so that listeners added or removed by a listener take effect from the next event on.
-    for (const listener of [...slot]) call(listener, event);
+    for (const listener of slot.slice()) call(listener, event);
   }
 
   removeAll(): void {
