@@ -149,7 +149,7 @@ type Fetch = (request: Request, env: UpgradeEnv) => Response | Promise<Response>
  * app decides exactly as before: a refused upgrade gets the status and headers of the app's response, and an
  * accepted one the headers the app's middleware added.
  */
-export function attachWebSocketUpgrades(server: Server, fetch: Fetch, wss: WebSocketServer): void {
+function attachWebSocketUpgrades(server: Server, fetch: Fetch, wss: WebSocketServer): void {
   server.on('upgrade', (incoming: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (incoming.headers.upgrade?.toLowerCase() !== 'websocket') return;
     void upgrade(server, fetch, wss, incoming, socket, head);
