@@ -3,9 +3,12 @@
  * (0 for tests) and shuts down gracefully: every client gets 1001 after its queued data drained.
  */
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage, Server } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { serve, upgradeWebSocket } from '@hono/node-server';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { RequestError, serve, upgradeWebSocket } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
 import { type WebSocket, WebSocketServer } from 'ws';
@@ -34,11 +37,39 @@ export interface RunningServer {
   close(code?: number): Promise<void>;
 }
 
+/**
+ * Set in the env of an upgrade request by `attachWebSocketUpgrades`: the binding stores there what to do with the
+ * socket once the app has let the request through.
+ */
+const UPGRADE = Symbol('switchyard.upgrade');
+
+interface UpgradeEnv {
+  readonly incoming: IncomingMessage;
+  readonly outgoing: undefined;
+  [UPGRADE]: ((ws: WebSocket) => void) | null;
+}
+
+function isUpgradeEnv(env: unknown): env is UpgradeEnv {
+  return typeof env === 'object' && env !== null && UPGRADE in env;
+}
+
+/** The Response an accepted upgrade returns to the app (its middleware may still add headers to it). */
+const upgraded = () => new Response(null);
+
 export function nodeBinding(pingIntervalMs: () => number): RuntimeBinding {
   const binding: RuntimeBinding = {
     runtime: 'node',
     remoteAddress: (c: Context) => getConnInfo(c).remote.address ?? 'unknown',
     upgradeWebSocket: (c, limits, accept, request) => {
+      const env: unknown = c.env;
+      if (isUpgradeEnv(env)) {
+        // Our own upgrade path (attachWebSocketUpgrades): this closure keeps only `request` (the copy the
+        // connection carries), not the Context, the Request or the IncomingMessage.
+        const ping = pingIntervalMs();
+        env[UPGRADE] = (ws) => accept(acceptNodeWebSocket(ws, request, { limits, pingIntervalMs: ping }));
+        return upgraded();
+      }
+      // A server started with @hono/node-server's own `websocket` option (bench/scale-fanout.ts): its helper.
       const handler = upgradeWebSocket(() => ({
         onOpen: (_event, ws) => {
           accept(
@@ -70,7 +101,6 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
         fetch: switchyard.app.fetch,
         port: options.port ?? 0,
         hostname: options.hostname ?? '127.0.0.1',
-        websocket: { server: wss },
         ...(options.tls
           ? {
               createServer: createHttpsServer,
@@ -80,6 +110,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
       },
       () => resolve(s),
     );
+    attachWebSocketUpgrades(s as Server, switchyard.app.fetch, wss);
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -107,4 +138,132 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
 export function tlsFromEnv(env: NodeJS.ProcessEnv = process.env): { cert: string; key: string } | undefined {
   if (!env.TLS_CERT || !env.TLS_KEY) return undefined;
   return { cert: readFileSync(env.TLS_CERT, 'utf8'), key: readFileSync(env.TLS_KEY, 'utf8') };
+}
+
+type Fetch = (request: Request, env: UpgradeEnv) => Response | Promise<Response>;
+
+/**
+ * Serves WebSocket upgrades of `server` through the app, then `ws`'s `handleUpgrade` directly: what
+ * @hono/node-server's `websocket` option does, without its per-socket WSContext, which kept the upgrade's Hono
+ * Context, Request, IncomingMessage and two URLs alive for as long as the socket (docs/benchmarks.md, memory). The
+ * app decides exactly as before: a refused upgrade gets the status and headers of the app's response, and an
+ * accepted one the headers the app's middleware added.
+ */
+function attachWebSocketUpgrades(server: Server, fetch: Fetch, wss: WebSocketServer): void {
+  server.on('upgrade', (incoming: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (incoming.headers.upgrade?.toLowerCase() !== 'websocket') return;
+    void upgrade(server, fetch, wss, incoming, socket, head);
+  });
+  server.on('close', () => wss.close());
+}
+
+const ignoreSocketError = () => {};
+
+async function upgrade(
+  server: Server,
+  fetch: Fetch,
+  wss: WebSocketServer,
+  incoming: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+): Promise<void> {
+  socket.on('error', ignoreSocketError);
+  const env: UpgradeEnv = { incoming, outgoing: undefined, [UPGRADE]: null };
+  let response: Response;
+  try {
+    response = await fetch(upgradeRequest(incoming), env);
+  } catch (error) {
+    if (server.listenerCount('upgrade') === 1)
+      refuseUpgrade(socket, error instanceof RequestError ? 400 : 500);
+    return;
+  }
+  const open = env[UPGRADE];
+  env[UPGRADE] = null;
+  if (socket.destroyed) return;
+  if (!open) {
+    if (server.listenerCount('upgrade') === 1) refuseUpgrade(socket, response.status, response.headers);
+    return;
+  }
+  const addHeaders = (lines: string[]) => appendResponseHeaders(lines, response.headers);
+  wss.on('headers', addHeaders);
+  try {
+    wss.handleUpgrade(incoming, socket, head, (ws) => {
+      socket.off('error', ignoreSocketError);
+      open(ws);
+    });
+  } finally {
+    wss.off('headers', addHeaders);
+  }
+}
+
+/** Headers a WebSocket handshake response must not copy from the app's response (`ws` writes its own). */
+const SKIPPED_HEADERS = new Set([
+  'connection',
+  'content-length',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'sec-websocket-accept',
+  'sec-websocket-extensions',
+  'sec-websocket-protocol',
+]);
+
+function appendResponseHeaders(lines: string[], headers: Headers | undefined): void {
+  headers?.forEach((value, key) => {
+    if (!SKIPPED_HEADERS.has(key.toLowerCase())) lines.push(`${key}: ${value}`);
+  });
+}
+
+function refuseUpgrade(socket: Duplex, status: number, headers?: Headers): void {
+  if (socket.destroyed) return;
+  const lines = ['Connection: close', 'Content-Length: 0'];
+  appendResponseHeaders(lines, headers);
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${lines.join('\r\n')}\r\n\r\n`);
+}
+
+/** Valid `Host` values that need no URL parsing (the same rule as @hono/node-server's). */
+const PLAIN_HOST = /^[a-z0-9._-]+(?::(?:[1-5]\d{3,4}|[6-9]\d{3}))?$/;
+
+/**
+ * The WHATWG Request the app sees for an upgrade, built the way @hono/node-server builds it (same URL checks:
+ * a backslash in the path or a Host that does not parse to itself is a 400).
+ */
+function upgradeRequest(incoming: IncomingMessage): Request {
+  const scheme = (incoming.socket as Socket & { encrypted?: boolean }).encrypted ? 'https' : 'http';
+  const target = incoming.url ?? '/';
+  let url: string;
+  if (target[0] !== '/' && (target.startsWith('http://') || target.startsWith('https://'))) {
+    checkTarget(target);
+    url = new URL(target).href;
+  } else {
+    const host = incoming.headers.host ?? 'localhost';
+    if (target[0] !== '/') throw new RequestError('Invalid URL');
+    checkTarget(target);
+    const parsed = new URL(`${scheme}://${host}${target}`);
+    if (
+      !PLAIN_HOST.test(host) &&
+      parsed.hostname.length !== host.length &&
+      parsed.hostname !== (host.includes(':') ? host.replace(/:\d+$/, '') : host).toLowerCase()
+    ) {
+      throw new RequestError('Invalid host header');
+    }
+    url = parsed.href;
+  }
+  const headers = new Headers();
+  for (const [key, value] of Object.entries(incoming.headers)) {
+    if (value) headers.append(key, Array.isArray(value) ? (value[0] ?? '') : value);
+  }
+  return new Request(url, { headers });
+}
+
+function checkTarget(target: string): void {
+  const backslash = target.indexOf('\\');
+  if (backslash !== -1) {
+    const query = target.indexOf('?');
+    if (query === -1 || backslash < query) throw new RequestError('Backslash in request path');
+  }
 }

@@ -4,6 +4,7 @@
  * message size limit is enforced by the connection (close 1009).
  */
 import { CloseCode } from '../../src/close-codes.ts';
+import { encodeBinaryFrame, encodeTextFrame } from '../../src/frame.ts';
 import type { ConnectionRequest, ServerConnection, ServerTransportLimits } from '../../src/transport.ts';
 import { WebSocketServerConnection } from './server.ts';
 
@@ -21,7 +22,8 @@ export function acceptPlatformWebSocket(
         get bufferedAmount() {
           return socket.bufferedAmount;
         },
-        send: (data) => socket.send(data),
+        sendText: (channel, text) => socket.send(encodeTextFrame(channel, text)),
+        sendBinary: (channel, bytes) => socket.send(encodeBinaryFrame(channel, bytes)),
         close: (code, reason) => socket.close(code, reason),
         terminate: () => socket.close(),
       },

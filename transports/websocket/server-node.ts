@@ -1,12 +1,18 @@
 /**
- * Binds a `ws` WebSocket (as accepted by @hono/node-server's upgrade) to the runtime-independent
- * WebSocketServerConnection, and finds dead peers with protocol-level pings (Node can see pongs; browsers cannot,
- * which is why the client also runs application heartbeats).
+ * Binds a `ws` WebSocket to the runtime-independent WebSocketServerConnection, and finds dead peers with
+ * protocol-level pings (Node can see pongs; browsers cannot, which is why the client also runs application
+ * heartbeats).
+ *
+ * Per idle connection this keeps one small object (`NodeServerSocket`) and no closures: the `ws` listeners are
+ * shared functions that find their socket through a symbol on the `ws` object, and the pings of every
+ * connection with the same interval run from one sweep timer.
  */
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { CloseCode } from '../../src/close-codes.ts';
 import type { ConnectionRequest, ServerConnection, ServerTransportLimits } from '../../src/transport.ts';
-import { WebSocketServerConnection } from './server.ts';
+import { DEFAULT_CHANNEL } from '../../src/transport.ts';
+import { type RawServerSocket, WebSocketServerConnection } from './server.ts';
 
 export interface NodeWebSocketOptions {
   readonly limits: ServerTransportLimits;
@@ -14,54 +20,258 @@ export interface NodeWebSocketOptions {
   readonly pingIntervalMs: number;
 }
 
+/** Where the shared `ws` listeners find the binding of their socket. */
+const OWNER = Symbol('switchyard.nodeServerSocket');
+type OwnedWebSocket = WebSocket & { [OWNER]?: NodeServerSocket };
+
+/** 0x3a, the ":" between the channel and the text of a text frame (src/frame.ts). */
+const COLON = 58;
+
+// --- Corking -------------------------------------------------------------------------------------------------
+//
+// `ws` writes every frame at once (header and payload in one `writev`), so 100 replies produced while handling one
+// TCP chunk cost 100 syscalls: that was 40-84 % of the server's CPU (docs/benchmarks.md). The first send of a tick
+// corks the net.Socket and a `process.nextTick` uncorks it, so the burst leaves in one `writev`. Latency does not
+// move: the uncork runs before the event loop waits for I/O again. `_socket` is not public `ws` API, so it is
+// feature-tested: without it (another `ws` version) every frame is simply written as it is sent.
+
+interface Corkable {
+  readonly writableCorked: number;
+  readonly destroyed: boolean;
+  cork(): void;
+  uncork(): void;
+}
+
+function netSocketOf(ws: WebSocket): Corkable | undefined {
+  const socket = (ws as unknown as { _socket?: Partial<Socket> })._socket;
+  return socket &&
+    typeof socket.cork === 'function' &&
+    typeof socket.uncork === 'function' &&
+    typeof socket.writableCorked === 'number'
+    ? (socket as Corkable)
+    : undefined;
+}
+
+function uncork(socket: Corkable): void {
+  socket.uncork();
+}
+
+// --- Fan-out cache -------------------------------------------------------------------------------------------
+//
+// A fan-out hands the same payload string to N connections in a row. Sending it as a string makes every
+// connection frame the channel (a new string) and UTF-8-encode the message again. So the framed UTF-8 bytes of
+// the last (channel, text) pair are kept, and from the second send of the same pair on, the same Buffer goes to
+// every socket (`ws` sends a Buffer with `binary: false` as a text frame without touching it). Strings are
+// immutable and compared by value, so a hit is always the right frame; the first send of a pair stays a plain
+// string send (an echo never pays for the Buffer). The cache holds one entry and is emptied on the next tick, so
+// a big message is not kept alive past the burst that sends it.
+
+let lastChannel = '';
+let lastText: string | undefined;
+let lastFrame: Buffer | undefined;
+let clearScheduled = false;
+
+function clearFrameCache(): void {
+  clearScheduled = false;
+  lastText = undefined;
+  lastFrame = undefined;
+}
+
+/** The frame to send for (channel, text): a Buffer when it is worth reusing, else the framed string. */
+function textFrame(channel: string, text: string): Buffer | string {
+  if (text === lastText && channel === lastChannel) {
+    // biome-ignore lint/suspicious/noAssignInExpressions: build once, on the second send of the same pair
+    return (lastFrame ??= encodeTextFrameBuffer(channel, text));
+  }
+  lastChannel = channel;
+  lastText = text;
+  lastFrame = undefined;
+  if (!clearScheduled) {
+    clearScheduled = true;
+    process.nextTick(clearFrameCache);
+  }
+  return channel === DEFAULT_CHANNEL ? `:${text}` : `${channel}:${text}`;
+}
+
+/** `<channel>:<text>` as UTF-8 in one Buffer, written in one pass (no intermediate string). */
+export function encodeTextFrameBuffer(channel: string, text: string): Buffer {
+  const prefix = channel === DEFAULT_CHANNEL ? 0 : channel.length;
+  const out = Buffer.allocUnsafe(prefix + 1 + Buffer.byteLength(text, 'utf8'));
+  // Channel names are ASCII (CHANNEL_PATTERN).
+  if (prefix) out.write(channel, 0, 'latin1');
+  out[prefix] = COLON;
+  out.write(text, prefix + 1, 'utf8');
+  return out;
+}
+
+/**
+ * `<u8 channel length><channel><bytes>` in one Buffer: no zero fill (every byte is written) and one copy of the
+ * payload (src/frame.ts's `encodeBinaryFrame` must run in browsers and allocates a zeroed Uint8Array above 4 KiB).
+ */
+export function encodeBinaryFrameBuffer(channel: string, bytes: Uint8Array): Buffer {
+  const prefix = channel === DEFAULT_CHANNEL ? 0 : channel.length;
+  const out = Buffer.allocUnsafe(1 + prefix + bytes.byteLength);
+  out[0] = prefix;
+  if (prefix) out.write(channel, 1, 'latin1');
+  out.set(bytes, 1 + prefix);
+  return out;
+}
+
+const TEXT = { binary: false } as const;
+const BINARY = { binary: true } as const;
+
+// --- Pings ---------------------------------------------------------------------------------------------------
+
+/** One timer for every connection pinged at the same interval (a timer and its closure per socket otherwise). */
+class PingSweep {
+  readonly #members = new Set<NodeServerSocket>();
+  readonly #intervalMs: number;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(intervalMs: number) {
+    this.#intervalMs = intervalMs;
+  }
+
+  add(member: NodeServerSocket): void {
+    this.#members.add(member);
+    if (!this.#timer) {
+      this.#timer = setInterval(() => this.#sweep(), this.#intervalMs);
+      this.#timer.unref?.();
+    }
+  }
+
+  delete(member: NodeServerSocket): void {
+    this.#members.delete(member);
+    if (this.#members.size === 0 && this.#timer) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      sweeps.delete(this.#intervalMs);
+    }
+  }
+
+  #sweep(): void {
+    for (const member of this.#members) member.ping();
+  }
+}
+
+const sweeps = new Map<number, PingSweep>();
+
+function sweepFor(intervalMs: number): PingSweep {
+  let sweep = sweeps.get(intervalMs);
+  if (!sweep) {
+    sweep = new PingSweep(intervalMs);
+    sweeps.set(intervalMs, sweep);
+  }
+  return sweep;
+}
+
+// --- The binding -----------------------------------------------------------------------------------------------
+
+class NodeServerSocket implements RawServerSocket {
+  readonly #ws: WebSocket;
+  readonly #net: Corkable | undefined;
+  connection: WebSocketServerConnection | undefined;
+  /** Set by a pong, cleared by each ping; a peer still unset at the next sweep is dead. */
+  alive = true;
+  sweep: PingSweep | undefined;
+
+  constructor(ws: WebSocket) {
+    this.#ws = ws;
+    this.#net = netSocketOf(ws);
+  }
+
+  get bufferedAmount(): number {
+    return this.#ws.bufferedAmount;
+  }
+
+  sendText(channel: string, text: string): void {
+    this.#cork();
+    const frame = textFrame(channel, text);
+    if (typeof frame === 'string') this.#ws.send(frame);
+    else this.#ws.send(frame, TEXT);
+  }
+
+  sendBinary(channel: string, bytes: Uint8Array): void {
+    this.#cork();
+    this.#ws.send(encodeBinaryFrameBuffer(channel, bytes), BINARY);
+  }
+
+  close(code: number, reason: string): void {
+    this.#ws.close(code, reason);
+  }
+
+  terminate(): void {
+    this.#ws.terminate();
+  }
+
+  ping(): void {
+    if (!this.alive) {
+      this.connection?.terminate(CloseCode.HeartbeatTimeout, 'no pong within the ping interval');
+      return;
+    }
+    this.alive = false;
+    this.#ws.ping();
+  }
+
+  #cork(): void {
+    const net = this.#net;
+    // Only the first send of a tick corks (a socket corked by someone else is left to them).
+    if (net && net.writableCorked === 0 && !net.destroyed) {
+      net.cork();
+      process.nextTick(uncork, net);
+    }
+  }
+}
+
+function onMessage(this: OwnedWebSocket, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+  const connection = this[OWNER]?.connection;
+  if (!connection) return;
+  const bytes = Array.isArray(data)
+    ? Buffer.concat(data)
+    : data instanceof ArrayBuffer
+      ? Buffer.from(data)
+      : data;
+  if (isBinary) connection.receiveBinary(bytes);
+  else connection.receiveText(bytes.toString('utf8'));
+}
+
+function onPong(this: OwnedWebSocket): void {
+  const owner = this[OWNER];
+  if (owner) owner.alive = true;
+}
+
+function onClose(this: OwnedWebSocket, code: number, reason: Buffer): void {
+  const owner = this[OWNER];
+  if (!owner) return;
+  owner.sweep?.delete(owner);
+  owner.connection?.receiveClose(
+    code || CloseCode.Abnormal,
+    reason.toString('utf8'),
+    code !== CloseCode.Abnormal,
+  );
+}
+
+function onError(): void {
+  // `ws` closes the socket with the right code (1002, 1007, 1009) after an error and then emits 'close'.
+}
+
 export function acceptNodeWebSocket(
   socket: WebSocket,
   request: ConnectionRequest,
   options: NodeWebSocketOptions,
 ): ServerConnection {
-  const connection = new WebSocketServerConnection(
-    {
-      get bufferedAmount() {
-        return socket.bufferedAmount;
-      },
-      send: (data) => socket.send(data),
-      close: (code, reason) => socket.close(code, reason),
-      terminate: () => socket.terminate(),
-    },
-    request,
-    options.limits,
-  );
-  socket.on('message', (data, isBinary) => {
-    const bytes = Array.isArray(data)
-      ? Buffer.concat(data)
-      : data instanceof ArrayBuffer
-        ? Buffer.from(data)
-        : data;
-    if (isBinary) connection.receiveBinary(bytes);
-    else connection.receiveText(bytes.toString('utf8'));
-  });
-  let alive = true;
-  let timer: ReturnType<typeof setInterval> | undefined;
+  const owned = socket as OwnedWebSocket;
+  const raw = new NodeServerSocket(socket);
+  const connection = new WebSocketServerConnection(raw, request, options.limits);
+  raw.connection = connection;
+  owned[OWNER] = raw;
+  socket.on('message', onMessage);
   if (options.pingIntervalMs > 0) {
-    socket.on('pong', () => {
-      alive = true;
-    });
-    timer = setInterval(() => {
-      if (!alive) {
-        connection.terminate(CloseCode.HeartbeatTimeout, 'no pong within the ping interval');
-        return;
-      }
-      alive = false;
-      socket.ping();
-    }, options.pingIntervalMs);
-    timer.unref?.();
+    socket.on('pong', onPong);
+    raw.sweep = sweepFor(options.pingIntervalMs);
+    raw.sweep.add(raw);
   }
-  socket.on('close', (code, reason) => {
-    if (timer) clearInterval(timer);
-    connection.receiveClose(code || CloseCode.Abnormal, reason.toString('utf8'), code !== CloseCode.Abnormal);
-  });
-  socket.on('error', () => {
-    // `ws` closes the socket with the right code (1002, 1007, 1009) after an error and then emits 'close'.
-  });
+  socket.on('close', onClose);
+  socket.on('error', onError);
   return connection;
 }

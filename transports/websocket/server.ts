@@ -5,7 +5,7 @@
 import { CloseCode } from '../../src/close-codes.ts';
 import { ConnectionCore, normalizeClose, waitForDrain } from '../../src/connection-core.ts';
 import { SwitchyardError } from '../../src/errors.ts';
-import { decodeBinaryFrame, decodeTextFrame, encodeBinaryFrame, encodeTextFrame } from '../../src/frame.ts';
+import { decodeBinaryFrame, decodeTextFrame } from '../../src/frame.ts';
 import type {
   ConnectionRequest,
   Payload,
@@ -18,10 +18,17 @@ import type {
 import { payloadByteLength } from '../../src/utf8.ts';
 import { WEBSOCKET_CAPABILITIES } from './client.ts';
 
-/** What a runtime binding must provide for one accepted socket. */
+/**
+ * What a runtime binding must provide for one accepted socket. The binding frames the channel itself
+ * (`encodeTextFrame` / `encodeBinaryFrame` of src/frame.ts) so that it can use what its runtime offers: the Node
+ * binding encodes straight into a Buffer and reuses one framed Buffer for a fan-out of the same message.
+ */
 export interface RawServerSocket {
   readonly bufferedAmount: number;
-  send(data: string | Uint8Array): void;
+  /** Sends `<channel>:<text>` as one text frame. */
+  sendText(channel: string, text: string): void;
+  /** Sends `<u8 channel length><channel><bytes>` as one binary frame. */
+  sendBinary(channel: string, bytes: Uint8Array): void;
   close(code: number, reason: string): void;
   /** Drop the TCP connection without a handshake (dead or hostile peers). */
   terminate(): void;
@@ -118,9 +125,8 @@ export class WebSocketServerConnection implements ServerConnection {
     if (options?.reliable === false && this.#socket.bufferedAmount > this.#limits.highWaterMark) {
       return Promise.resolve();
     }
-    this.#socket.send(
-      typeof data === 'string' ? encodeTextFrame(channel, data) : encodeBinaryFrame(channel, data),
-    );
+    if (typeof data === 'string') this.#socket.sendText(channel, data);
+    else this.#socket.sendBinary(channel, data);
     return waitForDrain(
       () => this.#socket.bufferedAmount,
       this.#limits.highWaterMark,
