@@ -73,6 +73,9 @@ export function alreadySent(): Response {
   return response;
 }
 
+/** Bytes in Node's buffer for a response up to which writing goes on (see `NodeEventSink.write`). */
+const OUTGOING_LIMIT = 128 * 1024;
+
 function pumpOwner(sink: NodeEventSink): void {
   sink.flushNow();
 }
@@ -90,9 +93,11 @@ export class NodeEventSink implements EventSink {
   constructor(res: ServerResponse) {
     this.#res = res;
     res.writeHead(200, EVENT_STREAM_HEADERS);
-    // 'drain' continues on setImmediate, as a hand-written server does: a socket that drains synchronously
-    // emits 'drain' from process.nextTick, and refilling right there would starve the other connections.
-    res.on('drain', () => setImmediate(drainedOwner, this));
+    res.socket?.setNoDelay(true);
+    // Refilled at once on 'drain' (continuing on setImmediate instead let the socket idle for a whole turn of
+    // the event loop per chunk: 100 streams then moved 1-2k events/s). Other connections are not starved:
+    // a refill stops at OUTGOING_LIMIT and the app's sends stop at the high-water mark.
+    res.on('drain', () => drainedOwner(this));
     res.on('close', () => {
       if (!this.#ended) this.owner?.lost(this);
     });
@@ -104,7 +109,10 @@ export class NodeEventSink implements EventSink {
 
   write(text: string): boolean {
     if (this.aborted) return true;
-    return this.#res.write(text);
+    // Over the socket's own 16 KiB mark Node asks to wait for 'drain', i.e. for its buffer to be empty; waiting
+    // that long leaves the socket idle while the next chunk is built. Up to OUTGOING_LIMIT keeps it busy,
+    // and bounds what sits in Node's buffer (bytes the session already counts as written).
+    return this.#res.write(text) || this.#res.writableLength < OUTGOING_LIMIT;
   }
 
   requestFlush(): void {
