@@ -105,7 +105,6 @@ function sameSecret(a: string, b: string): boolean {
 }
 
 interface StoredEvent {
-  readonly seq: number;
   readonly text: string;
   /** UTF-8 size of `text`, what the socket will carry. */
   readonly bytes: number;
@@ -295,7 +294,7 @@ class SseSession implements ServerConnection, SinkOwner {
         text += event.text;
         bytes += event.bytes;
       }
-      this.#writtenSeq = this.#events[to - 1]!.seq;
+      this.#writtenSeq = this.#firstSeq + (to - 1 - this.#head);
       if (!sink.write(text)) {
         // Taken, but the socket is behind: the bytes count as buffered until the sink drains.
         this.#waiting = true;
@@ -361,7 +360,7 @@ class SseSession implements ServerConnection, SinkOwner {
       return Promise.resolve();
     const seq = ++this.#seq;
     const event = encodeMessageEvent(channel, data, `${this.resumeKey}.${seq}`);
-    this.#events.push({ seq, text: event.text, bytes: event.bytes });
+    this.#events.push(event);
     this.#eventBytes += event.bytes;
     this.#pendingBytes += event.bytes;
     const sink = this.#sink;
