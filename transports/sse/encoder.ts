@@ -102,10 +102,11 @@ export function encodeMessageEvent(
  * A concatenation is a tree of string pieces (V8 cons strings) of several hundred bytes for a 100-byte event,
  * and events stay queued and kept for replay by the thousand per stream: converting to a number makes the
  * engine copy the string into one flat piece first (what a character-by-character scan also did), so a
- * stored event costs about its length.
+ * stored event costs about its length. Above a few hundred bytes the tree's overhead is small and the copy
+ * would cost more than it saves.
  */
 function flat(text: string): string {
-  void Number(text);
+  if (text.length < 512) void Number(text);
   return text;
 }
 
