@@ -171,6 +171,7 @@ export function createSwitchyardApp(options: SwitchyardAppOptions): SwitchyardAp
       heartbeatMs,
       admission,
       connectionRequest: (c) => connectionRequest(c, binding),
+      remoteAddress: binding.remoteAddress,
       ...(options.sseForwarder ? { forwarder: options.sseForwarder } : {}),
     }),
   );

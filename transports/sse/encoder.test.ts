@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { base64ToBytes, bytesToBase64 } from '../../src/base64.ts';
 import { decodeBatch, encodeBatch } from './batch.ts';
-import { decodePayloadData, encodePayloadData, encodeSseComment, encodeSseEvent } from './encoder.ts';
+import {
+  decodePayloadData,
+  encodeMessageEvent,
+  encodePayloadData,
+  encodeSseComment,
+  encodeSseEvent,
+} from './encoder.ts';
 
 describe('SSE encoder on bytes', () => {
   it('writes event, id, retry and data lines in order, ending with a blank line', () => {
@@ -57,6 +63,25 @@ describe('SSE encoder on bytes', () => {
       expect(base64ToBytes(expected)).toEqual(input);
     }
   });
+
+  it.each([
+    ['ASCII', 'hello'],
+    ['line breaks, quotes and NUL', 'a\nb\r"c\\\u0000'],
+    ['2- and 3-byte characters', 'é€ and ü'],
+    ['an emoji (surrogate pair)', 'x😀y'],
+    ['lone surrogates (JSON escapes them)', '\ud800a\udc00'],
+    ['U+2028 and U+2029 (not SSE line breaks)', 'a\u2028b\u2029c'],
+  ])(
+    'builds a message event the same as the generic encoder, with its exact UTF-8 size: %s',
+    (_name, text) => {
+      for (const data of [text, new TextEncoder().encode(text)]) {
+        const payload = encodePayloadData('ch', data);
+        const event = encodeMessageEvent('ch', data, 'key.7');
+        expect(event.text).toBe(encodeSseEvent({ event: payload.event, id: 'key.7', data: payload.data }));
+        expect(event.bytes).toBe(new TextEncoder().encode(event.text).byteLength);
+      }
+    },
+  );
 
   it('rejects malformed payload data with ERR_INVALID_FRAME', () => {
     for (const [event, data] of [

@@ -194,6 +194,92 @@ describe('SSE rung over HTTP', () => {
     expect(response.status).toBe(413);
   });
 
+  it('refuses a streamed body (no Content-Length) that runs over the batch cap with 413, applying nothing', async () => {
+    await start({ maxMessageBytes: 1000 });
+    const { stream, session } = await openSession();
+    await until(() => connections.length === 1, 'connection');
+    // A valid first frame, then more than the 1 MiB cap in chunks: the cap is only seen while reading.
+    const first = encodeBatch([{ kind: 'message', channel: '', data: 'must not arrive' }]);
+    const chunk = new Uint8Array(64 * 1024);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent === 0) controller.enqueue(first);
+        else if (sent > 1024 * 1024 + 2 * chunk.byteLength) return controller.close();
+        else controller.enqueue(chunk);
+        sent += sent === 0 ? first.byteLength : chunk.byteLength;
+      },
+    });
+    const response = await fetch(session.postUrl, {
+      method: 'POST',
+      body,
+      duplex: 'half',
+      headers: { authorization: `Bearer ${session.secret}`, 'x-switchyard-batch': '1' },
+    } as RequestInit);
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({ error: 'ERR_MESSAGE_TOO_BIG', closeCode: 1009 });
+    await until(() => stream.events.some((e) => e.event === 'close'), 'close event');
+    expect(JSON.parse(stream.events.find((e) => e.event === 'close')!.data)).toMatchObject({ code: 1009 });
+    expect(received).toEqual([]);
+    expect(connections[0]!.state).toBe('closed');
+  });
+
+  it('holds sends at the high-water mark for a client that does not read, then delivers all, in order', async () => {
+    const highWaterMark = 64 * 1024;
+    await start({ highWaterMark });
+    // A client that reads the session event and then stops reading: the socket fills up.
+    const controller = new AbortController();
+    const response = await fetch(`${server!.url}/rt/sse`, {
+      headers: { accept: 'text/event-stream' },
+      signal: controller.signal,
+    });
+    const reader = response.body!.getReader();
+    let head = '';
+    while (!head.includes('event: session')) head += new TextDecoder().decode((await reader.read()).value);
+    await until(() => connections.length === 1, 'connection');
+    const connection = connections[0]!;
+    const pad = 'x'.repeat(1000);
+    let count = 0;
+    let blocked: Promise<void> | undefined;
+    while (!blocked && count < 50_000) {
+      const sending = connection.send(`${count++}:${pad}`);
+      if (connection.bufferedAmount > highWaterMark) blocked = sending;
+      else await sending;
+      // Let the writes of this burst reach the socket (drains continue on setImmediate).
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(blocked).toBeDefined();
+    let released = false;
+    void blocked!.then(() => {
+      released = true;
+    });
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(released).toBe(false);
+    expect(connection.bufferedAmount).toBeGreaterThan(highWaterMark);
+    // The client reads again: everything arrives once, in order, and the held send is released.
+    const decoder = new TextDecoder();
+    let text = head;
+    const indexes: number[] = [];
+    let at = 0;
+    while (indexes.length < count) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+      for (let end = text.indexOf('\n\n', at); end >= 0; end = text.indexOf('\n\n', at)) {
+        const block = text.slice(at, end);
+        at = end + 2;
+        const data = /^event: t\nid: [\w-]+\.\d+\ndata: :(.*)$/.exec(block)?.[1];
+        if (data !== undefined) indexes.push(Number((JSON.parse(data) as string).split(':')[0]));
+      }
+      text = text.slice(at);
+      at = 0;
+    }
+    await blocked;
+    expect(indexes).toEqual(Array.from({ length: count }, (_, i) => i));
+    expect(connection.state).toBe('open');
+    controller.abort();
+  });
+
   it('applies a retried batch once (same batch number)', async () => {
     await start();
     const { session } = await openSession();

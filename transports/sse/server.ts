@@ -6,7 +6,7 @@
  */
 import type { Context } from 'hono';
 import { Hono } from 'hono';
-import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
+import { streamSSE } from 'hono/streaming';
 import { type Admission, refusalResponse } from '../../src/admission.ts';
 import { bytesToBase64url } from '../../src/base64.ts';
 import { CloseCode } from '../../src/close-codes.ts';
@@ -22,10 +22,9 @@ import type {
   ServerTransportLimits,
   TransportState,
 } from '../../src/transport.ts';
-import { utf8Length } from '../../src/utf8.ts';
 import { decodeBatch } from './batch.ts';
 import {
-  encodePayloadData,
+  encodeMessageEvent,
   encodeSseComment,
   encodeSseEvent,
   SSE_CAPABILITIES,
@@ -39,6 +38,15 @@ import {
   type SseBatchResult,
   type SseForwarder,
 } from './forward.ts';
+import {
+  alreadySent,
+  type EventSink,
+  NodeEventSink,
+  nodeEnv,
+  readNodeBody,
+  type SinkOwner,
+  WebEventSink,
+} from './sink.ts';
 
 export interface SseRoutesOptions {
   readonly onConnection: ConnectionHandler;
@@ -46,6 +54,11 @@ export interface SseRoutesOptions {
   readonly heartbeatMs: number;
   readonly admission: Admission;
   readonly connectionRequest: (c: Context) => ConnectionRequest;
+  /**
+   * The client's address (what `connectionRequest(c).ip` says), for upstream POSTs: they need only that, and
+   * copying every header per POST is a cost of its own. Default: `connectionRequest(c).ip`.
+   */
+  readonly remoteAddress?: (c: Context) => string;
   /** How long a session waits for its event stream to come back (`Last-Event-ID`). Default 15 s. */
   readonly resumeGraceMs?: number;
   /** Events kept for replay after a dropped stream, in bytes (at least the high-water mark). Default 2 MiB. */
@@ -92,7 +105,6 @@ function sameSecret(a: string, b: string): boolean {
 }
 
 interface StoredEvent {
-  readonly seq: number;
   readonly text: string;
   /** UTF-8 size of `text`, what the socket will carry. */
   readonly bytes: number;
@@ -100,7 +112,7 @@ interface StoredEvent {
 
 type SessionSettings = Required<Pick<SseRoutesOptions, 'resumeGraceMs' | 'replayBytes'>>;
 
-class SseSession implements ServerConnection {
+class SseSession implements ServerConnection, SinkOwner {
   readonly id: string;
   /** 256 bits; authorises upstream POSTs. Sent once, in the `session` event, never in a URL. */
   readonly secret = randomToken(32);
@@ -126,17 +138,20 @@ class SseSession implements ServerConnection {
   #eventBytes = 0;
   #seq = 0;
   #writtenSeq = 0;
+  /** Bytes not yet taken by the socket: queued events plus a write the sink has not drained yet. */
   #pendingBytes = 0;
-  #stream: SSEStreamingApi | undefined;
-  #streamEnded: (() => void) | undefined;
-  /** The stream a pump loop runs for; a loop stuck on a replaced stream must not block the new one. */
-  #pumpStream: SSEStreamingApi | undefined;
+  #sink: EventSink | undefined;
+  /** The sink took a write it could not pass on at once (`#inflightBytes` of it): wait for `drained`. */
+  #waiting = false;
+  #inflightBytes = 0;
+  /** A flush was asked of the sink and has not run yet (sends of one burst leave together). */
+  #flushRequested = false;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
   #closeEvent: string | undefined;
   #closing: { code: number; reason: string } | undefined;
   #closeWritten = false;
   /** Sends waiting for `bufferedAmount` to fall to the high-water mark; woken by the pump, not by polling. */
-  #drainWaiters: { resolve: () => void; reject: (error: SwitchyardError) => void }[] = [];
+  #drainWaiters: { resolve: () => void; reject: (error: SwitchyardError) => void }[] | undefined;
   lastBatch = 0;
 
   constructor(
@@ -172,30 +187,24 @@ class SseSession implements ServerConnection {
     return `${this.resumeKey}.0`;
   }
 
-  /** Attaches an event stream; replays what came after `afterSeq`. Resolves when the stream must end. */
-  attach(stream: SSEStreamingApi, afterSeq: number): Promise<void> {
-    const previous = this.#stream;
+  /** Attaches an event stream and replays what came after `afterSeq`; the session ends the sink when done. */
+  attach(sink: EventSink, afterSeq: number): void {
+    const previous = this.#sink;
     this.#detach();
-    // Aborting cancels the old response, which also releases a pump blocked writing to a dead socket.
+    // Cutting the old response also releases a write blocked on a dead socket.
     previous?.abort();
     if (this.#graceTimer) clearTimeout(this.#graceTimer);
     this.#graceTimer = undefined;
-    this.#stream = stream;
+    this.#sink = sink;
+    sink.owner = this;
     this.#writtenSeq = afterSeq;
     this.#pendingBytes = 0;
     for (let i = this.#indexOf(afterSeq + 1); i < this.#events.length; i++)
       this.#pendingBytes += this.#events[i]!.bytes;
     this.#releaseWaiters();
-    const ended = new Promise<void>((resolve) => {
-      this.#streamEnded = resolve;
-    });
-    stream.onAbort(() => {
-      if (this.#stream === stream) this.#lost();
-    });
-    // The client may have gone while the stream was being set up: onAbort would never fire then.
-    if (stream.aborted) this.#lost();
-    else void this.#pump(stream);
-    return ended;
+    // The client may have gone while the stream was being set up: `lost` would never come then.
+    if (sink.aborted) this.#lost();
+    else this.#pump();
   }
 
   /** True when everything after `afterSeq` is still stored. */
@@ -204,8 +213,34 @@ class SseSession implements ServerConnection {
   }
 
   writeComment(text: string): void {
-    if (this.#stream && this.#pendingBytes === 0 && !this.#pumpStream)
-      void this.#stream.write(encodeSseComment(text));
+    const sink = this.#sink;
+    if (!sink || this.#pendingBytes !== 0 || this.#waiting || this.#flushRequested) return;
+    if (!sink.write(encodeSseComment(text))) this.#waiting = true;
+  }
+
+  flush(): void {
+    this.#flushRequested = false;
+    this.#pump();
+  }
+
+  drained(sink: EventSink): void {
+    if (sink !== this.#sink || !this.#waiting) return;
+    this.#waiting = false;
+    this.#pendingBytes = Math.max(0, this.#pendingBytes - this.#inflightBytes);
+    this.#inflightBytes = 0;
+    this.#evict();
+    this.#releaseWaiters();
+    this.#pump();
+  }
+
+  lost(sink: EventSink): void {
+    if (sink === this.#sink) this.#lost();
+  }
+
+  #requestFlush(sink: EventSink): void {
+    if (this.#waiting || this.#flushRequested) return;
+    this.#flushRequested = true;
+    sink.requestFlush();
   }
 
   #indexOf(seq: number): number {
@@ -222,51 +257,62 @@ class SseSession implements ServerConnection {
   }
 
   #detach(): void {
-    const end = this.#streamEnded;
-    this.#stream = undefined;
-    this.#streamEnded = undefined;
-    end?.();
+    const sink = this.#sink;
+    this.#sink = undefined;
+    this.#waiting = false;
+    this.#inflightBytes = 0;
+    if (sink) {
+      sink.owner = undefined;
+      sink.end();
+    }
   }
 
-  async #pump(stream: SSEStreamingApi): Promise<void> {
-    if (this.#pumpStream === stream) return;
-    this.#pumpStream = stream;
-    try {
-      while (this.#stream === stream && !stream.aborted) {
-        const from = this.#indexOf(this.#writtenSeq + 1);
-        if (from >= this.#events.length) {
-          if (this.#closing && this.#closeEvent !== undefined && !this.#closeWritten) {
-            this.#closeWritten = true;
-            await stream.write(this.#closeEvent);
-            this.#finish(this.#closing.code, this.#closing.reason, true);
+  /** Writes what is queued while the sink takes it; then the `close` event if the session is closing. */
+  #pump(): void {
+    const sink = this.#sink;
+    if (!sink || this.#waiting || sink.aborted) return;
+    for (;;) {
+      const from = this.#indexOf(this.#writtenSeq + 1);
+      if (from >= this.#events.length) {
+        const closing = this.#closing;
+        if (!closing || this.#closeEvent === undefined) return;
+        if (!this.#closeWritten) {
+          this.#closeWritten = true;
+          if (!sink.write(this.#closeEvent)) {
+            this.#waiting = true; // `drained` comes back here and finishes
+            return;
           }
-          break;
         }
-        const to = Math.min(this.#events.length, from + EVENTS_PER_WRITE);
-        let text = '';
-        let bytes = 0;
-        for (let i = from; i < to; i++) {
-          const event = this.#events[i]!;
-          text += event.text;
-          bytes += event.bytes;
-        }
-        const lastSeq = this.#events[to - 1]!.seq;
-        await stream.write(text);
-        if (this.#stream !== stream || stream.aborted) break;
-        this.#writtenSeq = lastSeq;
-        this.#pendingBytes = Math.max(0, this.#pendingBytes - bytes);
-        this.#evict();
-        this.#releaseWaiters();
+        this.#finish(closing.code, closing.reason, true);
+        return;
       }
-    } finally {
-      if (this.#pumpStream === stream) this.#pumpStream = undefined;
+      const to = Math.min(this.#events.length, from + EVENTS_PER_WRITE);
+      let text = '';
+      let bytes = 0;
+      for (let i = from; i < to; i++) {
+        const event = this.#events[i]!;
+        text += event.text;
+        bytes += event.bytes;
+      }
+      this.#writtenSeq = this.#firstSeq + (to - 1 - this.#head);
+      if (!sink.write(text)) {
+        // Taken, but the socket is behind: the bytes count as buffered until the sink drains.
+        this.#waiting = true;
+        this.#inflightBytes = bytes;
+        return;
+      }
+      this.#pendingBytes = Math.max(0, this.#pendingBytes - bytes);
+      this.#evict();
+      this.#releaseWaiters();
+      // A woken sender may have queued more and closed or replaced the stream meanwhile.
+      if (this.#sink !== sink || this.#waiting || sink.aborted) return;
     }
   }
 
   #releaseWaiters(): void {
-    if (this.#drainWaiters.length === 0 || this.#pendingBytes > this.#limits.highWaterMark) return;
     const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
+    if (waiters === undefined || this.#pendingBytes > this.#limits.highWaterMark) return;
+    this.#drainWaiters = undefined;
     for (const waiter of waiters) waiter.resolve();
   }
 
@@ -312,17 +358,18 @@ class SseSession implements ServerConnection {
     }
     if (options?.reliable === false && this.#pendingBytes > this.#limits.highWaterMark)
       return Promise.resolve();
-    const payload = encodePayloadData(channel, data);
     const seq = ++this.#seq;
-    const text = encodeSseEvent({ event: payload.event, id: `${this.resumeKey}.${seq}`, data: payload.data });
-    // Text payloads are JSON-escaped but keep non-ASCII characters: count what the socket will carry.
-    const bytes = utf8Length(text);
-    this.#events.push({ seq, text, bytes });
-    this.#eventBytes += bytes;
-    this.#pendingBytes += bytes;
-    if (this.#stream) void this.#pump(this.#stream);
+    const event = encodeMessageEvent(channel, data, `${this.resumeKey}.${seq}`);
+    this.#events.push(event);
+    this.#eventBytes += event.bytes;
+    this.#pendingBytes += event.bytes;
+    const sink = this.#sink;
+    if (sink) this.#requestFlush(sink);
     if (this.#pendingBytes <= this.#limits.highWaterMark) return SENT;
-    return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
+    return new Promise((resolve, reject) => {
+      this.#drainWaiters ??= [];
+      this.#drainWaiters.push({ resolve, reject });
+    });
   }
 
   /** Queued events go out first, then the `close` event; a client that does not read is cut off after a bound. */
@@ -332,14 +379,17 @@ class SseSession implements ServerConnection {
     this.#core.state = 'closing';
     this.#closing = normalized;
     this.#closeEvent = encodeSseEvent({ event: SseEventName.close, data: JSON.stringify(normalized) });
-    const stream = this.#stream;
-    if (!stream) {
+    const sink = this.#sink;
+    if (!sink) {
       this.#finish(normalized.code, normalized.reason, false);
       return;
     }
-    void this.#pump(stream);
+    // Like a send: on Node after this tick, so that the answer to a POST that ends the session (413, 400)
+    // is written before the close event that follows it.
+    this.#requestFlush(sink);
+    if (this.state === 'closed') return;
     const timer = setTimeout(() => {
-      this.#stream?.abort();
+      this.#sink?.abort();
       this.#finish(normalized.code, normalized.reason, false);
     }, CLOSE_TIMEOUT_MS);
     (timer as { unref?: () => void }).unref?.();
@@ -351,17 +401,21 @@ class SseSession implements ServerConnection {
     if (!this.#core.markClosed(code, reason, wasClean)) return;
     this.#onGone();
     const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    const error = new SwitchyardError('ERR_CLOSED', `connection closed (${code}) before its queue drained`);
-    for (const waiter of waiters) waiter.reject(error);
+    this.#drainWaiters = undefined;
+    if (waiters) {
+      const error = new SwitchyardError('ERR_CLOSED', `connection closed (${code}) before its queue drained`);
+      for (const waiter of waiters) waiter.reject(error);
+    }
     this.#events = [];
     this.#eventBytes = 0;
-    const stream = this.#stream;
+    const sink = this.#sink;
     const closeEvent = this.#closeEvent;
-    if (stream && closeEvent && !this.#closeWritten) {
+    if (sink && closeEvent && !this.#closeWritten) {
       this.#closeWritten = true;
-      void stream.write(closeEvent).finally(() => this.#detach());
-    } else this.#detach();
+      sink.write(closeEvent);
+    }
+    // Ends the response after what was written (the close event included).
+    this.#detach();
   }
 
   on<K extends keyof ServerConnectionEvents>(
@@ -400,11 +454,40 @@ async function readBody(request: Request, max: number): Promise<Uint8Array | nul
   return out;
 }
 
-/** `streamSSE` with the proxy-proof headers (it sets its own `Cache-Control`, so they are applied after). */
-function eventStream(c: Context, run: (stream: SSEStreamingApi) => Promise<void>): Response {
-  const response = streamSSE(c, run);
+/**
+ * Opens the event stream and runs `run` on it; the response ends when `run`'s sink is ended. On Node the
+ * events are written straight to the `ServerResponse`; elsewhere through `streamSSE`, with the proxy-proof
+ * headers (it sets its own `Cache-Control`, so they are applied after). Nothing here keeps `c` alive.
+ */
+function eventStream(c: Context, run: (sink: EventSink) => void): Response {
+  const node = nodeEnv(c);
+  if (node) {
+    const sink = new NodeEventSink(node.outgoing);
+    try {
+      run(sink);
+    } catch (error) {
+      console.error(error);
+      sink.end();
+    }
+    return alreadySent();
+  }
+  const response = streamSSE(
+    c,
+    (stream) =>
+      new Promise<void>((resolve) => {
+        run(new WebEventSink(stream, resolve));
+      }),
+  );
   for (const [k, v] of Object.entries(SSE_HEADERS)) response.headers.set(k, v);
   return response;
+}
+
+/** Writes one text and ends the stream (a tombstone or a refused resume). */
+function writeAndEnd(text: string): (sink: EventSink) => void {
+  return (sink) => {
+    sink.write(text);
+    sink.end();
+  };
 }
 
 /** The post URL as a reference relative to the stream URL: right behind TLS-terminating and path-rewriting proxies. */
@@ -460,14 +543,15 @@ export function createSseRoutes(options: SseRoutesOptions): Hono {
     if (!(c.req.header('accept') ?? '').includes('text/event-stream')) {
       return batchResponse(c, refused(404, 'ERR_UNKNOWN_SESSION', reason, CloseCode.UnknownSession));
     }
-    return eventStream(c, async (stream) => {
-      await stream.write(
+    return eventStream(
+      c,
+      writeAndEnd(
         encodeSseEvent({
           event: SseEventName.close,
           data: JSON.stringify({ code: CloseCode.UnknownSession, reason }),
         }),
-      );
-    });
+      ),
+    );
   };
 
   app.get('/', async (c) => {
@@ -490,9 +574,7 @@ export function createSseRoutes(options: SseRoutesOptions): Hono {
       const seq = /^\d{1,15}$/.test(seqText) ? Number(seqText) : -1;
       const tombstone = dot > 0 ? tombstones.get(lastEventId.slice(0, dot)) : undefined;
       if (tombstone !== undefined && (c.req.header('accept') ?? '').includes('text/event-stream')) {
-        return eventStream(c, async (stream) => {
-          await stream.write(tombstone);
-        });
+        return eventStream(c, writeAndEnd(tombstone));
       }
       if (session?.state !== 'open') return unknownSession(c);
       if (!session.canResumeFrom(seq)) {
@@ -500,9 +582,9 @@ export function createSseRoutes(options: SseRoutesOptions): Hono {
         session.close(CloseCode.UnknownSession, 'events after Last-Event-ID are no longer available');
         return unknownSession(c);
       }
-      return eventStream(c, async (stream) => {
-        await stream.write(`: switchyard resume\n\n`);
-        await session.attach(stream, seq);
+      return eventStream(c, (sink) => {
+        sink.write(`: switchyard resume\n\n`);
+        session.attach(sink, seq);
       });
     }
 
@@ -515,18 +597,17 @@ export function createSseRoutes(options: SseRoutesOptions): Hono {
     );
     addSession(session);
     const postUrl = relativePostUrl(c.req.url, session.id);
-    return eventStream(c, async (stream) => {
+    return eventStream(c, (sink) => {
       // An initial comment makes proxies flush headers at once; `retry` speeds up EventSource's reconnect.
-      await stream.write(`: switchyard\nretry: 1000\n\n`);
-      await stream.write(
-        encodeSseEvent({
+      sink.write(
+        `: switchyard\nretry: 1000\n\n${encodeSseEvent({
           event: SseEventName.session,
           id: session.sessionEventId,
           data: JSON.stringify({ id: session.id, secret: session.secret, postUrl }),
-        }),
+        })}`,
       );
       options.onConnection(session);
-      await session.attach(stream, 0);
+      session.attach(sink, 0);
     });
   });
 
@@ -593,11 +674,17 @@ export function createSseRoutes(options: SseRoutesOptions): Hono {
     return 'status' in admitted ? admitted : applyBatch(admitted.session, admitted.batchNo, request.body);
   });
 
+  const remoteAddress = options.remoteAddress ?? ((c: Context) => options.connectionRequest(c).ip);
+  /** On Node straight from the IncomingMessage (no WHATWG Request, AbortSignal and web stream per POST). */
+  const body = (c: Context): Promise<Uint8Array | null> => {
+    const node = nodeEnv(c);
+    return node ? readNodeBody(node.incoming, maxBatchBytes) : readBody(c.req.raw, maxBatchBytes);
+  };
+
   app.post('/:session', async (c) => {
-    const request = options.connectionRequest(c);
     const refusal = await options.admission({
       request: c.req.raw,
-      ip: request.ip,
+      ip: remoteAddress(c),
       kind: 'sse',
       phase: 'post',
     });
@@ -612,13 +699,11 @@ export function createSseRoutes(options: SseRoutesOptions): Hono {
     const owner = ownerOf(batch.session);
     if (forwarder && owner !== undefined && owner !== forwarder.nodeId) {
       // The stream is on another node: hand it the batch and answer with its answer (it keeps the order).
-      const body = await readBody(c.req.raw, maxBatchBytes);
-      return batchResponse(c, await forwarder.forward(owner, { ...batch, body }));
+      return batchResponse(c, await forwarder.forward(owner, { ...batch, body: await body(c) }));
     }
     const admitted = admitBatch(batch);
     if ('status' in admitted) return batchResponse(c, admitted);
-    const body = await readBody(c.req.raw, maxBatchBytes);
-    return batchResponse(c, applyBatch(admitted.session, admitted.batchNo, body));
+    return batchResponse(c, applyBatch(admitted.session, admitted.batchNo, await body(c)));
   });
 
   return app;
