@@ -73,9 +73,11 @@ export class Client<In = unknown> {
       rememberRung === false
         ? undefined
         : (rememberRung?.memory ?? defaultRungMemory(rememberRung?.ttlMs ?? 10 * 60_000));
-    this.#topics = new Topics<In>(this.#events, options.messages, (envelope) =>
-      this.#current?.sendEnvelope(envelope, envelope.topic),
-    );
+    this.#topics = new Topics<In>(this.#events, options.messages, (envelope) => {
+      const link = this.#current;
+      link?.sendEnvelope(envelope, envelope.topic);
+      return link !== undefined;
+    });
     this.#dialer = new Dialer(
       options as ClientOptions<unknown>,
       this.#codec,

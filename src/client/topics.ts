@@ -25,6 +25,13 @@ interface TopicState {
   lastSeq: number | undefined;
   /** The server's epoch for `lastSeq`: a resume sends it, so a topic that started over is a reset, not a gap. */
   epoch: string | undefined;
+  /** A `sub` without a position went out on a link (answered or not). */
+  asked: boolean;
+  /**
+   * It went out on an earlier link that was lost before the answer: what was published from then until the
+   * next answer is unknown to this client, so that answer is reported as a reset, not taken as a baseline.
+   */
+  unanswered: boolean;
 }
 
 export class Topics<In> {
@@ -32,7 +39,7 @@ export class Topics<In> {
   readonly #events: Emitter<ClientEvents<In>>;
   readonly #schema: StandardSchemaV1<unknown, In> | undefined;
   /** Tells the server (when connected) that a topic gained its first or lost its last subscriber. */
-  readonly #send: (envelope: SubscribeEnvelope | UnsubscribeEnvelope) => void;
+  readonly #send: (envelope: SubscribeEnvelope | UnsubscribeEnvelope) => boolean;
   #validation: Promise<unknown> = Promise.resolve();
   #pendingValidations = 0;
   volatileReceived = 0;
@@ -40,7 +47,8 @@ export class Topics<In> {
   constructor(
     events: Emitter<ClientEvents<In>>,
     schema: StandardSchemaV1<unknown, In> | undefined,
-    send: (envelope: SubscribeEnvelope | UnsubscribeEnvelope) => void,
+    /** False when there is no link to send on (the next link sends every subscription anyway). */
+    send: (envelope: SubscribeEnvelope | UnsubscribeEnvelope) => boolean,
   ) {
     this.#events = events;
     this.#schema = schema;
@@ -51,9 +59,15 @@ export class Topics<In> {
     assertTopic(topic);
     let state = this.#states.get(topic);
     if (!state) {
-      state = { refs: 0, lastSeq: since, epoch: since === undefined ? undefined : epoch };
+      state = {
+        refs: 0,
+        lastSeq: since,
+        epoch: since === undefined ? undefined : epoch,
+        asked: false,
+        unanswered: false,
+      };
       this.#states.set(topic, state);
-      this.#send(this.#envelope(topic, state));
+      state.asked = this.#send(this.#envelope(topic, state));
     }
     state.refs++;
     const s = state;
@@ -78,7 +92,13 @@ export class Topics<In> {
 
   /** What a new connection sends for every followed topic: resume after the last position seen. */
   subscribeEnvelopes(): SubscribeEnvelope[] {
-    return [...this.#states].map(([topic, s]) => this.#envelope(topic, s));
+    return [...this.#states].map(([topic, s]) => {
+      if (s.lastSeq === undefined) {
+        if (s.asked) s.unanswered = true;
+        s.asked = true;
+      }
+      return this.#envelope(topic, s);
+    });
   }
 
   #envelope(topic: string, s: TopicState): SubscribeEnvelope {
@@ -103,10 +123,14 @@ export class Topics<In> {
     const state = this.#states.get(topic);
     if (!state) return;
     const hadPosition = state.lastSeq !== undefined;
+    const unanswered = state.unanswered;
     state.lastSeq = seq;
     state.epoch = epoch;
-    // A first subscription's baseline is not news; a moved position is.
-    if (hadPosition || reason !== 'subscribed') this.#events.emit('reset', { topic, seq, reason });
+    state.unanswered = false;
+    // A first subscription's baseline is not news; a moved position is, and so is a baseline that comes a link
+    // later than the subscription (what was published in between may be missing).
+    if (hadPosition || unanswered || reason !== 'subscribed')
+      this.#events.emit('reset', { topic, seq, reason });
   }
 
   #deliver(topic: string, seq: number | undefined, data: unknown): void {

@@ -1,6 +1,7 @@
 /** Unit tests of the client's pure pieces: backoff, send buffer, ladder planning, rung memory, pacing, lanes. */
 import { describe, expect, it } from 'vitest';
 import { CloseCode } from '../close-codes.ts';
+import { Emitter } from '../emitter.ts';
 import { LaneMap } from '../lanes.ts';
 import type { OfferedTransport } from '../negotiate.ts';
 import { Backoff } from './backoff.ts';
@@ -8,6 +9,8 @@ import { planLadder, rungsAbove } from './ladder.ts';
 import { Outbox, type OutboxEntry } from './outbox.ts';
 import { Pacer } from './pacer.ts';
 import { memoryRungMemory, storageRungMemory } from './rung-memory.ts';
+import { Topics } from './topics.ts';
+import type { ClientEvents } from './types.ts';
 
 describe('Backoff', () => {
   it('full jitter: each delay is in [0, min(max, base * 2^attempt))', () => {
@@ -182,5 +185,50 @@ describe('LaneMap', () => {
     expect(new LaneMap(0).channelFor('a')).toBe('');
     expect(new LaneMap(8).channelFor(undefined)).toBe('');
     expect(new LaneMap(1000).max).toBe(64);
+  });
+});
+
+describe('Topics', () => {
+  const setup = () => {
+    const events = new Emitter<ClientEvents<unknown>>();
+    const resets: { topic: string; seq: number; reason: string }[] = [];
+    events.on('reset', (r) => resets.push(r));
+    let online = true;
+    const sent: string[] = [];
+    const topics = new Topics<unknown>(events, undefined, (envelope) => {
+      if (online) sent.push(`${envelope.type} ${envelope.topic}`);
+      return online;
+    });
+    return { topics, resets, sent, offline: (v: boolean) => (online = !v) };
+  };
+
+  it('the first answer to a subscription is its baseline, not a reset', () => {
+    const { topics, resets } = setup();
+    topics.subscribe('a', undefined, undefined);
+    topics.onReset('a', 7, 'subscribed', 'e1');
+    expect(resets).toEqual([]);
+  });
+
+  it('a subscription made offline is asked on the first link: its answer is still the baseline', () => {
+    const { topics, resets, sent, offline } = setup();
+    offline(true);
+    topics.subscribe('a', undefined, undefined);
+    offline(false);
+    expect(topics.subscribeEnvelopes()).toMatchObject([{ topic: 'a', since: undefined }]);
+    topics.onReset('a', 7, 'subscribed', 'e1');
+    expect(resets).toEqual([]);
+    expect(sent).toEqual([]);
+  });
+
+  it('a subscription whose link was lost before the answer reports the later answer as a reset', () => {
+    const { topics, resets, sent } = setup();
+    topics.subscribe('a', undefined, undefined);
+    expect(sent).toEqual(['sub a']);
+    // The link is lost before the server's answer; the next link asks again, from the head.
+    expect(topics.subscribeEnvelopes()).toMatchObject([{ topic: 'a', since: undefined }]);
+    topics.onReset('a', 12, 'subscribed', 'e1');
+    expect(resets).toEqual([{ topic: 'a', seq: 12, reason: 'subscribed' }]);
+    // From then on it has a position: a later link resumes from it, quietly.
+    expect(topics.subscribeEnvelopes()).toMatchObject([{ topic: 'a', since: 12 }]);
   });
 });
