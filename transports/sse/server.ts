@@ -45,6 +45,7 @@ import {
   nodeEnv,
   readNodeBody,
   type SinkOwner,
+  SSE_HEADERS,
   WebEventSink,
 } from './sink.ts';
 
@@ -72,15 +73,7 @@ export interface SseRoutesOptions {
   readonly forwarder?: SseForwarder;
 }
 
-/**
- * Headers buffering proxies and CDNs need to pass events through at once and untouched. `Content-Encoding` is
- * deliberately absent: nothing on this path compresses (@hono/node-server does not), and a compressing proxy
- * must leave `no-transform` responses alone.
- */
-export const SSE_HEADERS: Readonly<Record<string, string>> = {
-  'Cache-Control': 'no-cache, no-transform',
-  'X-Accel-Buffering': 'no',
-};
+export { SSE_HEADERS };
 
 /** Header carrying the session secret on upstream POSTs (never the URL: URLs end up in logs). */
 export const SECRET_HEADER = 'authorization';

@@ -32,12 +32,21 @@ export interface EventSink {
   abort(): void;
 }
 
+/**
+ * Headers buffering proxies and CDNs need to pass events through at once and untouched. `Content-Encoding` is
+ * deliberately absent: nothing on this path compresses (@hono/node-server does not), and a compressing proxy
+ * must leave `no-transform` responses alone.
+ */
+export const SSE_HEADERS: Readonly<Record<string, string>> = {
+  'Cache-Control': 'no-cache, no-transform',
+  'X-Accel-Buffering': 'no',
+};
+
 /** Headers of the event stream, the same on both paths (streamSSE's own plus the proxy-proof ones). */
 export const EVENT_STREAM_HEADERS: Readonly<Record<string, string>> = {
   'Content-Type': 'text/event-stream',
-  'Cache-Control': 'no-cache, no-transform',
   Connection: 'keep-alive',
-  'X-Accel-Buffering': 'no',
+  ...SSE_HEADERS,
 };
 
 interface NodeEnv {
