@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { HolWorkload } from '../../server/demo/hol-workload.ts';
-import { type LabRun, runMetrics, type summarize, summarize as summarizeRuns } from './analyze.ts';
+import { type LabRun, runMetrics, summarize } from './analyze.ts';
 
 export const VARIANTS = {
   bulk: {},
@@ -56,7 +56,7 @@ export function replaceScenarios(previous: LabData, fresh: LabData, rerun: LabRe
     throw new Error('--replace needs the same path and workload as the data it merges into');
   }
   const runs = [...previous.runs.filter((r) => !rerun.scenarios.includes(r.scenario)), ...fresh.runs];
-  return { ...previous, runs, summaries: summarizeRuns(runs), reruns: [...(previous.reruns ?? []), rerun] };
+  return { ...previous, runs, summaries: summarize(runs), reruns: [...(previous.reruns ?? []), rerun] };
 }
 
 /** Writes `file` (gzipped when it ends in .gz) and `summary.json` beside it. */
