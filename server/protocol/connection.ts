@@ -452,24 +452,12 @@ export class ProtocolConnection {
 
   /** Hands the message to the app (by default: the hub); the outcome at once when the app answers at once. */
   #deliver(envelope: PublishEnvelope | VolatilePublishEnvelope, reliable: boolean): Maybe<PublishOutcome> {
-    const embedded = this.#settings.embeddedHub;
-    if (embedded !== undefined) {
-      // What the default `onPublish` does, minus its event object and idempotency key (the embedded hub needs
-      // neither): a `pub` without a topic is acknowledged and dropped.
-      const topic = envelope.topic;
-      if (topic === undefined) return PUBLISHED;
-      try {
-        if (reliable) embedded.publishSync(topic, envelope.data);
-        else embedded.publishVolatileSync(topic, envelope.data);
-      } catch (error) {
-        return failed(error);
-      }
-      return PUBLISHED;
-    }
+    const onPublish = this.#settings.onPublish;
+    if (onPublish === undefined) return this.#publishToHub(envelope, reliable);
     const context = this.#hookContext();
     let done: void | Promise<void>;
     try {
-      done = this.#settings.onPublish(
+      done = onPublish(
         reliable
           ? {
               connection: context.connection,
@@ -490,6 +478,32 @@ export class ProtocolConnection {
               data: envelope.data,
             },
       );
+    } catch (error) {
+      return failed(error);
+    }
+    return isPromise(done) ? done.then(() => PUBLISHED, failed) : PUBLISHED;
+  }
+
+  /**
+   * The default `onPublish`: to the hub as the client sent it (a `pub` without a topic is acknowledged and
+   * dropped). Completes at once when the hub does (the embedded one), so `pub` -> `ack` needs no promise.
+   */
+  #publishToHub(
+    envelope: PublishEnvelope | VolatilePublishEnvelope,
+    reliable: boolean,
+  ): Maybe<PublishOutcome> {
+    const topic = envelope.topic;
+    if (topic === undefined) return PUBLISHED;
+    const hub = this.#settings.hub;
+    let done: Maybe<unknown>;
+    try {
+      done = reliable
+        ? // The session and message id make the publish idempotent in a networked hub: a message re-sent to
+          // another node after a crash between the hub's write and the ack is written once.
+          hub.publish(topic, envelope.data, {
+            idempotencyKey: `${(this.#session as Session).id}/${(envelope as PublishEnvelope).id}`,
+          })
+        : hub.publishVolatile(topic, envelope.data);
     } catch (error) {
       return failed(error);
     }

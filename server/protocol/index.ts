@@ -13,10 +13,8 @@ import { DEFAULT_MAX_LANES, MAX_LANES } from '../../src/lanes.ts';
 import type { ConnectionHandler, ServerConnection } from '../../src/transport.ts';
 import { DEFAULT_LIMITS } from '../../src/transport.ts';
 import type { Hub } from '../hub/hub.ts';
-import { MemoryHub } from '../hub/memory.ts';
 import { ProtocolConnection } from './connection.ts';
 import type { OutgoingLimits } from './outgoing.ts';
-import { isPromise, type Maybe } from './serial.ts';
 import { MemorySessionStore, type Session, type SessionStore, type SessionStoreOptions } from './sessions.ts';
 
 /** What hooks learn about the connection a message came from. */
@@ -156,14 +154,9 @@ export function createProtocol(options: ProtocolOptions): Protocol {
     maxMessageBytes: options.maxMessageBytes ?? DEFAULT_LIMITS.maxMessageBytes,
     authenticate: options.authenticate,
     authorize: options.authorize,
-    onPublish: options.onPublish ?? defaultOnPublish(options.hub),
+    onPublish: options.onPublish,
     // The default publish carries its own idempotency key: a shared session store need not claim first.
     idempotentPublish: options.onPublish === undefined,
-    // Exactly the embedded hub: a subclass may have changed what `publish` does.
-    embeddedHub:
-      options.onPublish === undefined && Object.getPrototypeOf(options.hub) === MemoryHub.prototype
-        ? (options.hub as MemoryHub)
-        : undefined,
     sessions,
     helloTimeoutMs: options.helloTimeoutMs ?? 10_000,
     outgoingLimits: {
@@ -212,23 +205,6 @@ export function createProtocol(options: ProtocolOptions): Protocol {
   };
 }
 
-/**
- * Publishes to the hub, reliably or volatile as the client sent it. Returns nothing when the hub completed at
- * once (the embedded hub), so the whole `pub` -> `ack` path runs without a promise.
- */
-function defaultOnPublish(hub: Hub): (event: PublishEvent) => Maybe<void> {
-  const done = () => undefined;
-  return (event) => {
-    if (event.topic === undefined) return undefined;
-    // The session and message id make the publish idempotent in a networked hub: a message re-sent to another
-    // node after a crash between the hub's write and the ack is written once.
-    const result = event.reliable
-      ? hub.publish(event.topic, event.data, { idempotencyKey: `${event.session.id}/${event.id}` })
-      : hub.publishVolatile(event.topic, event.data);
-    return isPromise(result) ? (result as Promise<unknown>).then(done) : undefined;
-  };
-}
-
 /** What every connection of one protocol instance shares (internal to server/protocol). */
 export interface Settings {
   readonly stats: ProtocolStats;
@@ -237,13 +213,12 @@ export interface Settings {
   readonly maxMessageBytes: number;
   readonly authenticate: ProtocolOptions['authenticate'];
   readonly authorize: ProtocolOptions['authorize'];
-  readonly onPublish: (event: PublishEvent) => void | Promise<void>;
-  readonly idempotentPublish: boolean;
   /**
-   * Set when `onPublish` is the default and the hub is the embedded one: the connection then publishes to it
-   * directly (what the default does), without the event object and idempotency key the hook would get.
+   * The app's hook; undefined for the default, which the connection runs itself: publish to the hub as the client
+   * sent it, without building the event object a hook would get.
    */
-  readonly embeddedHub: MemoryHub | undefined;
+  readonly onPublish: ((event: PublishEvent) => void | Promise<void>) | undefined;
+  readonly idempotentPublish: boolean;
   readonly sessions: SessionStore;
   readonly helloTimeoutMs: number;
   /** One object for every connection's outgoing queue. */
