@@ -68,6 +68,20 @@ const SCENARIOS: readonly Scenario[] = [
     system: 'proto',
   },
   {
+    id: 'proto-bin-puback-64k',
+    label: 'protocol pub -> ack, 64 KiB MessagePack binary, 1 conn',
+    server: 'proto',
+    row: 'rt-65536-1',
+    system: 'proto-bin',
+  },
+  {
+    id: 'proto-puback-1m',
+    label: 'protocol pub -> ack, 1 MiB JSON text, 1 conn',
+    server: 'proto',
+    row: 'rt-1048576-1',
+    system: 'proto',
+  },
+  {
     id: 'sse-echo',
     label: 'SSE rung echo (POST up, event down), 100 conns',
     server: 'rung',

@@ -4,6 +4,7 @@
  * round trip. Anything else that arrives is counted as unexpected and fails the measurement, so an error
  * reply can never pass for a fast ack.
  */
+import { encode as msgpack } from '@msgpack/msgpack';
 import { clientFrame, Opcode } from './ws-wire.ts';
 
 /** Every WebSocket system the bench drives. `fan` systems have a publisher and subscribers per group. */
@@ -13,6 +14,7 @@ export type WsSystem =
   | 'sio-ack'
   | 'rung'
   | 'proto'
+  | 'proto-bin'
   | 'ws-fan'
   | 'sio-fan'
   | 'proto-fan'
@@ -102,6 +104,46 @@ function withIds(topic: string, payload: string): (count: number) => Buffer {
   };
 }
 
+/**
+ * The same for the MessagePack codec: a binary frame (a zero channel-length byte, then the envelope) whose `data`
+ * is MessagePack `bin`, the bytes as they are. The id is a 10-digit string, patched in place like above.
+ */
+function withIdsBinary(topic: string, bytes: Buffer): (count: number) => Buffer {
+  const marker = '0'.repeat(ID_DIGITS);
+  const envelope = msgpack({ type: 'pub', id: marker, topic, data: bytes });
+  const template = clientFrame(Opcode.binary, Buffer.concat([Buffer.from([0]), envelope]));
+  const at = template.indexOf(marker);
+  let next = 0;
+  return (count) => {
+    const out = Buffer.allocUnsafe(template.length * count);
+    for (let i = 0; i < count; i++) {
+      const base = i * template.length;
+      template.copy(out, base);
+      let id = ++next;
+      for (let d = ID_DIGITS - 1; d >= 0; d--) {
+        out[base + at + d] = 48 + (id % 10);
+        id = Math.floor(id / 10);
+      }
+    }
+    return out;
+  };
+}
+
+/** A binary frame on the default channel holding `value` as MessagePack. */
+const binary = (value: unknown) =>
+  clientFrame(Opcode.binary, Buffer.concat([Buffer.from([0]), msgpack(value)]));
+/** Matches a binary frame whose envelope starts with `type: <type>` (the server writes `type` first). */
+function binaryType(type: string): (frame: Frame) => boolean {
+  const key = Buffer.from(msgpack('type'));
+  const value = Buffer.from(msgpack(type));
+  return (f) =>
+    f.opcode === Opcode.binary &&
+    f.head.length >= 2 + key.length + value.length &&
+    f.head[0] === 0 &&
+    f.head.subarray(2, 2 + key.length).equals(key) &&
+    f.head.subarray(2 + key.length, 2 + key.length + value.length).equals(value);
+}
+
 const SIO_PATH = '/socket.io/?EIO=4&transport=websocket';
 const HELLO = text(':{"type":"hello","v":1}');
 const WELCOME = prefixed(':{"type":"welcome"');
@@ -157,6 +199,16 @@ export function wsDriver({ system, role, size, group }: DriverOptions): WsDriver
         setup: [{ send: HELLO, until: WELCOME }],
         requests: withIds('ack', payload),
         isReply: prefixed(':{"type":"ack"'),
+        isBackground: none,
+      };
+    case 'proto-bin':
+      return {
+        path: '/rt/ws',
+        protocol: 'switchyard.v1',
+        // A binary hello picks the MessagePack codec for the connection's answers.
+        setup: [{ send: binary({ type: 'hello', v: 1 }), until: binaryType('welcome') }],
+        requests: withIdsBinary('ack', bytes),
+        isReply: binaryType('ack'),
         isBackground: none,
       };
     case 'ws-fan':

@@ -288,7 +288,7 @@ function onMessage(this: OwnedWebSocket, data: Buffer | ArrayBuffer | Buffer[], 
       ? Buffer.from(data)
       : data;
   if (isBinary) connection.receiveBinary(bytes);
-  else connection.receiveText(bytes.toString('utf8'));
+  else connection.receiveText(bytes.toString('utf8'), bytes.byteLength);
 }
 
 function onPong(this: OwnedWebSocket): void {
