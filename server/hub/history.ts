@@ -19,6 +19,9 @@ export interface HistoryLimits {
   readonly maxBytes: number;
 }
 
+/** Default byte budget of one topic's history, in both hubs: 4 MiB (4 messages of 1 MiB, 64 of 64 KiB). */
+export const DEFAULT_HISTORY_BYTES = 4 * 1024 * 1024;
+
 /** Strings from this length on are kept as UTF-8 bytes (below it, the copy costs more than it saves). */
 export const PACK_MIN_CHARS = 8 * 1024;
 

@@ -5,11 +5,10 @@
  * topics kept.
  */
 import { newEpoch } from './epoch.ts';
-import { type MessageEvent, TopicHistory } from './history.ts';
+import { DEFAULT_HISTORY_BYTES, type MessageEvent, TopicHistory } from './history.ts';
 import type { Hub, HubEvent, HubListener, HubSubscription, ResetReason } from './hub.ts';
 
-/** Default byte budget of one topic's history: 4 MiB (4 messages of 1 MiB, 64 of 64 KiB). */
-export const DEFAULT_HISTORY_BYTES = 4 * 1024 * 1024;
+export { DEFAULT_HISTORY_BYTES };
 
 export interface MemoryHubOptions {
   /** Messages kept per topic for resume (default 1000). */

@@ -5,6 +5,9 @@
  */
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import type { HubEvent } from '../../server/hub/hub.ts';
+import { RedisLink } from '../../server/redis/connection.ts';
+import { RedisHub } from '../../server/redis/hub.ts';
 import { PUBLISH, REPLAY } from '../../server/redis/scripts.ts';
 import { deletePrefix, SHARED_REDIS_URL, scaleTestHooks, uniquePrefix } from './support/redis.ts';
 
@@ -49,5 +52,24 @@ describe('Redis history bounded by bytes', () => {
     expect((await redis.xrange(keys[1]!, '-', '+')).map(([id]) => id)).not.toContain('11-0');
     await publish(Buffer.alloc(budget + 1, 2), 0);
     expect((await redis.xrange(keys[1]!, '-', '+')).map(([id]) => id)).toContain('12-0');
+  });
+});
+
+describe('RedisHub historyBytes', () => {
+  it('passes the budget to the script: a resume past the kept bytes is a history-gap reset', async () => {
+    const prefix = uniquePrefix('histbyteshub');
+    defer(() => deletePrefix(SHARED_REDIS_URL, prefix));
+    const link = new RedisLink({ url: SHARED_REDIS_URL, prefix, log: () => undefined });
+    await link.start();
+    const hub = new RedisHub(link, { historyBytes: 300_000 });
+    defer(async () => {
+      await hub.close();
+      await link.close();
+    });
+    for (let i = 1; i <= 8; i++) await hub.publish('t', 'x'.repeat(100_000));
+    const events: HubEvent[] = [];
+    const sub = await hub.subscribe('t', 1, (e) => events.push(e));
+    sub.unsubscribe();
+    expect(events).toMatchObject([{ type: 'reset', seq: 8, reason: 'history-gap' }]);
   });
 });
