@@ -70,7 +70,10 @@ function constant(frame: Buffer): (count: number) => Buffer {
   let block = Buffer.alloc(0);
   return (count) => {
     if (block.length < count * frame.length) {
-      block = Buffer.allocUnsafe(frame.length * Math.max(count, 128));
+      // Room for 128 small requests, but never more than the window of large ones (100 connections of 1 MiB).
+      block = Buffer.allocUnsafe(
+        frame.length * Math.max(count, Math.min(128, Math.ceil(65536 / frame.length))),
+      );
       for (let i = 0; i * frame.length < block.length; i++) frame.copy(block, i * frame.length);
     }
     return block.subarray(0, count * frame.length);

@@ -2,11 +2,13 @@
  * One topic's history for resume in the embedded hub, bounded by message count and by bytes (a topic of 1 MiB
  * messages must not hold 1 GB: count alone bounds memory only for small messages).
  *
- * Large text is kept as UTF-8 bytes, not as the JavaScript string. A string kept for a while is copied by the
- * garbage collector on every young-generation collection it survives and again when it is promoted: with 1,000
- * messages of 64 KiB per topic that was about 40 % of the server's CPU on `pub` -> `ack` (docs/benchmarks.md).
- * Bytes outside the JavaScript heap are never copied; a replay decodes them again, which only a resuming
- * client pays for.
+ * Large messages are kept as bytes in one buffer per topic (a circular log, grown by doubling up to the byte
+ * budget), not as their own objects. A string kept for a while is copied by the garbage collector on every
+ * young-generation collection it survives and again when it is promoted: with 1,000 messages of 64 KiB per topic
+ * that was about 40 % of the server's CPU on `pub` -> `ack` (docs/benchmarks.md). An ArrayBuffer per message
+ * (binary data, or text packed one buffer each) is not copied, but once old it is only freed by a full
+ * collection, and those then came every few dozen milliseconds (42 % of the CPU of a MessagePack `pub`). One
+ * buffer per topic is neither. A replay decodes or copies the bytes again, which only a resuming client pays.
  */
 import type { HubEvent } from './hub.ts';
 
@@ -27,31 +29,33 @@ export const PACK_MIN_CHARS = 8 * 1024;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-/** Node's Buffer encodes and decodes UTF-8 faster than TextEncoder/TextDecoder; other runtimes use those. */
+/** Node's Buffer counts and decodes UTF-8 faster than TextEncoder/TextDecoder; other runtimes use those. */
 const NodeBuffer = (
   globalThis as {
     Buffer?: {
-      from(text: string, encoding: 'utf8'): Uint8Array & { toString(encoding: 'utf8'): string };
+      byteLength(text: string, encoding: 'utf8'): number;
+      from(buffer: ArrayBufferLike, offset: number, length: number): { toString(encoding: 'utf8'): string };
     };
   }
 ).Buffer;
 
-function pack(text: string): Uint8Array {
-  return NodeBuffer ? NodeBuffer.from(text, 'utf8') : encoder.encode(text);
-}
+const utf8Length = (text: string) =>
+  NodeBuffer ? NodeBuffer.byteLength(text, 'utf8') : encoder.encode(text).byteLength;
 
-function unpack(bytes: Uint8Array): string {
-  return NodeBuffer
-    ? (bytes as Uint8Array & { toString(encoding: 'utf8'): string }).toString('utf8')
-    : decoder.decode(bytes);
-}
+const NOT_PACKED = 0;
+const TEXT = 1;
+const BINARY = 2;
+/** The first size of a topic's byte log (it doubles from there up to the budget). */
+const MIN_LOG_BYTES = 64 * 1024;
 
 interface Entry {
   readonly seq: number;
   readonly bytes: number;
-  /** The live event (and its cached encodings), or undefined when the data was packed. */
+  /** The live event (and its cached encodings), or undefined when the data was packed into the log. */
   readonly event: MessageEvent | undefined;
-  readonly packed: Uint8Array | undefined;
+  readonly kind: typeof NOT_PACKED | typeof TEXT | typeof BINARY;
+  /** Offset of the packed bytes in the log (moves when the log grows). */
+  at: number;
 }
 
 /**
@@ -95,6 +99,10 @@ export class TopicHistory {
   #start = 0;
   #count = 0;
   #bytes = 0;
+  /** The packed messages' bytes; made on the first large message. */
+  #log: Uint8Array | undefined;
+  /** Where the next packed message goes. */
+  #cursor = 0;
 
   constructor(limits: HistoryLimits) {
     this.#limits = limits;
@@ -115,18 +123,38 @@ export class TopicHistory {
 
   add(event: MessageEvent): void {
     const data = event.data;
-    let entry: Entry;
-    if (typeof data === 'string' && packable(data)) {
-      const packed = pack(data);
-      entry = { seq: event.seq, bytes: packed.byteLength, event: undefined, packed };
-    } else {
-      entry = { seq: event.seq, bytes: approximateSize(data), event, packed: undefined };
+    const kind =
+      typeof data === 'string'
+        ? packable(data)
+          ? TEXT
+          : NOT_PACKED
+        : data instanceof Uint8Array && data.byteLength >= PACK_MIN_CHARS
+          ? BINARY
+          : NOT_PACKED;
+    const bytes =
+      kind === TEXT
+        ? utf8Length(data as string)
+        : kind === BINARY
+          ? (data as Uint8Array).byteLength
+          : approximateSize(data);
+    // A message bigger than the whole budget is not kept, and nothing older fits beside it: a resume across it
+    // is an explicit reset.
+    if (bytes > this.#limits.maxBytes) {
+      while (this.#count > 0) this.#dropOldest();
+      return;
     }
+    let at = -1;
+    if (kind !== NOT_PACKED) {
+      at = this.#reserve(bytes);
+      const log = this.#log as Uint8Array;
+      if (kind === TEXT) encoder.encodeInto(data as string, log.subarray(at, at + bytes));
+      else log.set(data as Uint8Array, at);
+    }
+    const entry: Entry = { seq: event.seq, bytes, event: kind === NOT_PACKED ? event : undefined, kind, at };
     if (this.#count === this.#ring.length) this.#grow();
     this.#ring[(this.#start + this.#count) % this.#ring.length] = entry;
     this.#count++;
-    this.#bytes += entry.bytes;
-    // A message bigger than the whole budget is not kept at all: a resume across it is an explicit reset.
+    this.#bytes += bytes;
     while (
       this.#count > 0 &&
       (this.#count > this.#limits.maxMessages || this.#bytes > this.#limits.maxBytes)
@@ -138,17 +166,76 @@ export class TopicHistory {
   /** Calls `listener` with every kept message after `since`, oldest first. */
   replay(topic: string, since: number, listener: (event: MessageEvent) => void): void {
     for (let i = 0; i < this.#count; i++) {
-      const entry = this.#ring[(this.#start + i) % this.#ring.length] as Entry;
+      const entry = this.#entry(i);
       if (entry.seq <= since) continue;
-      listener(
-        entry.event ?? {
-          type: 'msg',
-          topic,
-          seq: entry.seq,
-          data: unpack(entry.packed as Uint8Array),
-        },
-      );
+      listener(entry.event ?? { type: 'msg', topic, seq: entry.seq, data: this.#unpack(entry) });
     }
+  }
+
+  #entry(i: number): Entry {
+    return this.#ring[(this.#start + i) % this.#ring.length] as Entry;
+  }
+
+  #unpack(entry: Entry): string | Uint8Array {
+    const log = this.#log as Uint8Array;
+    if (entry.kind === BINARY) return log.slice(entry.at, entry.at + entry.bytes);
+    return NodeBuffer
+      ? NodeBuffer.from(log.buffer, log.byteOffset + entry.at, entry.bytes).toString('utf8')
+      : decoder.decode(log.subarray(entry.at, entry.at + entry.bytes));
+  }
+
+  /**
+   * Where `length` bytes go in the log: after the newest packed message, or from the start when they do not fit
+   * before the end. The oldest messages whose bytes would be overwritten are dropped first (in order: whatever
+   * is older than them goes too), so the log never holds a half-overwritten message.
+   */
+  #reserve(length: number): number {
+    let log = this.#log;
+    if (!log || (this.#cursor + length > log.byteLength && log.byteLength < this.#limits.maxBytes)) {
+      log = this.#growLog(length);
+    }
+    const wraps = this.#cursor + length > log.byteLength;
+    const from = wraps ? 0 : this.#cursor;
+    for (;;) {
+      const oldest = this.#oldestPacked();
+      if (!oldest) break;
+      // Wrapping abandons the tail after the cursor: what is there is the oldest and goes first.
+      const overlaps =
+        (wraps && oldest.at >= this.#cursor) ||
+        (oldest.at < from + length && oldest.at + oldest.bytes > from);
+      if (!overlaps) break;
+      this.#dropOldest();
+    }
+    this.#cursor = from + length;
+    return from;
+  }
+
+  #oldestPacked(): Entry | undefined {
+    for (let i = 0; i < this.#count; i++) {
+      const entry = this.#entry(i);
+      if (entry.kind !== NOT_PACKED) return entry;
+    }
+    return undefined;
+  }
+
+  /** A log twice as big (up to the budget) with the kept messages' bytes moved to its start, oldest first. */
+  #growLog(length: number): Uint8Array {
+    const old = this.#log;
+    let size = Math.max(MIN_LOG_BYTES, (old?.byteLength ?? 0) * 2);
+    while (size < this.#bytes + length) size *= 2;
+    const log = new Uint8Array(Math.min(size, this.#limits.maxBytes));
+    let cursor = 0;
+    for (let i = 0; i < this.#count; i++) {
+      const entry = this.#entry(i);
+      // Every packed message fits: together they are at most the budget, and the log is grown to it if need be.
+      if (entry.kind === NOT_PACKED || !old) continue;
+      log.set(old.subarray(entry.at, entry.at + entry.bytes), cursor);
+      entry.at = cursor;
+      cursor += entry.bytes;
+    }
+    this.#log = log;
+    this.#cursor = cursor;
+    return log;
   }
 
   #dropOldest(): void {
