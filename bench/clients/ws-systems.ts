@@ -88,34 +88,23 @@ const ID_DIGITS = 10;
  * copies it and writes the id's digits in place.
  */
 function withIds(topic: string, payload: string): (count: number) => Buffer {
-  const marker = '0'.repeat(ID_DIGITS);
-  const template = text(`:{"type":"pub","id":"${marker}","topic":"${topic}","data":"${payload}"}`);
-  const at = template.indexOf(marker);
-  let next = 0;
-  return (count) => {
-    const out = Buffer.allocUnsafe(template.length * count);
-    for (let i = 0; i < count; i++) {
-      const base = i * template.length;
-      template.copy(out, base);
-      let id = ++next;
-      for (let d = ID_DIGITS - 1; d >= 0; d--) {
-        out[base + at + d] = 48 + (id % 10);
-        id = Math.floor(id / 10);
-      }
-    }
-    return out;
-  };
+  return patchingIds(text(`:{"type":"pub","id":"${ID_MARKER}","topic":"${topic}","data":"${payload}"}`));
 }
 
 /**
  * The same for the MessagePack codec: a binary frame (a zero channel-length byte, then the envelope) whose `data`
- * is MessagePack `bin`, the bytes as they are. The id is a 10-digit string, patched in place like above.
+ * is MessagePack `bin`, the bytes as they are.
  */
 function withIdsBinary(topic: string, bytes: Buffer): (count: number) => Buffer {
-  const marker = '0'.repeat(ID_DIGITS);
-  const envelope = msgpack({ type: 'pub', id: marker, topic, data: bytes });
-  const template = clientFrame(Opcode.binary, Buffer.concat([Buffer.from([0]), envelope]));
-  const at = template.indexOf(marker);
+  const envelope = msgpack({ type: 'pub', id: ID_MARKER, topic, data: bytes });
+  return patchingIds(clientFrame(Opcode.binary, Buffer.concat([Buffer.from([0]), envelope])));
+}
+
+const ID_MARKER = '0'.repeat(ID_DIGITS);
+
+/** `count` copies of `template`, each with the next id's digits written over the marker. */
+function patchingIds(template: Buffer): (count: number) => Buffer {
+  const at = template.indexOf(ID_MARKER);
   let next = 0;
   return (count) => {
     const out = Buffer.allocUnsafe(template.length * count);
