@@ -264,10 +264,12 @@ export function latestRuns(dir: string, count = 2): BenchResult[] {
 }
 
 /** Rewrites the generated part of docs/benchmarks.md; returns its path. */
-export function renderDocs(dir: string): string {
-  return writeGenerated('bench', renderResults(latestRuns(dir)));
+export function renderDocs(dir: string, count = 2): string {
+  return writeGenerated('bench', renderResults(latestRuns(dir, count)));
 }
 
+/** `--runs=1`: the latest run alone (when the one before it measured other code or another host). */
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  process.stdout.write(`${renderDocs(fileURLToPath(new URL('./results/', import.meta.url)))}\n`);
+  const runs = Number(process.argv.find((a) => a.startsWith('--runs='))?.slice(7) ?? 2);
+  process.stdout.write(`${renderDocs(fileURLToPath(new URL('./results/', import.meta.url)), runs)}\n`);
 }
