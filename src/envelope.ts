@@ -161,7 +161,8 @@ for (const [type, spec] of Object.entries(SHAPES)) {
   );
 }
 
-const MAX_STRING_FIELD = 4096;
+/** Longest string field of an envelope (a topic, an id); the server API holds topics to the same bound. */
+export const MAX_STRING_FIELD = 4096;
 const MAX_RESUME_TOPICS = 1024;
 
 const EXPECTED: Record<string, string> = {
