@@ -3,6 +3,7 @@
  * publishes to every second, and echo topics (a client publishes to its own topic and gets it back through
  * the hub) so the page can measure real round trips per rung. Runtime-neutral: Node and Deno serve it alike.
  */
+import { type ApiRoutes, mountServerApi } from '../api/index.ts';
 import type { SwitchyardApp } from '../app.ts';
 import type { Hub } from '../hub/hub.ts';
 import { MemoryHub } from '../hub/memory.ts';
@@ -23,6 +24,10 @@ export interface DemoOptions {
   readonly sessionStore?: SessionStore;
   /** Whether this process publishes the ticker (default true; one node of several is enough). */
   readonly ticker?: boolean;
+  /** The server API's key(s) (`API_KEY`): with one, /rt/api/* and /rt/metrics exist (docs/server-api.md). */
+  readonly apiKey?: string | readonly string[];
+  /** More routes behind the API key (presence, metrics). */
+  readonly apiRoutes?: readonly ApiRoutes[];
 }
 
 export interface Demo {
@@ -60,6 +65,12 @@ export function createDemo(options: DemoOptions): Demo {
     protocol,
     hub,
     configure(app) {
+      mountServerApi(app.app, {
+        key: options.apiKey,
+        hub,
+        maxMessageBytes: app.limits.maxMessageBytes,
+        routes: options.apiRoutes ?? [],
+      });
       app.app.get('/', (c) => c.html(DEMO_PAGE_HTML));
       app.app.get('/favicon.ico', (c) => c.body(null, 204));
       mountHolRoutes(app.app);
