@@ -14,7 +14,7 @@ export async function api(
   method: 'GET' | 'POST',
   path: string,
   body?: unknown,
-  options: { key?: string | null; raw?: string | Uint8Array } = {},
+  options: { key?: string | null; raw?: string } = {},
 ): Promise<ApiAnswer> {
   const key = options.key === undefined ? API_KEY : options.key;
   const headers: Record<string, string> = { 'content-type': 'application/json' };
