@@ -17,6 +17,7 @@ import { apiKeyFromEnv } from './api/index.ts';
 import { createDemo } from './demo/app.ts';
 import { buildDemoBundle } from './demo/bundle.ts';
 import { denoBinary, launchDenoServer } from './deno/launch.ts';
+import { createMetrics } from './metrics/index.ts';
 import { startNodeServer, tlsFromEnv } from './node.ts';
 import { redisEngineFromEnv, tokenSecretFromEnv } from './redis/env.ts';
 import { deploymentFromEnv } from './security/env.ts';
@@ -55,7 +56,8 @@ if (denoBinary() && process.env.SWITCHYARD_RUNTIME !== 'node' && !tls) {
     authenticate: security.authenticateHello,
     ...(engine ? { hub: engine.hub, sessionStore: engine.sessions } : {}),
     ticker: process.env.TICKER !== '0',
-    ...(apiKey ? { apiKey } : {}),
+    // The metrics are behind the API key: without one they are neither served nor counted.
+    ...(apiKey ? { apiKey, metrics: createMetrics(engine ? { redis: engine.link } : {}) } : {}),
   });
   const server = await startNodeServer({
     port,

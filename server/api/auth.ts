@@ -37,26 +37,45 @@ export function normalizeKeys(key: string | readonly string[]): readonly string[
 /** Whether `header` (an Authorization header value) carries one of the keys. */
 export type KeyCheck = (header: string | undefined) => Promise<boolean>;
 
-export function createKeyCheck(key: string | readonly string[]): KeyCheck {
+/** The key in `Bearer <key>`, or with `basic` the password of `Basic base64(user:key)` (a browser's prompt). */
+function presentedKey(header: string | undefined, basic: boolean): string | null {
+  if (header === undefined) return null;
+  const bearer = /^Bearer +(\S+) *$/i.exec(header);
+  if (bearer) return bearer[1] as string;
+  const encoded = basic ? /^Basic +([A-Za-z0-9+/=]+) *$/i.exec(header) : null;
+  if (!encoded) return null;
+  try {
+    const decoded = new TextDecoder().decode(
+      Uint8Array.from(atob(encoded[1] as string), (c) => c.charCodeAt(0)),
+    );
+    const colon = decoded.indexOf(':');
+    return colon < 0 ? null : decoded.slice(colon + 1);
+  } catch {
+    return null;
+  }
+}
+
+export function createKeyCheck(key: string | readonly string[], options: { basic?: boolean } = {}): KeyCheck {
   const digests = Promise.all(normalizeKeys(key).map(digest));
+  const basic = options.basic ?? false;
   return async (header) => {
-    const match = header === undefined ? null : /^Bearer +(\S+) *$/i.exec(header);
+    const presented = presentedKey(header, basic);
     // A missing header costs the same digest and comparisons as a wrong key.
-    const presented = await digest(match?.[1] ?? '');
+    const actual = await digest(presented ?? '');
     let ok = false;
-    for (const expected of await digests) ok = sameDigest(presented, expected) || ok;
-    return ok && match !== null;
+    for (const expected of await digests) ok = sameDigest(actual, expected) || ok;
+    return ok && presented !== null;
   };
 }
 
 /** Middleware: 401 `ERR_UNAUTHORIZED` (with `WWW-Authenticate`) unless the request carries a valid key. */
-export function requireKey(check: KeyCheck): MiddlewareHandler {
+export function requireKey(check: KeyCheck, challenge = 'Bearer realm="switchyard"'): MiddlewareHandler {
   return async (c, next) => {
     if (await check(c.req.header('authorization'))) return next();
     return errorResponse(
       c,
       new ApiError('ERR_UNAUTHORIZED', 'missing or wrong API key: send Authorization: Bearer <key>'),
-      { 'www-authenticate': 'Bearer realm="switchyard"' },
+      { 'www-authenticate': challenge },
     );
   };
 }

@@ -54,8 +54,13 @@ export interface ApiLimits {
 export interface ApiContext {
   readonly hub: Hub;
   readonly limits: ApiLimits;
-  /** The bearer-key check; routes under `/rt/api/` already pass it, a route elsewhere (metrics) adds it. */
+  /** The bearer-key check; routes under `/rt/api/` already pass it, a route elsewhere adds it. */
   readonly requireKey: MiddlewareHandler;
+  /**
+   * The same key as a bearer token or as the password of HTTP Basic (any user name), with a Basic challenge:
+   * for a page a browser opens from a link (the metrics text), where it prompts for the password.
+   */
+  readonly requireKeyOrPassword: MiddlewareHandler;
   /** Wraps a handler: an ApiError becomes its JSON answer, a hub failure a 503 `ERR_UNAVAILABLE`. */
   handle(handler: (c: Context) => Response | Promise<Response>): (c: Context) => Promise<Response>;
 }
@@ -84,6 +89,10 @@ export function mountServerApi(app: Hono, options: ServerApiOptions): boolean {
     hub: options.hub,
     limits,
     requireKey: guard,
+    requireKeyOrPassword: requireKey(
+      createKeyCheck(key, { basic: true }),
+      'Basic realm="switchyard", charset="UTF-8"',
+    ),
     handle: (handler) => async (c) => {
       try {
         return await handler(c);

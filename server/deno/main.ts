@@ -12,6 +12,7 @@
 import type { ConnectionHandler } from '../../src/transport.ts';
 import { apiKeyFromEnv } from '../api/index.ts';
 import { createDemo } from '../demo/app.ts';
+import { createMetrics } from '../metrics/index.ts';
 import { redisEngineFromEnv, tokenSecretFromEnv } from '../redis/env.ts';
 import { deploymentFromEnv } from '../security/env.ts';
 import { createSecurity } from '../security/index.ts';
@@ -58,7 +59,7 @@ const demo = createDemo({
   heartbeatMs,
   ...(engine ? { hub: engine.hub, sessionStore: engine.sessions } : {}),
   ticker: env('TICKER') !== '0',
-  ...(apiKey ? { apiKey } : {}),
+  ...(apiKey ? { apiKey, metrics: createMetrics(engine ? { redis: engine.link } : {}) } : {}),
 });
 
 const server = await serveDeno({
