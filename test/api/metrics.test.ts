@@ -13,7 +13,6 @@ import { createProtocol, type Protocol } from '../../server/protocol/index.ts';
 import { createSecurity } from '../../server/security/index.ts';
 import { createClient } from '../../src/client/index.ts';
 import { CloseCode } from '../../src/close-codes.ts';
-import { SwitchyardError } from '../../src/errors.ts';
 import { nodeTransports } from '../../transports/index.node.ts';
 import { createNodeWebSocketTransport } from '../../transports/websocket/node.ts';
 import { until } from '../client/harness.ts';
@@ -83,7 +82,7 @@ describe('metrics', () => {
       transports: {
         ...nodeTransports,
         sse: () => {
-          throw new SwitchyardError('ERR_NOT_SUPPORTED', 'blocked by the test');
+          throw new Error('blocked by the test');
         },
       },
       rememberRung: false,
