@@ -56,6 +56,8 @@ export class Counters {
   readonly #rungs = new Map<string, RungCounters>();
   /** Rungs a client tried and gave up before the one it connected on, `rung\nreason` -> count (from hello). */
   readonly fallbacks = new Map<string, number>();
+  /** Reliable hub publishes (exact); `publish` holds the timed sample of them. */
+  publishes = 0;
   readonly publish = new LatencyBuckets();
 
   rung(kind: string): RungCounters {

@@ -90,7 +90,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   return {
     counters,
     registry,
-    instrumentHub: (hub) => timeHubPublish(hub, counters.publish),
+    instrumentHub: (hub) => timeHubPublish(hub, counters.publish, counters),
     onHello: (hello, connection) => {
       counters.rung(connection.kind).hellos++;
       for (const { kind, reason } of parseFallbacks(hello.fallback)) {
