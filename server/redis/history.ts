@@ -1,12 +1,10 @@
 /**
- * History reads for the server API on the Redis engine: a topic's messages out of its Stream without
- * subscribing to its channel, in one script (head, epoch and entries read in one atomic step, like the
- * subscribe path's replay). Entries past the age window that the once-a-second trim has not removed yet are
- * skipped, so what is returned is exactly what a resuming client could still get.
+ * The script behind `Hub.history` on the Redis engine (the server API's history reads): a topic's messages out
+ * of its Stream without subscribing to its channel, in one atomic step (head, epoch and entries together, like
+ * the subscribe path's replay). Entries past the age window that the once-a-second trim has not removed yet
+ * are skipped, so what is returned is exactly what a resuming client could still get. Run by hub-calls.ts.
  */
-import { decode } from '@msgpack/msgpack';
-import type { HubHistoryPage, HubHistoryQuery } from '../hub/hub.ts';
-import { type RedisLink, Script } from './connection.ts';
+import { Script } from './connection.ts';
 
 /**
  * history. KEYS: meta hash, history stream. ARGV: since (-1: the last `limit`), limit, now (ms), window (ms),
@@ -14,7 +12,7 @@ import { type RedisLink, Script } from './connection.ts';
  * Returns { head, status, epoch, seq1, data1, ... }: status `ok`, `history-gap` or `history-lost` (with the
  * oldest entries still held after `since`), or `ahead-of-history` (none).
  */
-const HISTORY = new Script(
+export const HISTORY = new Script(
   `
 if redis.call('HSETNX', KEYS[1], 'e', ARGV[5]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[6]) end
 local epoch = redis.call('HGET', KEYS[1], 'e')
@@ -63,51 +61,3 @@ return out
 `,
   2,
 );
-
-export interface HistoryKeys {
-  readonly meta: string;
-  readonly history: string;
-}
-
-export interface HistorySettings {
-  readonly now: number;
-  readonly windowMs: number;
-  readonly topicTtlMs: number;
-  readonly freshEpoch: string;
-}
-
-export async function readHistory(
-  link: RedisLink,
-  keys: HistoryKeys,
-  query: HubHistoryQuery,
-  settings: HistorySettings,
-): Promise<HubHistoryPage> {
-  const reply = (await link.script(
-    HISTORY,
-    [keys.meta, keys.history],
-    [
-      query.since ?? -1,
-      query.limit,
-      settings.now,
-      settings.windowMs,
-      settings.freshEpoch,
-      settings.topicTtlMs,
-      query.epoch ?? '',
-    ],
-  )) as (number | Buffer)[];
-  const status = String(reply[1]);
-  const messages: { seq: number; data: unknown }[] = [];
-  for (let i = 3; i + 1 < reply.length; i += 2) {
-    const bytes = reply[i + 1] as Buffer;
-    messages.push({
-      seq: Number(String(reply[i])),
-      data: bytes.byteLength === 0 ? undefined : decode(bytes),
-    });
-  }
-  return {
-    head: Number(reply[0]),
-    epoch: String(reply[2]),
-    messages,
-    ...(status === 'ok' ? {} : { reset: status as NonNullable<HubHistoryPage['reset']> }),
-  };
-}
