@@ -41,7 +41,7 @@ test('the metrics link works behind the key and counts the page connections by r
     const href = await page.getByRole('link', { name: 'Server metrics' }).getAttribute('href');
     const metrics = await context.newPage();
     await metrics.goto(new URL(href ?? '', server.url).href);
-    const text = await metrics.locator('body').innerText();
+    const text = (await metrics.locator('body').textContent()) ?? '';
     expect(text).toMatch(/^switchyard_connections_open\{rung="websocket"\} [1-9]/m);
     expect(text).toMatch(/^switchyard_connections_open\{rung="sse"\} [1-9]/m);
     expect(text).toMatch(/^switchyard_connection_attempts_total\{rung="websocket",result="ok"\} [1-9]/m);
