@@ -9,7 +9,7 @@ import { createClient } from '../../src/client/index.ts';
 import { nodeTransports } from '../../transports/index.node.ts';
 import { until } from '../client/harness.ts';
 import { startCluster } from '../scale/support/cluster.ts';
-import { scaleTestHooks } from '../scale/support/redis.ts';
+import { scaleTestHooks, startPrivateRedis } from '../scale/support/redis.ts';
 import { API_KEY, api } from './support.ts';
 
 const cleanup = scaleTestHooks();
@@ -22,6 +22,14 @@ async function twoNodes() {
 }
 
 type Message = { seq: number; data: unknown };
+
+async function poll(check: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 describe('server API on two nodes with Redis', () => {
   it('publishes on one node to a client of the other; retries and batches are cluster-wide', async () => {
@@ -115,5 +123,60 @@ describe('server API on two nodes with Redis', () => {
       expect(await metrics.text()).toMatch(/^switchyard_redis_up 1$/m);
     }
     expect((await api(a, 'GET', '/rt/api/history?topic=old')).body.head).toBe(4);
+  });
+
+  it('answers 503 while Redis is down, says per batch message what was published, and the metrics show it', async () => {
+    const redis = await startPrivateRedis();
+    cleanup(() => redis.stop());
+    const cluster = await startCluster(1, {
+      redisUrl: redis.url,
+      env: { API_KEY, COMMAND_TIMEOUT_MS: '300' },
+    });
+    cleanup(() => cluster.close());
+    const node = (cluster.nodes[0] as { url: string }).url;
+    const metric = async (name: string) => {
+      const text = await (
+        await fetch(`${node}/rt/metrics`, { headers: { authorization: `Bearer ${API_KEY}` } })
+      ).text();
+      return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+    };
+    expect(await metric('switchyard_redis_up')).toBe(1);
+    await redis.kill();
+    await poll(async () => (await metric('switchyard_redis_up')) === 0, 'redis down');
+    const single = await api(node, 'POST', '/rt/api/publish', { topic: 'r', data: 1, id: 'r-1' });
+    expect(single).toMatchObject({ status: 503, body: { error: 'ERR_UNAVAILABLE' } });
+    expect(single.headers.get('retry-after')).toBe('1');
+    const batch = await api(node, 'POST', '/rt/api/batch', {
+      messages: [
+        { topic: 'r', data: 1, id: 'r-1' },
+        { topic: 's', data: 2, id: 's-1' },
+      ],
+    });
+    expect(batch).toMatchObject({
+      status: 503,
+      body: {
+        error: 'ERR_UNAVAILABLE',
+        results: [
+          { topic: 'r', error: 'ERR_UNAVAILABLE' },
+          { topic: 's', error: 'ERR_UNAVAILABLE' },
+        ],
+      },
+    });
+    expect(await metric('switchyard_redis_errors_total')).toBeGreaterThanOrEqual(1);
+    await redis.restart();
+    await poll(async () => (await metric('switchyard_redis_up')) === 1, 'redis back');
+    expect(await metric('switchyard_redis_reconnects_total')).toBeGreaterThanOrEqual(1);
+    expect(await metric('switchyard_redis_epoch_changes_total')).toBeGreaterThanOrEqual(1);
+    // The same batch again now goes through, once.
+    const retried = await api(node, 'POST', '/rt/api/batch', {
+      messages: [
+        { topic: 'r', data: 1, id: 'r-1' },
+        { topic: 's', data: 2, id: 's-1' },
+      ],
+    });
+    expect(retried.body.results).toEqual([
+      { topic: 'r', seq: 1 },
+      { topic: 's', seq: 1 },
+    ]);
   });
 });
