@@ -42,7 +42,17 @@ it('npm run bench -- --quick runs every phase and writes well-formed JSON', asyn
         expect(positive(ratio.value), `${row.row.id} ${ratio.label}`).toBe(true);
     }
     expect(result.latency.map((l) => l.system).sort()).toEqual(
-      ['proto', 'proto-bin', 'rung', 'sio-ack', 'sio-echo', 'sse-echo', 'sse-raw-echo', 'ws'].sort(),
+      [
+        'proto',
+        'proto-bin',
+        'proto-m',
+        'rung',
+        'sio-ack',
+        'sio-echo',
+        'sse-echo',
+        'sse-raw-echo',
+        'ws',
+      ].sort(),
     );
     for (const l of result.latency) {
       for (const phase of [l.rest, l.loaded]) {

@@ -15,6 +15,7 @@ export type WsSystem =
   | 'rung'
   | 'proto'
   | 'proto-bin'
+  | 'proto-m'
   | 'ws-fan'
   | 'sio-fan'
   | 'proto-fan'
@@ -184,6 +185,7 @@ export function wsDriver({ system, role, size, group }: DriverOptions): WsDriver
         answer: () => text('3'),
       };
     case 'proto':
+    case 'proto-m':
     case 'proto-idle':
       return {
         path: '/rt/ws',

@@ -22,6 +22,7 @@ export const SYSTEMS = {
     label: 'our protocol pub -> ack, MessagePack binary data',
     server: 'proto',
   },
+  'proto-m': { id: 'proto-m', label: 'our protocol pub -> ack, metrics on', server: 'proto-m' },
   'ws-fan': { id: 'ws-fan', label: 'raw ws broadcast', server: 'ws' },
   'sio-fan': { id: 'sio-fan', label: 'Socket.IO room emit', server: 'sio' },
   'proto-fan': { id: 'proto-fan', label: 'our hub -> subscribers', server: 'proto' },
@@ -71,6 +72,8 @@ export const RATIOS: Record<Section, readonly RatioSpec[]> = {
     { of: 'proto', to: 'ws', label: 'protocol / raw ws', target: largeTarget },
     { of: 'proto-bin', to: 'ws', label: 'protocol, MessagePack binary / raw ws', target: largeTarget },
     { of: 'sio-echo', to: 'ws', label: 'Socket.IO echo / raw ws' },
+    // Prometheus metrics must not cost the hot path (issue 17: within 3 %).
+    { of: 'proto-m', to: 'proto', label: 'metrics on / off', target: () => 0.97 },
   ],
   fanout: [
     { of: 'proto-fan', to: 'sio-fan', label: 'hub / Socket.IO room', target: () => 1 },
@@ -110,7 +113,7 @@ export function buildRows(quick: boolean, workers: number): Row[] {
         size,
         conns,
         inFlight,
-        systems: ['ws', 'sio-echo', 'sio-ack', 'rung', 'proto', 'proto-bin'],
+        systems: ['ws', 'sio-echo', 'sio-ack', 'rung', 'proto', 'proto-bin', 'proto-m'],
       });
     }
   }

@@ -43,6 +43,7 @@ export const LATENCY_SYSTEMS: readonly SystemId[] = [
   'rung',
   'proto',
   'proto-bin',
+  'proto-m',
   'sse-raw-echo',
   'sse-echo',
 ];

@@ -64,6 +64,9 @@ interface Entry {
  * values, so a huge object costs a bounded amount to measure (and counts as at least what was walked).
  */
 export function approximateSize(data: unknown): number {
+  // The common cases without the walker (a closure per call on every publish).
+  if (typeof data === 'string') return data.length + 2;
+  if (data === null || typeof data !== 'object') return 8;
   let nodes = 0;
   const walk = (value: unknown, depth: number): number => {
     if (++nodes > MAX_NODES || depth > MAX_DEPTH) return 0;
@@ -170,6 +173,16 @@ export class TopicHistory {
       if (entry.seq <= since) continue;
       listener(entry.event ?? { type: 'msg', topic, seq: entry.seq, data: this.#unpack(entry) });
     }
+  }
+
+  /** Up to `limit` kept messages from the `from`-th oldest on (a history page), data unpacked. */
+  page(from: number, limit: number): { seq: number; data: unknown }[] {
+    const out: { seq: number; data: unknown }[] = [];
+    for (let i = Math.max(0, from); i < this.#count && out.length < limit; i++) {
+      const entry = this.#entry(i);
+      out.push({ seq: entry.seq, data: entry.event ? entry.event.data : this.#unpack(entry) });
+    }
+    return out;
   }
 
   #entry(i: number): Entry {

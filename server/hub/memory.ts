@@ -6,7 +6,15 @@
  */
 import { newEpoch } from './epoch.ts';
 import { DEFAULT_HISTORY_BYTES, type MessageEvent, TopicHistory } from './history.ts';
-import type { Hub, HubEvent, HubListener, HubSubscription, ResetReason } from './hub.ts';
+import type {
+  Hub,
+  HubEvent,
+  HubHistoryPage,
+  HubHistoryQuery,
+  HubListener,
+  HubSubscription,
+  ResetReason,
+} from './hub.ts';
 
 export { DEFAULT_HISTORY_BYTES };
 
@@ -142,6 +150,23 @@ export class MemoryHub implements Hub {
         if (state.listeners.delete(listener)) state.snapshot = undefined;
       },
     };
+  }
+
+  async history(topic: string, query: HubHistoryQuery): Promise<HubHistoryPage> {
+    const state = this.#topic(topic);
+    const { head, epoch } = state;
+    const count = state.history.count;
+    const page = (from: number, reset?: HubHistoryPage['reset']): HubHistoryPage => {
+      const messages = state.history.page(from, query.limit);
+      return { head, epoch, messages, ...(reset ? { reset } : {}) };
+    };
+    const { since } = query;
+    if (since === undefined) return page(count - query.limit);
+    if (query.epoch !== undefined && query.epoch !== epoch) return page(0, 'history-lost');
+    if (since > head) return { head, epoch, messages: [], reset: 'ahead-of-history' };
+    const oldest = state.history.oldestSeq ?? head + 1;
+    if (since + 1 < oldest) return page(0, 'history-gap');
+    return page(since + 1 - oldest);
   }
 
   async head(topic: string): Promise<number> {
