@@ -18,6 +18,10 @@ import { locator } from './lib/sourcemaps.ts';
 import { closeIdle, MEMORY_SYSTEMS, openIdle } from './phases/memory.ts';
 import { renderProfileDocs } from './profile-report.ts';
 
+// Profiles name functions through tsx's inline source maps, so the profiled servers run from source (the
+// measured runs use built JavaScript, bench/lib/procs.ts): their GC share includes the loader's resident heap.
+process.env.BENCH_SERVERS ??= 'source';
+
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const DIR = join(RESULTS, 'profiles');
 
