@@ -78,6 +78,14 @@ const SCENARIOS: readonly Scenario[] = [
     row: 'rt-65536-1',
     system: 'proto-bin',
   },
+  { id: 'ws-echo-1m', label: 'raw ws echo, 1 MiB, 1 conn', server: 'ws', row: 'rt-1048576-1', system: 'ws' },
+  {
+    id: 'rung-echo-1m',
+    label: 'WebSocket rung echo, 1 MiB, 1 conn',
+    server: 'rung',
+    row: 'rt-1048576-1',
+    system: 'rung',
+  },
   {
     id: 'proto-puback-1m',
     label: 'protocol pub -> ack, 1 MiB JSON text, 1 conn',

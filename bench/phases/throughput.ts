@@ -4,7 +4,7 @@
  * ratios of medians.
  */
 import { measureLoad, type Sample, type Timing } from '../lib/measure.ts';
-import type { ServerName, ServerProc, WorkerProc } from '../lib/procs.ts';
+import { type ServerName, ServerProc, type WorkerProc } from '../lib/procs.ts';
 import { jobsFor, RATIOS, type Row, SYSTEMS, type SystemId } from '../lib/rows.ts';
 import { fmtRate, median, spread } from '../lib/stats.ts';
 
@@ -65,6 +65,14 @@ function describeSample(s: Sample): string {
   return `${fmtRate(s.rate).padStart(7)} msgs/s  server ${(s.serverCpu * 100).toFixed(0).padStart(3)}% cpu, ${s.serverUsPerMsg.toFixed(2)} µs/msg  clients ${(s.clientCpu * 100).toFixed(0)}%`;
 }
 
+/**
+ * From this message size on, every sample gets a fresh server process: what a large-message row measures then
+ * depends on that row alone, not on what the rows before it left in the process (sessions in their grace
+ * period, per-topic history logs, a heap grown past V8's incremental-marking threshold), as in issue 20's table.
+ * Small rows keep one process per system (starting one costs more than most of their samples).
+ */
+const FRESH_SERVER_BYTES = 64 * 1024;
+
 export async function runThroughput(ctx: Context, rows: readonly Row[]): Promise<RowResult[]> {
   const samples = new Map<string, Sample[]>();
   const total = rows.reduce((n, r) => n + r.systems.length, 0) * ctx.rounds;
@@ -72,9 +80,14 @@ export async function runThroughput(ctx: Context, rows: readonly Row[]): Promise
   for (let round = 0; round < ctx.rounds; round++) {
     for (const row of rows) {
       for (const system of rotate(row.systems, round)) {
-        const server = ctx.servers[SYSTEMS[system].server];
+        const fresh = row.size >= FRESH_SERVER_BYTES;
+        const server = fresh
+          ? await ServerProc.start(SYSTEMS[system].server)
+          : ctx.servers[SYSTEMS[system].server];
         const jobs = jobsFor(row, system, ctx.workers.length, server.port, `r${round}`);
-        const sample = await measureLoad(server, ctx.workers, jobs, ctx.timing);
+        const sample = await measureLoad(server, ctx.workers, jobs, ctx.timing).finally(() =>
+          fresh ? server.stop() : undefined,
+        );
         const key = `${row.id}/${system}`;
         samples.set(key, [...(samples.get(key) ?? []), sample]);
         done++;
