@@ -18,6 +18,8 @@ export interface ProbeSnapshot {
     readonly kind: string;
     readonly ok: boolean;
     readonly purpose: string;
+    /** From the attempt's start to its outcome. */
+    readonly elapsedMs: number;
     readonly error?: string;
   }[];
   /** Reliable messages (with a sequence number), per topic, in arrival order. */
@@ -58,7 +60,13 @@ export function probe<In>(client: Probed<In>, name = 'default'): () => void {
     client.on('state', (state) => states.push(state)),
     client.on('rung', (rung) => rungs.push(rung)),
     client.on('attempt', (a) =>
-      attempts.push({ kind: a.kind, ok: a.ok, purpose: a.purpose, ...(a.error ? { error: a.error } : {}) }),
+      attempts.push({
+        kind: a.kind,
+        ok: a.ok,
+        purpose: a.purpose,
+        elapsedMs: a.elapsedMs,
+        ...(a.error ? { error: a.error } : {}),
+      }),
     ),
     client.on('message', (m) => {
       const seq = (m as { seq?: number }).seq;

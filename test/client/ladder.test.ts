@@ -71,13 +71,15 @@ describe('ladder', () => {
     await until(() => got.length === 1, 'first message over the bottom rung');
     const elapsed = Date.now() - started;
     expect(c.rung).toBe('sse');
-    expect(attempts.filter((a) => a.kind !== 'negotiate').map((a) => [a.kind, a.ok])).toEqual([
-      ['webtransport', false],
-      ['websocket', false],
-      ['sse', true],
+    // Raced: the third rung started after two head starts and won; the blocked ones were then abandoned.
+    await until(() => attempts.length === 4, 'the blocked rungs abandoned');
+    expect(attempts.filter((a) => a.kind !== 'negotiate').map((a) => [a.kind, a.ok, a.error])).toEqual([
+      ['sse', true, undefined],
+      ['webtransport', false, 'webtransport: another rung won the race'],
+      ['websocket', false, 'websocket: another rung won the race'],
     ]);
     console.info(
-      `[ladder] two blocked rungs (default timers 1000 + 1200 ms) -> messages on the third after ${elapsed} ms`,
+      `[ladder] two blocked rungs (budgets 1000 + 1200 ms, head starts 250 ms) -> messages on the third after ${elapsed} ms`,
     );
 
     // A second client (same origin, same memory, e.g. the next page load) starts at the remembered rung.
@@ -102,6 +104,8 @@ describe('ladder', () => {
       rememberRung: false,
       climb: false,
       connectTimeoutMs: { webtransport: 300 },
+      // No race here: the mute rung must fail on its own budget, however long its head start.
+      headStartMs: 60_000,
     });
     clients.push(c);
     const attempts = attemptsOf(c);
@@ -110,6 +114,10 @@ describe('ladder', () => {
     expect(c.rung).toBe('websocket');
     expect(attempts.filter((a) => a.kind === 'webtransport').map((a) => [a.ok, a.error])).toEqual([
       [false, 'webtransport: no working connection within 300 ms'],
+    ]);
+    expect(attempts.filter((a) => a.kind !== 'negotiate').map((a) => a.kind)).toEqual([
+      'webtransport',
+      'websocket',
     ]);
   });
 

@@ -1,0 +1,299 @@
+/**
+ * Time to connected, from outside, the way a user meets it: the example chat app (examples/chat, installed from
+ * the packed tarball by `bash examples/chat/test.sh` or its first two steps) in real Chromium and Firefox, one
+ * fresh browser context per run, time from navigation start to the page's first `connected` (the page's own
+ * `performance` mark, so the page load is included), on each network the fall-back exists for. Reports
+ * min / median / max per browser per network, the rung it landed on, and how many connections each rung opened
+ * per page load (what racing costs the server). Docs: docs/fallback.md.
+ *
+ *   node --import tsx bench/connect-time.ts [--runs 5] [--browsers chromium,firefox] [--networks open,nginx,...]
+ *
+ * Needs root, nftables and nginx (the networks come from switchyard/playwright's own fixtures, e2e/kit).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { type Browser, chromium, firefox, type Page } from '@playwright/test';
+import { dropAllOn, dropUdpTo, type PacketRule } from '../e2e/kit/nft.ts';
+import { freePort, type RunningProxy, startProxy } from '../e2e/kit/nginx.ts';
+import { CHROMIUM_ARGS } from '../e2e/support/chromium-args.ts';
+import { median } from './lib/stats.ts';
+
+const example = fileURLToPath(new URL('../examples/chat/', import.meta.url));
+
+interface Setup {
+  /** Where the page goes. */
+  url: string;
+  /** Undone after the network's runs. */
+  undo: () => Promise<void>;
+  /** Called once the page started navigating (for impairments that begin after the page asked for it). */
+  during?: (page: Page) => Promise<void>;
+}
+
+interface ChatServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+async function startChat(env: Record<string, string> = {}): Promise<ChatServer> {
+  const deno: ChildProcess = spawn(
+    `${example}node_modules/.bin/deno`,
+    ['run', '--unstable-net', '--allow-net', '--allow-read', '--allow-env', 'server.ts'],
+    {
+      cwd: example,
+      env: { ...process.env, PORT: '0', HEARTBEAT_MS: '1000', ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const { url } = await new Promise<{ url: string }>((resolve, reject) => {
+    deno.once('exit', (code) => reject(new Error(`the chat server exited with ${code}`)));
+    createInterface({ input: deno.stdout! }).once('line', (line) => resolve(JSON.parse(line)));
+  });
+  return {
+    url,
+    port: Number(new URL(url).port),
+    async close() {
+      const exited = new Promise((resolve) => deno.once('exit', resolve));
+      deno.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** Undoes in the order given. */
+const undoAll =
+  (...steps: (() => unknown)[]) =>
+  async () => {
+    for (const step of steps) await step();
+  };
+
+/** Each network: how it is made, and the rung the page must land on. */
+const NETWORKS: Record<
+  string,
+  { expect: string; make: (chat: () => Promise<ChatServer>) => Promise<Setup> }
+> = {
+  open: {
+    expect: 'webtransport',
+    make: async (chat) => {
+      const server = await chat();
+      return { url: server.url, undo: () => server.close() };
+    },
+  },
+  // Stock nginx in front, Upgrade not forwarded, PUBLIC_URL pointing at it (README): WebTransport goes to the
+  // proxy's port, where nothing listens on UDP; WebSocket gets 426; SSE works.
+  nginx: {
+    expect: 'sse',
+    make: async () => {
+      const port = await freePort('127.0.0.1');
+      const server = await startChat({ PUBLIC_URL: `http://127.0.0.1:${port}` });
+      let proxy: RunningProxy;
+      try {
+        proxy = await startProxy({ upstream: server.url, mode: 'strip-upgrade', port });
+      } catch (error) {
+        await server.close();
+        throw error;
+      }
+      return {
+        url: proxy.url,
+        undo: undoAll(
+          () => proxy.close(),
+          () => server.close(),
+        ),
+      };
+    },
+  },
+  'quic-blocked': {
+    expect: 'websocket',
+    make: async (chat) => {
+      const server = await chat();
+      const drop = dropUdpTo([server.port], 'bench: QUIC blocked');
+      return {
+        url: server.url,
+        undo: undoAll(
+          () => drop.remove(),
+          () => server.close(),
+        ),
+      };
+    },
+  },
+  // The upgrade succeeds, then the proxy's stand-in upstream closes: WebSocket opens and dies before its pong.
+  'ws-dropped': {
+    expect: 'sse',
+    make: async (chat) => {
+      const server = await chat();
+      const drop = dropUdpTo([server.port], 'bench: QUIC blocked');
+      const proxy = await startProxy({ upstream: server.url, mode: 'upgrade-then-drop' });
+      const dropProxy = dropUdpTo([proxy.port], 'bench: QUIC blocked');
+      return {
+        url: proxy.url,
+        undo: undoAll(
+          () => dropProxy.remove(),
+          () => proxy.close(),
+          () => drop.remove(),
+          () => server.close(),
+        ),
+      };
+    },
+  },
+  // nginx that buffers event streams but passes WebSockets, QUIC blocked: only WebSocket really works.
+  'buffering-proxy': {
+    expect: 'websocket',
+    make: async (chat) => {
+      const server = await chat();
+      const proxy = await startProxy({ upstream: server.url, mode: 'pass', buffering: true });
+      const drop = dropUdpTo([server.port, proxy.port], 'bench: QUIC blocked');
+      return {
+        url: proxy.url,
+        undo: undoAll(
+          () => drop.remove(),
+          () => proxy.close(),
+          () => server.close(),
+        ),
+      };
+    },
+  },
+  // Everything to the server dropped for the first 2 s after navigation starts, then back.
+  'drop-2s': {
+    expect: 'webtransport',
+    make: async (chat) => {
+      const server = await chat();
+      let drop: PacketRule | undefined;
+      return {
+        url: server.url,
+        during: async () => {
+          drop = dropAllOn([server.port], 'bench: network down for 2 s');
+          setTimeout(() => drop?.remove(), 2000);
+        },
+        undo: undoAll(
+          () => drop?.remove(),
+          () => server.close(),
+        ),
+      };
+    },
+  },
+};
+
+interface Run {
+  ms: number;
+  rung: string | null;
+  attempts: string[];
+}
+
+async function visit(page: Page, url: string, during?: (page: Page) => Promise<void>): Promise<Run> {
+  const navigated = page.goto(url, { waitUntil: 'commit' });
+  if (during) await during(page);
+  await navigated;
+  await page.waitForFunction(() => performance.getEntriesByName('switchyard:connected').length > 0, null, {
+    timeout: 30_000,
+    polling: 50,
+  });
+  return page.evaluate(() => {
+    const probes = (globalThis as Record<string, unknown>).__switchyardProbes as Record<
+      string,
+      () => {
+        rung: string | null;
+        attempts: { kind: string; ok: boolean; elapsedMs: number; error?: string }[];
+      }
+    >;
+    const snapshot = probes.default!();
+    return {
+      ms: Math.round(performance.getEntriesByName('switchyard:connected')[0]!.startTime),
+      rung: snapshot.rung,
+      attempts: snapshot.attempts.map((a) => `${a.kind}:${a.elapsedMs}:${a.ok ? 'ok' : (a.error ?? 'fail')}`),
+    };
+  });
+}
+
+function parseArgs() {
+  const args = process.argv.slice(2);
+  const value = (name: string, fallback: string) => {
+    const i = args.indexOf(`--${name}`);
+    return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
+  };
+  return {
+    runs: Number(value('runs', '5')),
+    browsers: value('browsers', 'chromium,firefox').split(','),
+    networks: value('networks', 'open,nginx,quic-blocked').split(','),
+    verbose: args.includes('--verbose'),
+  };
+}
+
+async function launch(name: string): Promise<Browser> {
+  if (name === 'chromium') {
+    return chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: [...CHROMIUM_ARGS],
+    });
+  }
+  return firefox.launch({
+    channel: 'moz-firefox',
+    executablePath: process.env.FIREFOX_PATH ?? '/usr/bin/firefox-esr',
+  });
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(`${example}node_modules/switchyard`) || !existsSync(`${example}dist/app.js`)) {
+    throw new Error(
+      'install and build the example first: bash examples/chat/test.sh (or its pack/install steps, then npm run build there)',
+    );
+  }
+  const { runs, browsers, networks, verbose } = parseArgs();
+  const rows: string[] = [];
+  for (const browserName of browsers) {
+    const browser = await launch(browserName);
+    try {
+      for (const network of networks) {
+        const spec = NETWORKS[network];
+        if (!spec) throw new Error(`unknown network ${network}; known: ${Object.keys(NETWORKS).join(', ')}`);
+        const first: Run[] = [];
+        const second: Run[] = [];
+        for (let i = 0; i < runs; i++) {
+          // A fresh server per run: no warm connections, caches or sessions from the run before.
+          const setup = await spec.make(startChat);
+          const context = await browser.newContext();
+          try {
+            const page = await context.newPage();
+            first.push(await visit(page, `${setup.url}/?probe`, setup.during));
+            // Second visit in the same context: the rung is remembered (localStorage).
+            if (!setup.during) second.push(await visit(page, `${setup.url}/?probe`));
+          } finally {
+            await context.close();
+            await setup.undo();
+          }
+          if (verbose)
+            console.error(browserName, network, JSON.stringify(first.at(-1)), JSON.stringify(second.at(-1)));
+        }
+        const report = (label: string, list: Run[]) => {
+          if (!list.length) return;
+          const ms = list.map((r) => r.ms);
+          const landed = [...new Set(list.map((r) => r.rung))].join('/');
+          const opened: Record<string, number> = {};
+          for (const r of list)
+            for (const a of r.attempts) {
+              const kind = a.split(':')[0]!;
+              if (kind !== 'negotiate') opened[kind] = (opened[kind] ?? 0) + 1 / list.length;
+            }
+          const perLoad = Object.entries(opened)
+            .map(([k, n]) => `${k} ${n.toFixed(2)}`)
+            .join(', ');
+          const ok = list.every((r) => r.rung === spec.expect) ? '' : ` (expected ${spec.expect})`;
+          rows.push(
+            `| ${browserName} | ${network}${label} | ${Math.min(...ms)} / ${Math.round(median(ms))} / ${Math.max(...ms)} | ${landed}${ok} | ${perLoad} |`,
+          );
+          console.log(rows.at(-1));
+        };
+        report('', first);
+        report(' (second visit)', second);
+      }
+    } finally {
+      await browser.close();
+    }
+  }
+  console.log(
+    `\n| browser | network | connected ms after navigation start (min / median / max, ${runs} runs) | rung | attempts per page load |\n|---|---|---|---|---|\n${rows.join('\n')}`,
+  );
+}
+
+await main();
