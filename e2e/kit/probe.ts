@@ -14,6 +14,11 @@ export interface ProbeSnapshot {
   readonly pending: number;
   readonly states: readonly string[];
   readonly rungs: readonly (string | null)[];
+  /**
+   * When the client was first connected, in ms since the page's navigation started (`performance.now()`), so
+   * the page load counts; null until then. What a user waits for, and what `expectConnectedWithin` checks.
+   */
+  readonly connectedAtMs: number | null;
   readonly attempts: readonly {
     readonly kind: string;
     readonly ok: boolean;
@@ -56,8 +61,13 @@ export function probe<In>(client: Probed<In>, name = 'default'): () => void {
   const unsequenced: Record<string, number> = {};
   const resets: ProbeSnapshot['resets'][number][] = [];
   const errors: ProbeSnapshot['errors'][number][] = [];
+  const now = () => (globalThis as { performance?: { now(): number } }).performance?.now() ?? Date.now();
+  let connectedAtMs: number | null = client.state === 'connected' ? now() : null;
   const offs = [
-    client.on('state', (state) => states.push(state)),
+    client.on('state', (state) => {
+      states.push(state);
+      if (state === 'connected') connectedAtMs ??= Math.round(now());
+    }),
     client.on('rung', (rung) => rungs.push(rung)),
     client.on('attempt', (a) =>
       attempts.push({
@@ -87,6 +97,7 @@ export function probe<In>(client: Probed<In>, name = 'default'): () => void {
     pending: client.pending,
     states: [...states],
     rungs: [...rungs],
+    connectedAtMs,
     attempts: [...attempts],
     messages: Object.fromEntries(Object.entries(messages).map(([topic, list]) => [topic, [...list]])),
     unsequenced: { ...unsequenced },

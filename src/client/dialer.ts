@@ -16,7 +16,7 @@ import { type MessageRate, type OfferedTransport, parseNegotiateResponse } from 
 import { DEFAULT_LIMITS, type Transport, type TransportKind } from '../transport.ts';
 import { planLadder } from './ladder.ts';
 import { AttemptError, type CloseInfo, describeClose, Link } from './link.ts';
-import { HelloGate, raceRungs } from './race.ts';
+import { HelloGate, raceRungs, TokenSupply } from './race.ts';
 import type { AttemptEvent, ClientEvents, ClientOptions } from './types.ts';
 
 const DEFAULT_TIMEOUTS: Record<TransportKind, number> = { webtransport: 1000, websocket: 1200, sse: 4000 };
@@ -132,18 +132,28 @@ export class Dialer {
       );
       return undefined;
     }
+    const headStartMs = o.headStartMs ?? DEFAULT_HEAD_START_MS;
     const abandon = new AbortController();
-    const gate = new HelloGate(this.#session, o.headStartMs ?? DEFAULT_HEAD_START_MS);
+    const gate = new HelloGate(this.#session, headStartMs);
+    // Tokens are single-use: each racing rung gets its own (the first one the round's).
+    const tokens = new TokenSupply(token, o.token ? () => this.token() : undefined);
+    const prefetch: ReturnType<typeof setTimeout>[] = [];
     const result = await raceRungs<Link>({
       count: attempts.length,
-      headStartMs: o.headStartMs ?? DEFAULT_HEAD_START_MS,
+      headStartMs,
       start: (index, opened) => {
         const offer = attempts[index]!;
         const timeout =
           (o.connectTimeoutMs?.[offer.kind] ?? DEFAULT_TIMEOUTS[offer.kind]) * 2 ** Math.min(failedRounds, 3);
-        // Tokens are single-use: a rung racing another one needs its own (the first uses the round's).
-        const own = index === 0 || !o.token ? token : this.token();
-        return this.handshake(offer, timeout, own, 'connect', { signal: abandon.signal, gate, opened });
+        // Halfway through this rung's head start, the next one's token is fetched, so it need not wait for it.
+        if (o.token && index + 1 < attempts.length) {
+          prefetch.push(setTimeout(() => tokens.get(index + 1), headStartMs / 2));
+        }
+        return this.handshake(offer, timeout, tokens.get(index), 'connect', {
+          signal: abandon.signal,
+          gate,
+          opened,
+        });
       },
       accept: (link) => {
         if (stopped()) {
@@ -162,6 +172,7 @@ export class Dialer {
       decided: (won) => abandon.abort(won ? 'another rung won the race' : 'the race ended'),
       stopped,
     });
+    for (const timer of prefetch) clearTimeout(timer);
     if (result.won) return stopped() ? undefined : true;
     // The reason to report: the one that ended the race, else the lowest rung's (as when tried in turn).
     const error = result.final ?? result.failures.findLast((f) => f !== undefined);

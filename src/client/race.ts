@@ -177,3 +177,27 @@ export class HelloGate {
     this.#timer = setTimeout(() => this.#promote(), Math.max(0, wait));
   }
 }
+
+/**
+ * The racing rungs' tokens: single-use, so each rung needs its own. Rung 0 takes the round's; the others are
+ * fetched on first ask (early, by a prefetch, or when the rung starts) and kept, so a prefetched token is the
+ * one its rung uses. Without a token callback every rung gets the round's (undefined).
+ */
+export class TokenSupply {
+  readonly #tokens: (string | undefined | Promise<string | undefined>)[];
+  readonly #fetch: (() => Promise<string | undefined>) | undefined;
+
+  constructor(first: string | undefined, fetch: (() => Promise<string | undefined>) | undefined) {
+    this.#tokens = [first];
+    this.#fetch = fetch;
+  }
+
+  get(index: number): string | undefined | Promise<string | undefined> {
+    if (index in this.#tokens || !this.#fetch) return this.#tokens[index in this.#tokens ? index : 0];
+    const token = this.#fetch();
+    // A failed fetch fails the rung that uses it (its attempt reports why); never an unhandled rejection.
+    token.catch(() => undefined);
+    this.#tokens[index] = token;
+    return token;
+  }
+}
