@@ -54,6 +54,20 @@ test('QUIC blocked and a proxy that strips Upgrade: falls back to SSE', async ({
   await switchyard.expectNoLoss('announcements');
 });
 
+test('behind an nginx that does not forward Upgrade: SSE, without waiting for WebTransport', async ({
+  page,
+  network,
+  switchyard,
+}) => {
+  // WebTransport is offered at the proxy's address, where nothing answers UDP (Firefox waits, Chromium hears
+  // a refusal): the race does not wait for it either way.
+  await network.blockWebSocket();
+  await openChat(page, network.url('/?probe'));
+  await switchyard.expectConnectedWithin(CONNECTED_WITHIN_MS, { rung: 'sse' });
+  await say(page, 'through nginx');
+  await switchyard.expectNoLoss('chat', { count: 1 });
+});
+
 test('behind a buffering proxy: WebSocket, not the event stream it would starve', async ({
   page,
   network,
