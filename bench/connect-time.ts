@@ -27,8 +27,8 @@ interface Setup {
   url: string;
   /** Undone after the network's runs. */
   undo: () => Promise<void>;
-  /** After the page connected: impairs the network and returns what it measured instead (ms). */
-  after?: (page: Page) => Promise<number>;
+  /** After the page connected: impairs the network and returns what it measured instead. */
+  after?: (page: Page) => Promise<{ ms: number; attempts: string[] }>;
 }
 
 interface ChatServer {
@@ -148,6 +148,23 @@ const NETWORKS: Record<
       };
     },
   },
+  // The upgrade succeeds, then nothing: no frame either way, no close (the slow failure), QUIC blocked.
+  'ws-silenced': {
+    expect: 'sse',
+    make: async (chat) => {
+      const server = await chat();
+      const proxy = await startProxy({ upstream: server.url, mode: 'upgrade-then-silence' });
+      const drop = dropUdpTo([server.port, proxy.port], 'bench: QUIC blocked');
+      return {
+        url: proxy.url,
+        undo: undoAll(
+          () => drop.remove(),
+          () => proxy.close(),
+          () => server.close(),
+        ),
+      };
+    },
+  },
   // nginx that buffers event streams but passes WebSockets, QUIC blocked: only WebSocket really works.
   'buffering-proxy': {
     expect: 'websocket',
@@ -192,7 +209,17 @@ const NETWORKS: Record<
           const connectedAt = await page.evaluate(
             () => (window as unknown as { reconnected: Promise<number> }).reconnected,
           );
-          return Math.round(connectedAt - restoredAt);
+          // What the reconnect tried, from the drop on (the page load's attempts are replaced).
+          const attempts = await page.evaluate(() => {
+            const probes = (globalThis as Record<string, unknown>).__switchyardProbes as Record<
+              string,
+              () => { attempts: { kind: string; ok: boolean; elapsedMs: number; error?: string }[] }
+            >;
+            return probes.default!().attempts.map(
+              (a) => `${a.kind}:${a.elapsedMs}:${a.ok ? 'ok' : (a.error ?? 'fail')}`,
+            );
+          });
+          return { ms: Math.round(connectedAt - restoredAt), attempts };
         },
         undo: undoAll(
           () => drop?.remove(),
@@ -290,7 +317,11 @@ async function main(): Promise<void> {
           try {
             const page = await context.newPage();
             const run = await visit(page, `${setup.url}/?probe`);
-            if (setup.after) run.ms = await setup.after(page);
+            if (setup.after) {
+              const measured = await setup.after(page);
+              run.ms = measured.ms;
+              run.attempts = measured.attempts.slice(run.attempts.length);
+            }
             first.push(run);
             // Second visit in the same context: the rung is remembered (localStorage).
             if (!setup.after) second.push(await visit(page, `${setup.url}/?probe`));

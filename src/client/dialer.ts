@@ -257,8 +257,10 @@ export class Dialer {
           if (!settled)
             l.sendEnvelope({ type: 'hello', v: PROTOCOL_VERSION, token, session, lanes: o.lanes });
         };
+        let greeted = false;
         const hello = () => {
-          if (settled) return;
+          if (settled || greeted) return;
+          greeted = true;
           race?.opened();
           if (race) race.gate.hello(attempt, send);
           else send(this.#session());

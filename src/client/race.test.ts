@@ -1,6 +1,6 @@
 /** The race (happy eyeballs) and the hello gate on fake timers: who starts when, who wins, who is closed. */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { HelloGate, type RaceOptions, type RaceResult, raceRungs } from './race.ts';
+import { HelloGate, type RaceOptions, type RaceResult, raceRungs, TokenSupply } from './race.ts';
 
 interface Rung {
   index: number;
@@ -231,5 +231,29 @@ describe('HelloGate', () => {
     gate.gone(3);
     await vi.advanceTimersByTimeAsync(1000);
     expect(s.log).toHaveLength(2);
+  });
+});
+
+describe('TokenSupply', () => {
+  it('rung 0 takes the round token; each other rung fetches its own once, prefetched or not', async () => {
+    let n = 0;
+    const supply = new TokenSupply('t0', async () => `t${++n}`);
+    expect(supply.get(0)).toBe('t0');
+    const prefetched = supply.get(2);
+    expect(await supply.get(2)).toBe('t1');
+    expect(supply.get(2)).toBe(prefetched);
+    expect(await supply.get(1)).toBe('t2');
+    expect(n).toBe(2);
+  });
+
+  it('without a token callback every rung gets the round token, and nothing is fetched', () => {
+    const supply = new TokenSupply(undefined, undefined);
+    expect([supply.get(0), supply.get(1), supply.get(2)]).toEqual([undefined, undefined, undefined]);
+  });
+
+  it('a failed fetch fails only the rung that uses it, and is not an unhandled rejection', async () => {
+    const supply = new TokenSupply('t0', () => Promise.reject(new Error('token service down')));
+    await expect(supply.get(1)).rejects.toThrow('token service down');
+    expect(supply.get(0)).toBe('t0');
   });
 });
