@@ -7,11 +7,16 @@
  * per page load (what racing costs the server). Docs: docs/fallback.md.
  *
  *   node --import tsx bench/connect-time.ts [--runs 5] [--browsers chromium,firefox] [--networks open,nginx,...]
+ *     [--variants main=/tmp/main.js,race=/tmp/race.js] [--verbose]
+ *
+ * `--variants` compares other builds of examples/chat/app.ts (e.g. against an older switchyard) run by run,
+ * interleaved, so the shared machine's load falls on each alike; the chat server is the installed one.
  *
  * Needs root, nftables and nginx (the networks come from switchyard/playwright's own fixtures, e2e/kit).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, firefox, type Page } from '@playwright/test';
@@ -278,6 +283,11 @@ function parseArgs() {
     browsers: value('browsers', 'chromium,firefox').split(','),
     networks: value('networks', 'open,nginx,quic-blocked').split(','),
     verbose: args.includes('--verbose'),
+    /** `--variants main=/tmp/main.js,new=/tmp/new.js`: other builds of examples/chat/app.ts to compare. */
+    variants: (value('variants', '') || '')
+      .split(',')
+      .filter(Boolean)
+      .map((v) => v.split('=') as [string, string]),
   };
 }
 
@@ -300,63 +310,83 @@ async function main(): Promise<void> {
       'install and build the example first: bash examples/chat/test.sh (or its pack/install steps, then npm run build there)',
     );
   }
-  const { runs, browsers, networks, verbose } = parseArgs();
+  const { runs, browsers, networks, verbose, variants } = parseArgs();
   const rows: string[] = [];
-  for (const browserName of browsers) {
-    const browser = await launch(browserName);
-    try {
-      for (const network of networks) {
-        const spec = NETWORKS[network];
-        if (!spec) throw new Error(`unknown network ${network}; known: ${Object.keys(NETWORKS).join(', ')}`);
-        const first: Run[] = [];
-        const second: Run[] = [];
-        for (let i = 0; i < runs; i++) {
-          // A fresh server per run: no warm connections, caches or sessions from the run before.
-          const setup = await spec.make(startChat);
-          const context = await browser.newContext();
-          try {
-            const page = await context.newPage();
-            const run = await visit(page, `${setup.url}/?probe`);
-            if (setup.after) {
-              const measured = await setup.after(page);
-              run.ms = measured.ms;
-              run.attempts = measured.attempts.slice(run.attempts.length);
+  const bundlePath = `${example}dist/app.js`;
+  const installed = await readFile(bundlePath);
+  // Variants (name=bundle file) run interleaved, run by run, so that the machine's load hits them alike.
+  const bundles = variants.length
+    ? await Promise.all(variants.map(async ([name, path]) => [name, await readFile(path)] as const))
+    : [['', installed] as const];
+  try {
+    for (const browserName of browsers) {
+      const browser = await launch(browserName);
+      try {
+        for (const network of networks) {
+          const spec = NETWORKS[network];
+          if (!spec)
+            throw new Error(`unknown network ${network}; known: ${Object.keys(NETWORKS).join(', ')}`);
+          const first = new Map<string, Run[]>(bundles.map(([name]) => [name, []]));
+          const second = new Map<string, Run[]>(bundles.map(([name]) => [name, []]));
+          for (let i = 0; i < runs; i++) {
+            for (const [variant, bundle] of bundles) {
+              // The chat server reads its bundle when it starts.
+              await writeFile(bundlePath, bundle);
+              // A fresh server per run: no warm connections, caches or sessions from the run before.
+              const setup = await spec.make(startChat);
+              const context = await browser.newContext();
+              try {
+                const page = await context.newPage();
+                const run = await visit(page, `${setup.url}/?probe`);
+                if (setup.after) {
+                  const measured = await setup.after(page);
+                  run.ms = measured.ms;
+                  run.attempts = measured.attempts.slice(run.attempts.length);
+                }
+                first.get(variant)!.push(run);
+                // Second visit in the same context: the rung is remembered (localStorage).
+                if (!setup.after) second.get(variant)!.push(await visit(page, `${setup.url}/?probe`));
+              } finally {
+                await context.close();
+                await setup.undo();
+              }
+              if (verbose) {
+                const last = (m: Map<string, Run[]>) => JSON.stringify(m.get(variant)!.at(-1));
+                console.error(browserName, network, variant, last(first), last(second));
+              }
             }
-            first.push(run);
-            // Second visit in the same context: the rung is remembered (localStorage).
-            if (!setup.after) second.push(await visit(page, `${setup.url}/?probe`));
-          } finally {
-            await context.close();
-            await setup.undo();
           }
-          if (verbose)
-            console.error(browserName, network, JSON.stringify(first.at(-1)), JSON.stringify(second.at(-1)));
+          const report = (label: string, list: Run[]) => {
+            if (!list.length) return;
+            const ms = list.map((r) => r.ms);
+            const landed = [...new Set(list.map((r) => r.rung))].join('/');
+            const opened: Record<string, number> = {};
+            for (const r of list)
+              for (const a of r.attempts) {
+                const kind = a.split(':')[0]!;
+                if (kind !== 'negotiate') opened[kind] = (opened[kind] ?? 0) + 1 / list.length;
+              }
+            const perLoad = Object.entries(opened)
+              .map(([k, n]) => `${k} ${n.toFixed(2)}`)
+              .join(', ');
+            const ok = list.every((r) => r.rung === spec.expect) ? '' : ` (expected ${spec.expect})`;
+            rows.push(
+              `| ${browserName} | ${network}${label} | ${Math.min(...ms)} / ${Math.round(median(ms))} / ${Math.max(...ms)} | ${landed}${ok} | ${perLoad} |`,
+            );
+            console.log(rows.at(-1));
+          };
+          for (const [variant] of bundles) {
+            const tag = variant ? ` [${variant}]` : '';
+            report(tag, first.get(variant)!);
+            report(`${tag} (second visit)`, second.get(variant)!);
+          }
         }
-        const report = (label: string, list: Run[]) => {
-          if (!list.length) return;
-          const ms = list.map((r) => r.ms);
-          const landed = [...new Set(list.map((r) => r.rung))].join('/');
-          const opened: Record<string, number> = {};
-          for (const r of list)
-            for (const a of r.attempts) {
-              const kind = a.split(':')[0]!;
-              if (kind !== 'negotiate') opened[kind] = (opened[kind] ?? 0) + 1 / list.length;
-            }
-          const perLoad = Object.entries(opened)
-            .map(([k, n]) => `${k} ${n.toFixed(2)}`)
-            .join(', ');
-          const ok = list.every((r) => r.rung === spec.expect) ? '' : ` (expected ${spec.expect})`;
-          rows.push(
-            `| ${browserName} | ${network}${label} | ${Math.min(...ms)} / ${Math.round(median(ms))} / ${Math.max(...ms)} | ${landed}${ok} | ${perLoad} |`,
-          );
-          console.log(rows.at(-1));
-        };
-        report('', first);
-        report(' (second visit)', second);
+      } finally {
+        await browser.close();
       }
-    } finally {
-      await browser.close();
     }
+  } finally {
+    await writeFile(bundlePath, installed);
   }
   console.log(
     `\n| browser | network | connected ms after navigation start (min / median / max, ${runs} runs) | rung | attempts per page load |\n|---|---|---|---|---|\n${rows.join('\n')}`,
