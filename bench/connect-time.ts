@@ -21,7 +21,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, firefox, type Page } from '@playwright/test';
 import { dropAllOn, dropUdpTo, type PacketRule } from '../e2e/kit/nft.ts';
-import { freePort, type RunningProxy, startProxy } from '../e2e/kit/nginx.ts';
+import { freePort, type ProxyOptions, type RunningProxy, startProxy } from '../e2e/kit/nginx.ts';
 import { CHROMIUM_ARGS } from '../e2e/support/chromium-args.ts';
 import { median } from './lib/stats.ts';
 
@@ -85,6 +85,24 @@ const undoAll =
     for (const step of steps) await step();
   };
 
+/** QUIC blocked (UDP to the server and the proxy dropped) behind an nginx in `proxy` mode. */
+async function quicBlockedBehind(
+  chat: () => Promise<ChatServer>,
+  proxy: Omit<ProxyOptions, 'upstream'>,
+): Promise<Setup> {
+  const server = await chat();
+  const running = await startProxy({ ...proxy, upstream: server.url });
+  const drop = dropUdpTo([server.port, running.port], 'bench: QUIC blocked');
+  return {
+    url: running.url,
+    undo: undoAll(
+      () => drop.remove(),
+      () => running.close(),
+      () => server.close(),
+    ),
+  };
+}
+
 /** Each network: how it is made, and the rung the page must land on. */
 const NETWORKS: Record<
   string,
@@ -135,57 +153,13 @@ const NETWORKS: Record<
     },
   },
   // The upgrade succeeds, then the proxy's stand-in upstream closes: WebSocket opens and dies before its pong.
-  'ws-dropped': {
-    expect: 'sse',
-    make: async (chat) => {
-      const server = await chat();
-      const drop = dropUdpTo([server.port], 'bench: QUIC blocked');
-      const proxy = await startProxy({ upstream: server.url, mode: 'upgrade-then-drop' });
-      const dropProxy = dropUdpTo([proxy.port], 'bench: QUIC blocked');
-      return {
-        url: proxy.url,
-        undo: undoAll(
-          () => dropProxy.remove(),
-          () => proxy.close(),
-          () => drop.remove(),
-          () => server.close(),
-        ),
-      };
-    },
-  },
-  // The upgrade succeeds, then nothing: no frame either way, no close (the slow failure), QUIC blocked.
-  'ws-silenced': {
-    expect: 'sse',
-    make: async (chat) => {
-      const server = await chat();
-      const proxy = await startProxy({ upstream: server.url, mode: 'upgrade-then-silence' });
-      const drop = dropUdpTo([server.port, proxy.port], 'bench: QUIC blocked');
-      return {
-        url: proxy.url,
-        undo: undoAll(
-          () => drop.remove(),
-          () => proxy.close(),
-          () => server.close(),
-        ),
-      };
-    },
-  },
-  // nginx that buffers event streams but passes WebSockets, QUIC blocked: only WebSocket really works.
+  'ws-dropped': { expect: 'sse', make: (chat) => quicBlockedBehind(chat, { mode: 'upgrade-then-drop' }) },
+  // The upgrade succeeds, then nothing: no frame either way, no close (the slow failure).
+  'ws-silenced': { expect: 'sse', make: (chat) => quicBlockedBehind(chat, { mode: 'upgrade-then-silence' }) },
+  // nginx that buffers event streams but passes WebSockets: only WebSocket really works.
   'buffering-proxy': {
     expect: 'websocket',
-    make: async (chat) => {
-      const server = await chat();
-      const proxy = await startProxy({ upstream: server.url, mode: 'pass', buffering: true });
-      const drop = dropUdpTo([server.port, proxy.port], 'bench: QUIC blocked');
-      return {
-        url: proxy.url,
-        undo: undoAll(
-          () => drop.remove(),
-          () => proxy.close(),
-          () => server.close(),
-        ),
-      };
-    },
+    make: (chat) => quicBlockedBehind(chat, { mode: 'pass', buffering: true }),
   },
   // Connected on WebTransport, then every packet to and from the server dropped for 2 s (no FIN, no RST),
   // then back: measured from the restore to connected again (the row's numbers are that, not the page load).

@@ -5,17 +5,10 @@
  * The client cannot tell a stand-in from the real rung: all it sees is `open` + hello/welcome + ping/pong.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type AttemptEvent,
-  type Client,
-  createClient,
-  memoryRungMemory,
-  type RungFactory,
-} from '../../src/client/index.ts';
+import { type Client, createClient, memoryRungMemory, type RungFactory } from '../../src/client/index.ts';
 import type { OfferedTransport } from '../../src/negotiate.ts';
 import { nodeTransports } from '../../transports/index.node.ts';
-import { createNodeWebSocketTransport } from '../../transports/websocket/node.ts';
-import { startTestServer, type TestServer, until } from './harness.ts';
+import { attemptsOf, standIn, startTestServer, type TestServer, until } from './harness.ts';
 import { TcpRelay } from './relay.ts';
 
 let server: TestServer | undefined;
@@ -32,18 +25,6 @@ async function relayTo(port: number, mode: 'forward' | 'blackhole'): Promise<Tcp
   const r = await TcpRelay.start(port, mode);
   relays.push(r);
   return r;
-}
-
-/** A rung that speaks WebSocket to `wsUrl()` whatever the offer says. */
-function standIn(wsUrl: () => string): RungFactory {
-  return ({ offer: _offer, token: _token, ...options }) =>
-    createNodeWebSocketTransport({ ...options, url: wsUrl() });
-}
-
-function attemptsOf(c: Client): AttemptEvent[] {
-  const list: AttemptEvent[] = [];
-  c.on('attempt', (a) => list.push(a));
-  return list;
 }
 
 describe('ladder', () => {

@@ -4,11 +4,10 @@
  * the loser closed, every subscription and publish applied once on the server, every message seen once.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { type AttemptEvent, type Client, createClient, type RungFactory } from '../../src/client/index.ts';
+import { type Client, createClient, type RungFactory } from '../../src/client/index.ts';
 import type { Transport } from '../../src/transport.ts';
 import { nodeTransports } from '../../transports/index.node.ts';
-import { createNodeWebSocketTransport } from '../../transports/websocket/node.ts';
-import { startTestServer, type TestServer, until } from './harness.ts';
+import { attemptsOf, standIn, startTestServer, type TestServer, until } from './harness.ts';
 import { TcpRelay } from './relay.ts';
 
 let server: TestServer | undefined;
@@ -22,12 +21,6 @@ afterEach(async () => {
 });
 
 const websocket = nodeTransports.websocket as RungFactory;
-
-/** A rung that speaks WebSocket to `wsUrl()` whatever the offer says. */
-function standIn(wsUrl: () => string): RungFactory {
-  return ({ offer: _offer, token: _token, ...options }) =>
-    createNodeWebSocketTransport({ ...options, url: wsUrl() });
-}
 
 /**
  * Holds the pongs `factory`'s transports receive until `release()`: two rungs can then be made to pass their
@@ -61,12 +54,6 @@ function holdingPongs(factory: RungFactory) {
       for (const deliver of held.splice(0)) deliver();
     },
   };
-}
-
-function attemptsOf(c: Client): AttemptEvent[] {
-  const list: AttemptEvent[] = [];
-  c.on('attempt', (a) => list.push(a));
-  return list;
 }
 
 describe('race', () => {
