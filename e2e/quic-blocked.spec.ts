@@ -85,6 +85,13 @@ async function connectAndExchange(page: Page, url: string, topic: string): Promi
   }, topic);
 }
 
+/** The WebSockets `page` opens from now on, counted by the browser: one never opened never reached the server. */
+function websocketsOpenedBy(page: Page): string[] {
+  const urls: string[] = [];
+  page.on('websocket', (ws) => urls.push(ws.url()));
+  return urls;
+}
+
 const topic = () => `echo.ladder.${Math.random().toString(36).slice(2)}`;
 
 test('QUIC blocked: the client lands on WebSocket', async ({ page, browserName, network, switchyard }) => {
@@ -133,9 +140,7 @@ test('without a block the same page takes WebTransport, and opens no WebSocket',
   network,
   switchyard,
 }) => {
-  // Counted by the browser: a WebSocket never opened never reached the server.
-  const websockets: string[] = [];
-  page.on('websocket', (ws) => websockets.push(ws.url()));
+  const websockets = websocketsOpenedBy(page);
   const echo = topic();
   const outcome = await connectAndExchange(page, network.url('/'), echo);
   expect(outcome.rung).toBe('webtransport');
@@ -151,8 +156,7 @@ test('every rung at once (no head start): one wins, nothing is doubled or lost',
   switchyard,
 }) => {
   // Forces the case the race must survive: several rungs pass their handshakes at about the same time.
-  const websockets: string[] = [];
-  page.on('websocket', (ws) => websockets.push(ws.url()));
+  const websockets = websocketsOpenedBy(page);
   await page.goto(network.url('/'));
   await page.waitForFunction(() => 'sy' in window);
   const echo = topic();
