@@ -60,13 +60,14 @@ class Channel<In extends { type: string }, Out> {
   }
 }
 
-export type ServerName = 'ws' | 'sio' | 'rung' | 'proto' | 'sse-raw';
+export type ServerName = 'ws' | 'sio' | 'rung' | 'proto' | 'proto-m' | 'sse-raw';
 
 const SERVER_SCRIPTS: Record<ServerName, [string, string[]]> = {
   ws: ['servers/raw-ws.ts', []],
   sio: ['servers/socketio.ts', []],
   rung: ['servers/ours.ts', ['rung']],
   proto: ['servers/ours.ts', ['protocol']],
+  'proto-m': ['servers/ours.ts', ['protocol', 'metrics']],
   'sse-raw': ['servers/sse-raw.ts', []],
 };
 
@@ -92,7 +93,13 @@ export class ServerProc {
   static async start(name: ServerName, extraArgv: string[] = []): Promise<ServerProc> {
     const [script, args] = SERVER_SCRIPTS[name];
     const child = fork(new URL(script, BENCH).pathname, args, {
-      execArgv: ['--import', 'tsx', '--expose-gc', ...extraArgv],
+      execArgv: [
+        '--import',
+        'tsx',
+        '--expose-gc',
+        ...extraArgv,
+        ...(process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? []),
+      ],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const channel = new Channel<FromServer, ToServer>(child, `server ${name}`);

@@ -14,6 +14,7 @@ import { isSwitchyardError, SwitchyardError } from '../errors.ts';
 import { DEFAULT_MAX_LANES } from '../lanes.ts';
 import { type MessageRate, type OfferedTransport, parseNegotiateResponse } from '../negotiate.ts';
 import { DEFAULT_LIMITS, type Transport, type TransportKind } from '../transport.ts';
+import { FallbackLog } from './fallback-log.ts';
 import { planLadder } from './ladder.ts';
 import { AttemptError, type CloseInfo, describeClose, Link } from './link.ts';
 import { HelloGate, raceRungs, TokenSupply } from './race.ts';
@@ -41,6 +42,8 @@ export class Dialer {
   readonly #codec: Codec;
   readonly #reports: Reports;
   readonly #session: () => string | undefined;
+  /** Rungs given up since the last connection, reported in hello (server metrics). */
+  readonly #fallbacks: FallbackLog;
   #attempts = 0;
   #offers: OfferedTransport[] | undefined;
   #offersAt = 0;
@@ -62,6 +65,7 @@ export class Dialer {
     this.#codec = codec;
     this.#reports = reports;
     this.#session = session;
+    this.#fallbacks = new FallbackLog(reports);
   }
 
   /** Fetches a fresh token from the app (undefined when the app uses none). */
@@ -254,8 +258,9 @@ export class Dialer {
         const l = new Link(attempt, kind, transport, this.#codec, o.lanes ?? DEFAULT_MAX_LANES, this.#rate);
         link = l;
         const send = (session: string | undefined) => {
-          if (!settled)
-            l.sendEnvelope({ type: 'hello', v: PROTOCOL_VERSION, token, session, lanes: o.lanes });
+          if (settled) return;
+          const fallback = this.#fallbacks.pending();
+          l.sendEnvelope({ type: 'hello', v: PROTOCOL_VERSION, token, session, lanes: o.lanes, fallback });
         };
         let greeted = false;
         const hello = () => {
