@@ -9,7 +9,8 @@ import { Script } from './connection.ts';
 /**
  * publish. KEYS: meta hash (field s = head seq, e = epoch, c = last age-trim check), history stream, channel,
  * idempotency key. ARGV: data (MessagePack), now (ms), max entries, window (ms), meta TTL (ms), idempotency TTL
- * (ms, 0 = none), a fresh epoch (kept only if the topic has none: its numbering starts here).
+ * (ms, 0 = none), a fresh epoch (kept only if the topic has none: its numbering starts here), the publish command
+ * (PUBLISH, or SPUBLISH on a Redis Cluster: the channel shares the topic's slot, so only its shard is touched).
  * Appends `<seq>-0` with fields t (time) and d (data), trims by count (MAXLEN ~) and, at most once a second per
  * topic, by age (entries older than the window, oldest first), then publishes `<seq> <data>`. Returns seq.
  */
@@ -43,7 +44,7 @@ if now - checked >= 1000 or now < checked then
     if cut ~= tonumber(string.match(entries[#entries][1], '^(%d+)')) then break end
   end
 end
-redis.call('PUBLISH', KEYS[3], string.format('%d ', seq) .. ARGV[1])
+redis.call(ARGV[8] or 'PUBLISH', KEYS[3], string.format('%d ', seq) .. ARGV[1])
 if idemTtl > 0 then redis.call('SET', KEYS[4], seq, 'PX', idemTtl) end
 return seq
 `,
