@@ -5,7 +5,9 @@
  * the hub's clock (history window tests without sleeping), `GET /__test/stats` returns protocol counters.
  *
  * env: REDIS_URL, REDIS_PREFIX, PORT (default 0), HEARTBEAT_MS (default 15000), HISTORY_SIZE, COMMAND_TIMEOUT_MS,
- * HUB=memory (the embedded hub and sessions instead, for the one-node baseline of bench/scale-throughput.ts).
+ * HUB=memory (the embedded hub and sessions instead, for the one-node baseline of bench/scale-throughput.ts),
+ * SESSIONS=memory (the Redis hub with the embedded session store: tests of the hub alone, clients pinned to
+ * one node).
  */
 import { MemoryHub } from '../../../server/hub/memory.ts';
 import { startNodeServer } from '../../../server/node.ts';
@@ -25,7 +27,7 @@ const engine = await createRedisEngine({
 const memory = process.env.HUB === 'memory';
 const protocol = createProtocol({
   hub: memory ? new MemoryHub() : engine.hub,
-  ...(memory ? {} : { sessionStore: engine.sessions }),
+  ...(memory || process.env.SESSIONS === 'memory' ? {} : { sessionStore: engine.sessions }),
   heartbeatMs,
 });
 const server = await startNodeServer({

@@ -30,6 +30,8 @@ export interface RedisCluster {
   readonly url: string;
   /** The master that serves `key`'s slot now. */
   masterOf(key: string): Promise<ClusterMaster>;
+  /** The slot ranges master `index` serves now, lowest first. */
+  slotsOf(index: number): Promise<[number, number][]>;
   /** SIGKILL of one master: its shard disappears with its data (nothing is persisted). */
   kill(index: number): Promise<void>;
   /** Starts a killed master again on its port: it rejoins with its slots, empty. */
@@ -148,6 +150,11 @@ export async function startRedisCluster(count = 3): Promise<RedisCluster> {
       id: (await info(port, 'cluster', 'myid')).trim(),
     });
   }
+  const ranges = async () => {
+    const { port } = running()[0] ?? { port: 0 };
+    const reply = await info(port, '--json', 'cluster', 'slots').catch(() => '');
+    return JSON.parse(reply || '[]') as [number, number, [string, number, string]][];
+  };
   const byIndex = (i: number): ClusterMaster => {
     const master = masters[i];
     if (!master) throw new Error(`no master ${i}`);
@@ -156,12 +163,17 @@ export async function startRedisCluster(count = 3): Promise<RedisCluster> {
   return {
     masters,
     url: masters.map((m) => m.url).join(','),
+    async slotsOf(index) {
+      const port = byIndex(index).port;
+      return (await ranges())
+        .filter(([, , [, owner]]) => owner === port)
+        .map(([first, last]): [number, number] => [first, last])
+        .sort((x, y) => x[0] - y[0]);
+    },
     async masterOf(key) {
       const { port } = running()[0] ?? { port: 0 };
       const slot = Number((await info(port, 'cluster', 'keyslot', key)).trim());
-      const reply = await info(port, '--json', 'cluster', 'slots').catch(() => '');
-      const ranges = JSON.parse(reply || '[]') as [number, number, [string, number, string]][];
-      for (const [first, last, [, owner]] of ranges) {
+      for (const [first, last, [, owner]] of await ranges()) {
         if (slot >= first && slot <= last) {
           const master = masters.find((m) => m.port === owner);
           if (master) return master;
