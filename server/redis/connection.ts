@@ -3,16 +3,13 @@
  * `Cluster` client, which follows MOVED/ASK during a reshard) and a subscriber connection per shard (sharded
  * pub/sub hears a channel only on the shard owning its slot). It owns the health of that link, because every
  * piece of the scale-out engine must agree on one answer to "can this node take work on this key now?":
- *
  * - a shard is `up` once its subscriber is ready, its channels re-subscribed and its epoch checked;
- * - `down` at its first lost connection or timed-out command (a slow Redis counts as an unavailable one);
- *   work on its keys then fails fast with ERR_UNAVAILABLE (close code TryAgainLater), nothing waits in a
- *   queue, and the other shards keep serving theirs;
+ * - `down` at its first lost connection or timed-out command (a slow Redis counts as an unavailable one): work
+ *   on its keys fails fast with ERR_UNAVAILABLE (close code TryAgainLater), nothing waits in a queue, and the
+ *   other shards keep serving theirs;
  * - back `up` by itself: ioredis reconnects, a probe clears a timeout, the channels are re-subscribed, then
  *   listeners hear `up` with `epochChanged` (the shard came back without its data) and the channels it carries.
- *
- * The link as a whole is `down` only when every shard is. REDIS_URL decides the topology at start
- * (./seeds.ts): a cluster needs nothing else set.
+ * The link as a whole is `down` only when every shard is. REDIS_URL decides the topology at start (./seeds.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
@@ -374,8 +371,10 @@ export class RedisLink {
         this.#log(
           `redis: ${what} after ${downMs} ms${epochChanged ? ' (dataset lost: history, sessions and sequences restart; subscribers get a reset)' : ''}`,
         );
-        for (const listener of this.#onUp) listener({ epochChanged, downMs, channels });
       }
+      // A master first seen after start (a failover) may carry channels moved from a lost one: catch them up.
+      if (!first || this.#started)
+        for (const listener of this.#onUp) listener({ epochChanged, downMs, channels });
     } catch (error) {
       this.#lastError = error instanceof Error ? error.message : String(error);
     }
