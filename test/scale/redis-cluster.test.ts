@@ -12,6 +12,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisLink } from '../../server/redis/connection.ts';
+import { RedisForwarder } from '../../server/redis/forward.ts';
 import { RedisHub } from '../../server/redis/hub.ts';
 import { keySlot } from '../../server/redis/slot.ts';
 import { type Client, createClient } from '../../src/client/index.ts';
@@ -130,6 +131,27 @@ describe('switchyard on a 3-master Redis Cluster, two nodes', () => {
     await Promise.all(topics.flatMap((t) => range(1, 30).map((n) => writer.client.publish(t, { n }))));
     for (const t of topics) await until(() => (reader.seen.get(t)?.length ?? 0) >= 30, `${t} delivered`);
     for (const t of topics) expect(reader.seen.get(t), t).toEqual(range(1, 30));
+  });
+
+  it('SSE upstream batches forwarded between nodes over sharded pub/sub; a gone owner known at once', async () => {
+    const links = [0, 1].map(() => new RedisLink({ url: rc.masters[2]?.url ?? '', log: () => undefined }));
+    for (const link of links) {
+      await link.start();
+      defer(() => link.close());
+    }
+    const [a, b] = links.map((link) => new RedisForwarder(link)) as [RedisForwarder, RedisForwarder];
+    await Promise.all([a.start(), b.start()]);
+    const applied: string[] = [];
+    b.serve((request) => {
+      applied.push(`${request.batch}:${Buffer.from(request.body ?? []).toString()}`);
+      return { status: 204 };
+    });
+    const request = { session: `${b.nodeId}.x`, secret: 's', body: new TextEncoder().encode('hi') };
+    expect(await a.forward(b.nodeId, { ...request, batch: '1' })).toEqual({ status: 204 });
+    expect(await a.forward(b.nodeId, { ...request, batch: '2' })).toEqual({ status: 204 });
+    expect(applied).toEqual(['1:hi', '2:hi']);
+    expect(links[0]?.sharded).toBe(true);
+    expect((await a.forward('gone-node', { ...request, batch: '3' })).status).toBe(404);
   });
 
   it('a shard restarted mid-stream: reported, its topics refused (1013) then reset, the others untouched', {
