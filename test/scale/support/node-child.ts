@@ -7,9 +7,11 @@
  * env: REDIS_URL, REDIS_PREFIX, PORT (default 0), HEARTBEAT_MS (default 15000), HISTORY_SIZE, COMMAND_TIMEOUT_MS,
  * HUB=memory (the embedded hub and sessions instead, for the one-node baseline of bench/scale-throughput.ts),
  * SESSIONS=memory (the Redis hub with the embedded session store: tests of the hub alone, clients pinned to
- * one node).
+ * one node), API_KEY (the server API and metrics on this node).
  */
+import { mountServerApi } from '../../../server/api/index.ts';
 import { MemoryHub } from '../../../server/hub/memory.ts';
+import { createMetrics } from '../../../server/metrics/index.ts';
 import { startNodeServer } from '../../../server/node.ts';
 import { createProtocol } from '../../../server/protocol/index.ts';
 import { createRedisEngine } from '../../../server/redis/index.ts';
@@ -30,6 +32,8 @@ const protocol = createProtocol({
   ...(memory || process.env.SESSIONS === 'memory' ? {} : { sessionStore: engine.sessions }),
   heartbeatMs,
 });
+// API_KEY: the server API (and metrics) behind that key, on this node's hub (test/api/api-redis.test.ts).
+const metrics = process.env.API_KEY ? createMetrics({ redis: engine.link, process: false }) : undefined;
 const server = await startNodeServer({
   port: Number(process.env.PORT ?? 0),
   heartbeatMs,
@@ -38,6 +42,12 @@ const server = await startNodeServer({
   onConnection: protocol.onConnection,
   configure: (app) => {
     engine.install(app);
+    metrics?.attach(app);
+    mountServerApi(app.app, {
+      key: process.env.API_KEY,
+      hub: protocol.hub,
+      ...(metrics ? { routes: [metrics.routes] } : {}),
+    });
     app.app.post('/__test/clock', (c) => {
       offsetMs = Number(c.req.query('offsetMs') ?? 0);
       return c.json({ offsetMs });
