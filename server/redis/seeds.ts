@@ -82,7 +82,10 @@ async function probe(seed: Seed, timeoutMs: number): Promise<Probe> {
     enableOfflineQueue: false,
     retryStrategy: () => null,
   });
-  redis.on('error', () => undefined);
+  let cause: string | undefined; // the socket's own error (ECONNREFUSED ...), not ioredis' "Connection is closed"
+  redis.on('error', (error: Error) => {
+    cause ??= error.message;
+  });
   try {
     await redis.connect();
     const info = await redis.info('cluster');
@@ -92,7 +95,7 @@ async function probe(seed: Seed, timeoutMs: number): Promise<Probe> {
     const assigned = Number(/cluster_slots_ok:(\d+)/.exec(text)?.[1] ?? 0);
     return { seed, cluster: true, state, assigned };
   } catch (error) {
-    return { seed, error: error instanceof Error ? error.message : String(error) };
+    return { seed, error: cause ?? (error instanceof Error ? error.message : String(error)) };
   } finally {
     redis.disconnect();
   }
