@@ -111,18 +111,9 @@ export class RedisLink {
   }
 
   health(): RedisHealth {
-    const shards = [...this.#map.shards.values()].map((s) => s.health());
-    return {
-      state: this.#state,
-      nodeId: this.nodeId,
-      since: this.#since,
-      lastError: this.#lastError,
-      outages: shards.reduce((sum, s) => sum + s.outages, 0),
-      epochChanges: this.#epochChanges,
-      mode: this.#mode,
-      shardsDown: shards.filter((s) => s.state === 'down').length,
-      shards,
-    };
+    const { state, nodeId } = this;
+    const base = { state, nodeId, since: this.#since, lastError: this.#lastError, mode: this.#mode };
+    return { ...base, epochChanges: this.#epochChanges, ...this.#map.health() };
   }
 
   onUp(listener: (event: UpEvent) => void): void {
@@ -301,11 +292,6 @@ export class RedisLink {
     (this.sharded ? sub.sunsubscribe(channel) : sub.unsubscribe(channel)).catch(() => undefined);
   }
 
-  /** Channels this node follows (for tests and metrics). */
-  get channelCount(): number {
-    return this.#channels.size;
-  }
-
   /** True while `nodeId`'s liveness key exists (it is refreshed every `livenessMs`, lives 3 of them). */
   async isAlive(nodeId: string): Promise<boolean> {
     const key = this.key('node', nodeId);
@@ -336,10 +322,17 @@ export class RedisLink {
     this.#log(`redis: ${what} with 1013 until it is back`);
     const channels = [...shard.channels];
     for (const listener of this.#onDown) listener(reason, channels);
-    shard.probe(
-      () => this.#recover(shard),
-      () => this.#closed,
-    );
+    this.#probe(shard);
+  }
+
+  /** Until the shard is up: recover, and on a cluster re-read the slot map (a failover moves its slots). */
+  #probe(shard: Shard): void {
+    let attempts = 0;
+    const attempt = () => {
+      if (this.sharded && attempts++ % 4 === 0) void this.#refreshSlots().catch(() => undefined);
+      return this.#recover(shard);
+    };
+    shard.probe(attempt, () => this.#closed || shard.slots === 0);
   }
 
   #recover(shard: Shard): Promise<void> {
@@ -377,6 +370,9 @@ export class RedisLink {
         for (const listener of this.#onUp) listener({ epochChanged, downMs, channels });
     } catch (error) {
       this.#lastError = error instanceof Error ? error.message : String(error);
+      if (!this.#started) return;
+      shard.state = 'down'; // e.g. a promoted replica the command client does not route to yet: retry
+      this.#probe(shard);
     }
   }
 

@@ -4,7 +4,7 @@
  * here re-homes those channels, so the link subscribes them on their new shard and the hub catches the topics
  * up from history.
  */
-import type { Shard } from './shard.ts';
+import type { Shard, ShardHealth } from './shard.ts';
 import { keySlot } from './slot.ts';
 
 export class ShardMap {
@@ -20,6 +20,13 @@ export class ShardMap {
 
   get owners(): readonly string[] {
     return this.#owners;
+  }
+
+  /** Every shard's health, outages summed, shards down counted. */
+  health(): { outages: number; shardsDown: number; shards: ShardHealth[] } {
+    const shards = [...this.shards.values()].map((s) => s.health());
+    const outages = shards.reduce((sum, s) => sum + s.outages, 0);
+    return { outages, shardsDown: shards.filter((s) => s.state === 'down').length, shards };
   }
 
   shardOf(key: string): Shard | undefined {

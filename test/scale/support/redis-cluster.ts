@@ -52,10 +52,12 @@ async function sleep(ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export async function startRedisCluster(count = 3): Promise<RedisCluster> {
+/** `count` masters and `replicas` per master (default 0; with replicas, a killed master fails over). */
+export async function startRedisCluster(count = 3, replicas = 0): Promise<RedisCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'sy-cluster-'));
   const ports: { port: number; bus: number }[] = [];
-  for (let i = 0; i < count; i++) {
+  const processes = count * (1 + replicas);
+  for (let i = 0; i < processes; i++) {
     ports.push({ port: await freePort('127.0.0.1'), bus: await freePort('127.0.0.1') });
   }
   const children: (ChildProcess | undefined)[] = [];
@@ -74,6 +76,7 @@ export async function startRedisCluster(count = 3): Promise<RedisCluster> {
       'cluster-require-full-coverage': 'no',
       save: '',
       appendonly: 'no',
+      'repl-diskless-sync-delay': '0',
     };
     const args = Object.entries(options).flatMap(([name, value]) => [`--${name}`, value]);
     const child = spawn(REDIS_SERVER_BIN, args, { stdio: 'ignore' });
@@ -97,8 +100,10 @@ export async function startRedisCluster(count = 3): Promise<RedisCluster> {
       }
     }
   };
+  /** `i`: a master's index in `masters` (as created), mapped to its process. */
+  const processOf = (i: number) => ports.findIndex(({ port }) => port === masters[i]?.port);
   const kill = async (i: number) => {
-    const child = children[i];
+    const child = children[processOf(i)];
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');
@@ -123,32 +128,48 @@ export async function startRedisCluster(count = 3): Promise<RedisCluster> {
     }
   };
   const stop = async () => {
-    for (let i = 0; i < count; i++) await kill(i);
+    for (const child of children) {
+      if (!child || child.exitCode !== null || child.signalCode !== null) continue;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    }
     await rm(dir, { recursive: true, force: true });
   };
 
+  const masters: ClusterMaster[] = [];
+  const nodes: ClusterMaster[] = [];
   try {
-    for (let i = 0; i < count; i++) await launch(i);
+    for (let i = 0; i < processes; i++) await launch(i);
     await cli(
       '--cluster',
       'create',
       ...ports.map(({ port }) => `127.0.0.1:${port}`),
       '--cluster-replicas',
-      '0',
+      String(replicas),
       '--cluster-yes',
     );
     await waitOk();
+    for (const { port } of ports) {
+      const node = {
+        port,
+        url: `redis://127.0.0.1:${port}`,
+        id: (await info(port, 'cluster', 'myid')).trim(),
+      };
+      nodes.push(node);
+      if ((await info(port, 'role')).startsWith('master')) masters.push(node);
+    }
+    // A replica that has not synced yet would never be promoted: wait until each one has.
+    const deadline = Date.now() + 20_000;
+    for (const node of nodes.filter((n) => !masters.includes(n))) {
+      while (!/master_link_status:up/.test(await info(node.port, 'info', 'replication'))) {
+        if (Date.now() > deadline) throw new Error(`replica ${node.port} did not sync`);
+        await sleep(100);
+      }
+    }
   } catch (error) {
     await stop();
     throw error;
-  }
-  const masters: ClusterMaster[] = [];
-  for (const { port } of ports) {
-    masters.push({
-      port,
-      url: `redis://127.0.0.1:${port}`,
-      id: (await info(port, 'cluster', 'myid')).trim(),
-    });
   }
   const ranges = async () => {
     const { port } = running()[0] ?? { port: 0 };
@@ -175,7 +196,7 @@ export async function startRedisCluster(count = 3): Promise<RedisCluster> {
       const slot = Number((await info(port, 'cluster', 'keyslot', key)).trim());
       for (const [first, last, [, owner]] of await ranges()) {
         if (slot >= first && slot <= last) {
-          const master = masters.find((m) => m.port === owner);
+          const master = nodes.find((m) => m.port === owner);
           if (master) return master;
         }
       }
@@ -183,7 +204,7 @@ export async function startRedisCluster(count = 3): Promise<RedisCluster> {
     },
     kill,
     async restart(i) {
-      await launch(i);
+      await launch(processOf(i));
     },
     async reshard(from, to, slots) {
       await cli(
