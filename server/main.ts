@@ -49,7 +49,7 @@ if (denoBinary() && process.env.SWITCHYARD_RUNTIME !== 'node' && !tls) {
     bundle,
     heartbeatMs,
     authenticate: security.authenticateHello,
-    ...(engine ? { hub: engine.hub, sessionStore: engine.sessions } : {}),
+    ...(engine ? { hub: engine.hub, sessionStore: engine.sessions, presence: engine.presence } : {}),
     ticker: process.env.TICKER !== '0',
   });
   const server = await startNodeServer({

@@ -6,6 +6,7 @@
 import type { SwitchyardApp } from '../app.ts';
 import type { Hub } from '../hub/hub.ts';
 import { MemoryHub } from '../hub/memory.ts';
+import type { PresenceStore } from '../presence/store.ts';
 import { createProtocol, type Protocol, type ProtocolOptions } from '../protocol/index.ts';
 import type { SessionStore } from '../protocol/sessions.ts';
 import { mountHolRoutes } from './hol-routes.ts';
@@ -21,6 +22,7 @@ export interface DemoOptions {
   /** Shared hub and session store (server/redis, REDIS_URL); default: this process's memory. */
   readonly hub?: Hub;
   readonly sessionStore?: SessionStore;
+  readonly presence?: PresenceStore;
   /** Whether this process publishes the ticker (default true; one node of several is enough). */
   readonly ticker?: boolean;
 }
@@ -40,6 +42,7 @@ export function createDemo(options: DemoOptions): Demo {
   const protocol = createProtocol({
     hub,
     ...(options.sessionStore ? { sessionStore: options.sessionStore } : {}),
+    ...(options.presence ? { presence: options.presence } : {}),
     heartbeatMs: options.heartbeatMs ?? 15_000,
     ...(options.authenticate ? { authenticate: options.authenticate } : {}),
     // Only the echo topics are writable by clients; the ticker is the server's.

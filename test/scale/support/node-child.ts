@@ -25,7 +25,7 @@ const engine = await createRedisEngine({
 const memory = process.env.HUB === 'memory';
 const protocol = createProtocol({
   hub: memory ? new MemoryHub() : engine.hub,
-  ...(memory ? {} : { sessionStore: engine.sessions }),
+  ...(memory ? {} : { sessionStore: engine.sessions, presence: engine.presence }),
   heartbeatMs,
 });
 const server = await startNodeServer({
