@@ -6,7 +6,8 @@
  *    the hub's share) vs a raw `ws` loop sending one pre-encoded buffer to the same sockets (target <= 1.2x);
  * 2. Redis round trips per hub publish (target: one) and per client `pub`, counted with MONITOR;
  * 3. messages per second: 1 node embedded hub, 1 node Redis hub, 2 nodes Redis hub;
- * 4. server memory per idle connection on the WebSocket and SSE rungs (protocol, session, one subscription).
+ * 4. server memory per idle connection on the WebSocket and SSE rungs (protocol, session, one subscription);
+ * 5. the cost of one present client: Node heap (memory and Redis stores), Redis memory, round trips per join.
  * Writes bench/results/scale-latest.json and .md. SUBSCRIBERS (default 10000) sets N; IDLE (default 2000) the
  * idle connections per rung.
  */
@@ -14,6 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { startPrivateRedis } from '../test/scale/support/redis.ts';
 import { runCapacity } from './scale-capacity.ts';
 import { runFanout } from './scale-fanout.ts';
+import { runPresenceCost } from './scale-presence.ts';
 import { runRedisCost } from './scale-redis.ts';
 import { runThroughput } from './scale-throughput.ts';
 
@@ -43,6 +45,7 @@ try {
     rungs: ['websocket', 'sse'],
     connections: Number(process.env.IDLE ?? 2000),
   });
+  const presence = await runPresenceCost({ redisUrl: redis.url, prefix: 'bench-presence' });
   const base = throughput[0]?.delivered ?? 1;
   const lines = [
     `# scale benchmarks (${new Date().toISOString()}, ${subscribers} subscribers)`,
@@ -77,6 +80,14 @@ try {
       (c) =>
         `| ${c.rung}, ${c.connections} connections | ${f(c.rssPerConnection / 1024, 1)} KB | ${f(c.heapPerConnection / 1024, 1)} KB | ${f(c.cpuUsPerHeartbeat, 1)} µs |`,
     ),
+    '',
+    `| one present client (${presence.members} members over ${presence.topics} topics; member: 26-char id, user, small info) | value |`,
+    '|---|---|',
+    `| Node heap per member, memory store | ${f(presence.memoryHeapBytesPerMember, 0)} B |`,
+    `| Node heap per member, Redis store (the node's own copy) | ${f(presence.redisNodeHeapBytesPerMember, 0)} B |`,
+    `| Redis memory per member | ${f(presence.redisBytesPerMember, 0)} B |`,
+    `| Redis round trips per join / per leave | ${f(presence.roundTripsPerJoin)} / ${f(presence.roundTripsPerLeave)} |`,
+    `| joins per second, one process, 64 in flight | ${f(presence.joinsPerSecond, 0)} |`,
   ];
   const table = lines.join('\n');
   console.log(table);
@@ -84,7 +95,7 @@ try {
   writeFileSync(new URL('./results/scale-latest.md', import.meta.url), `${table}\n`);
   writeFileSync(
     new URL('./results/scale-latest.json', import.meta.url),
-    `${JSON.stringify({ subscribers, fanoutRedis, fanoutMemory, cost, throughput, capacity }, null, 2)}\n`,
+    `${JSON.stringify({ subscribers, fanoutRedis, fanoutMemory, cost, throughput, capacity, presence }, null, 2)}\n`,
   );
 } finally {
   await redis.stop();

@@ -1,0 +1,34 @@
+/**
+ * Presence on the demo page in a real browser: every rung panel counts the clients on its rung's topic. A
+ * second page joining makes the first page's counts go up on every rung, and its closing brings them back down
+ * (the server hears each connection close and announces the leave).
+ */
+import { expect, startDemoServer, test } from './fixtures.ts';
+
+test("a page's presence list follows a second page joining and leaving", async ({ page, context }) => {
+  const own = await startDemoServer();
+  try {
+    await page.goto(`${own.url}/`);
+    const panels = page.locator('.rung');
+    const kinds = await panels.evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).dataset.kind));
+    expect(kinds.length).toBeGreaterThanOrEqual(2);
+    const presence = (kind: string | undefined) => page.locator(`.rung[data-kind="${kind}"] .presence`);
+    for (const kind of kinds) await expect(presence(kind)).toHaveAttribute('data-presence', '1');
+
+    const second = await context.newPage();
+    await second.goto(`${own.url}/`);
+    for (const kind of kinds) {
+      await expect(presence(kind)).toHaveAttribute('data-presence', '2');
+      await expect(presence(kind).locator('li')).toHaveCount(2);
+      await expect(presence(kind)).toContainText('on this rung now: 2 clients');
+    }
+
+    await second.close();
+    for (const kind of kinds) {
+      await expect(presence(kind)).toHaveAttribute('data-presence', '1');
+      await expect(presence(kind).locator('li')).toHaveCount(1);
+    }
+  } finally {
+    await own.close();
+  }
+});
