@@ -73,18 +73,28 @@ export class RedisPresence implements PresenceStore {
     }
     members.set(member.client, member);
     this.#failedLeaves.get(topic)?.delete(member.client);
-    // The node's registry is written before the member, so a purge after a crash finds every member.
-    await this.#register(topic, first);
-    await this.#write(topic, member);
+    // Every command is sent before the first await: one connection keeps them in order, so the registry is
+    // written before the member (a purge after a crash finds every member) and a leave that follows at once
+    // cannot overtake the join.
+    await Promise.all([...this.#register(topic, first), this.#write(topic, member)]);
   }
 
-  async #register(topic: string, first: boolean): Promise<void> {
+  #register(topic: string, first: boolean): Promise<unknown>[] {
     const node = this.#link.nodeId;
+    const sent: Promise<unknown>[] = [];
     if (!this.#registered) {
-      await this.#link.call((r) => r.sadd(this.#link.key('presnodes'), node));
       this.#registered = true;
+      sent.push(
+        this.#link
+          .call((r) => r.sadd(this.#link.key('presnodes'), node))
+          .catch((error: unknown) => {
+            this.#registered = false;
+            throw error;
+          }),
+      );
     }
-    if (first) await this.#link.call((r) => r.sadd(this.#nodeTopics(node), topic));
+    if (first) sent.push(this.#link.call((r) => r.sadd(this.#nodeTopics(node), topic)));
+    return sent;
   }
 
   async #write(topic: string, member: PresenceMember): Promise<void> {
@@ -204,8 +214,10 @@ export class RedisPresence implements PresenceStore {
         if (clients.size === 0) this.#failedLeaves.delete(topic);
       }
       for (const [topic, members] of [...this.#local]) {
-        await this.#register(topic, true);
+        await Promise.all(this.#register(topic, true));
         for (const member of [...members.values()]) {
+          // Left meanwhile: writing it back would outlive its leave.
+          if (this.#local.get(topic)?.get(member.client) !== member) continue;
           await this.#write(topic, member);
           this.stats.rejoined++;
         }

@@ -72,6 +72,14 @@ describe.each([
     expect(await b.members('room')).toEqual([]);
     expect(heard).toHaveLength(3);
   });
+
+  it('a leave sent right after its join (a connection that closed at once) leaves nothing behind', async () => {
+    const [a] = await make();
+    const joined = a!.join('brief', { client: 'c9' });
+    await a!.leave('brief', 'c9');
+    await joined;
+    expect(await a!.members('brief')).toEqual([]);
+  });
 });
 
 describe('RedisPresence: a node that died', () => {
