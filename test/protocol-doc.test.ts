@@ -26,7 +26,10 @@ it('documents every envelope type with its fields', () => {
       .find((line) => line.startsWith('| `') && line.split('|')[1]!.includes(`\`${type}\``));
     expect(row, `row for envelope ${type}`).toBeDefined();
     const documented = [...row!.split('|')[3]!.matchAll(/`([A-Za-z]+\??)`/g)].map((m) => m[1]).sort();
-    const fields = spec.split(' ').map((field) => field.split(':')[0]).sort();
+    const fields = spec
+      .split(' ')
+      .map((field) => field.split(':')[0])
+      .sort();
     expect(documented, `fields of ${type}`).toEqual(fields);
   }
 });

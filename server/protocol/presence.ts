@@ -43,7 +43,8 @@ export async function enterPresence(conn: ProtocolConnection, envelope: Subscrib
   const { presence: store, authorize } = conn.settings;
   const topic = envelope.topic;
   if (!store || !(await conn.subs?.get(topic)) || conn.closed) return;
-  const state = (conn.presence ??= new ConnectionPresence());
+  conn.presence ??= new ConnectionPresence();
+  const state = conn.presence;
   const previous = state.topics.get(topic);
   previous?.unwatch?.();
   const entry: TopicPresence = { present: false, unwatch: undefined };
