@@ -74,14 +74,14 @@ try {
       (t) => `| ${t.setup} | ${f(t.published, 0)} | ${f(t.delivered, 0)} | ${f(t.delivered / base)}x |`,
     ),
     '',
-    '| idle connection (protocol + session + 1 subscription, Redis hub) | server RSS per connection | JS heap per connection | server CPU per heartbeat |',
+    '| idle connection (protocol + session + 1 subscription and its presence, Redis hub) | server RSS per connection | JS heap per connection | server CPU per heartbeat |',
     '|---|---|---|---|',
     ...capacity.map(
       (c) =>
         `| ${c.rung}, ${c.connections} connections | ${f(c.rssPerConnection / 1024, 1)} KB | ${f(c.heapPerConnection / 1024, 1)} KB | ${f(c.cpuUsPerHeartbeat, 1)} µs |`,
     ),
     '',
-    `| one present client (${presence.members} members over ${presence.topics} topics; member: 26-char id, user, small info) | value |`,
+    `| one present client (${presence.members} members over ${presence.topics} topics; member: 24-hex-digit id, user, small info) | value |`,
     '|---|---|',
     `| Node heap per member, memory store | ${f(presence.memoryHeapBytesPerMember, 0)} B |`,
     `| Node heap per member, Redis store (the node's own copy) | ${f(presence.redisNodeHeapBytesPerMember, 0)} B |`,
