@@ -60,6 +60,14 @@ export class RedisPresence implements PresenceStore {
     return this.#link.key('pchan', `{${topic}}`);
   }
 
+  /**
+   * SPUBLISH where the link runs on a Redis Cluster (its channels are sharded), PUBLISH otherwise. Read from the
+   * link when it says (`publishCommand`), so this store follows the link's choice instead of making its own.
+   */
+  #publish(): string {
+    return (this.#link as { readonly publishCommand?: string }).publishCommand ?? 'PUBLISH';
+  }
+
   #nodeTopics(node: string): string {
     return this.#link.key('presnode', `{${node}}`);
   }
@@ -99,7 +107,11 @@ export class RedisPresence implements PresenceStore {
 
   async #write(topic: string, member: PresenceMember): Promise<void> {
     const entry = `${this.#link.nodeId} ${JSON.stringify(member)}`;
-    await this.#link.script(PRESENCE_JOIN, [this.#hash(topic)], [member.client, entry, this.#channel(topic)]);
+    await this.#link.script(
+      PRESENCE_JOIN,
+      [this.#hash(topic)],
+      [member.client, entry, this.#channel(topic), this.#publish()],
+    );
     this.stats.joins++;
   }
 
@@ -108,7 +120,11 @@ export class RedisPresence implements PresenceStore {
     if (!members?.delete(client)) return;
     if (members.size === 0) this.#local.delete(topic);
     try {
-      await this.#link.script(PRESENCE_LEAVE, [this.#hash(topic)], [client, this.#channel(topic)]);
+      await this.#link.script(
+        PRESENCE_LEAVE,
+        [this.#hash(topic)],
+        [client, this.#channel(topic), this.#publish()],
+      );
       this.stats.leaves++;
       if (members.size === 0 && !this.#local.has(topic)) {
         await this.#link.call((r) => r.srem(this.#nodeTopics(this.#link.nodeId), topic));
@@ -188,7 +204,7 @@ export class RedisPresence implements PresenceStore {
           const removed = await this.#link.script(
             PRESENCE_PURGE,
             [this.#hash(topic)],
-            [node, this.#channel(topic)],
+            [node, this.#channel(topic), this.#publish()],
           );
           this.stats.purged += Number(removed);
         }
@@ -208,7 +224,11 @@ export class RedisPresence implements PresenceStore {
     try {
       for (const [topic, clients] of [...this.#failedLeaves]) {
         for (const client of [...clients]) {
-          await this.#link.script(PRESENCE_LEAVE, [this.#hash(topic)], [client, this.#channel(topic)]);
+          await this.#link.script(
+            PRESENCE_LEAVE,
+            [this.#hash(topic)],
+            [client, this.#channel(topic), this.#publish()],
+          );
           clients.delete(client);
         }
         if (clients.size === 0) this.#failedLeaves.delete(topic);
