@@ -24,6 +24,11 @@ export interface HelloEnvelope {
    * (WebTransport over HTTP/3); 0: everything on one stream. Default: the server's own maximum.
    */
   lanes?: number;
+  /**
+   * The rungs this client gave up before this connection, `kind:reason` pairs joined by commas (e.g.
+   * `webtransport:timeout`): counted by the server's metrics (src/fallback-report.ts). Optional, informative.
+   */
+  fallback?: string;
 }
 /** Server -> client: answer to hello. */
 export interface WelcomeEnvelope {
@@ -165,7 +170,7 @@ export type EnvelopeType = Envelope['type'];
  * that keeps docs/protocol.md's table true.
  */
 export const SHAPES: Readonly<Record<EnvelopeType, string>> = {
-  hello: 'v:u token?:s session?:s resume?:r lanes?:u',
+  hello: 'v:u token?:s session?:s resume?:r lanes?:u fallback?:s',
   welcome: 'session:s heartbeatMs:u maxMessageBytes:u resumed:b',
   ping: 'id:u',
   pong: 'id:u',
@@ -202,7 +207,8 @@ for (const [type, spec] of Object.entries(SHAPES)) {
   );
 }
 
-const MAX_STRING_FIELD = 4096;
+/** Longest string field of an envelope (a topic, an id); the server API holds topics to the same bound. */
+export const MAX_STRING_FIELD = 4096;
 const MAX_RESUME_TOPICS = 1024;
 
 const EXPECTED: Record<string, string> = {

@@ -3,9 +3,12 @@
  * publishes to every second, and echo topics (a client publishes to its own topic and gets it back through
  * the hub) so the page can measure real round trips per rung. Runtime-neutral: Node and Deno serve it alike.
  */
+import { type ApiRoutes, mountServerApi } from '../api/index.ts';
+import { presenceRoutes } from '../api/presence.ts';
 import type { SwitchyardApp } from '../app.ts';
 import type { Hub } from '../hub/hub.ts';
 import { MemoryHub } from '../hub/memory.ts';
+import type { Metrics } from '../metrics/index.ts';
 import type { PresenceStore } from '../presence/store.ts';
 import { createProtocol, type Protocol, type ProtocolOptions } from '../protocol/index.ts';
 import type { SessionStore } from '../protocol/sessions.ts';
@@ -25,6 +28,12 @@ export interface DemoOptions {
   readonly presence?: PresenceStore;
   /** Whether this process publishes the ticker (default true; one node of several is enough). */
   readonly ticker?: boolean;
+  /** The server API's key(s) (`API_KEY`): with one, /rt/api/* and /rt/metrics exist (docs/server-api.md). */
+  readonly apiKey?: string | readonly string[];
+  /** More routes behind the API key (presence is always there, from this demo's protocol). */
+  readonly apiRoutes?: readonly ApiRoutes[];
+  /** Prometheus metrics (server/metrics), served at /rt/metrics behind the API key. */
+  readonly metrics?: Metrics;
 }
 
 export interface Demo {
@@ -39,7 +48,10 @@ export const TICKER_TOPIC = 'ticker';
 
 export function createDemo(options: DemoOptions): Demo {
   const hub = options.hub ?? new MemoryHub();
+  const metrics = options.metrics;
+  metrics?.instrumentHub(hub);
   const protocol = createProtocol({
+    ...(metrics ? { onHello: metrics.onHello } : {}),
     hub,
     ...(options.sessionStore ? { sessionStore: options.sessionStore } : {}),
     ...(options.presence ? { presence: options.presence } : {}),
@@ -51,6 +63,7 @@ export function createDemo(options: DemoOptions): Demo {
         ? { code: 'ERR_FORBIDDEN_TOPIC', message: 'clients may publish to echo.* topics only' }
         : null,
   });
+  metrics?.watchProtocol(protocol);
   let tick = 0;
   const ticker = setInterval(() => {
     if (options.ticker === false) return;
@@ -63,6 +76,17 @@ export function createDemo(options: DemoOptions): Demo {
     protocol,
     hub,
     configure(app) {
+      metrics?.attach(app);
+      mountServerApi(app.app, {
+        key: options.apiKey,
+        hub,
+        maxMessageBytes: app.limits.maxMessageBytes,
+        routes: [
+          presenceRoutes(protocol.presence),
+          ...(options.apiRoutes ?? []),
+          ...(metrics ? [metrics.routes] : []),
+        ],
+      });
       app.app.get('/', (c) => c.html(DEMO_PAGE_HTML));
       app.app.get('/favicon.ico', (c) => c.body(null, 204));
       mountHolRoutes(app.app);
@@ -75,6 +99,7 @@ export function createDemo(options: DemoOptions): Demo {
     },
     async stop() {
       clearInterval(ticker);
+      metrics?.stop();
       protocol.close();
       await hub.close();
     },

@@ -36,7 +36,9 @@ production client restricted to that rung: echo round trips go client &rarr; ser
 is a server broadcast every second to every client of every rung. Under each panel a cursor circles, sent with
 <code>publish(topic, position, { reliable: false })</code> 30 times a second: the ring is where it was sent, the dot
 where the last delivered update put it (a datagram on WebTransport; the one ordered connection elsewhere). At the
-bottom of each panel, presence: the clients on that rung's topic right now (open a second tab to see it change).</p>
+bottom of each panel, presence: the clients on that rung's topic right now (open a second tab to see it change).
+<a href="/rt/metrics" id="metrics-link">Server metrics</a> (Prometheus text; with <code>API_KEY=... npm start</code>,
+the browser asks for a password: the key, any user name; see docs/server-api.md).</p>
 <div id="rungs"></div>
 <script type="module" src="/demo.js"></script>
 </body>

@@ -80,6 +80,11 @@ export interface ProtocolOptions {
     connection: ServerConnection,
   ) => Refusal | Identity | null | Promise<Refusal | Identity | null>;
   /**
+   * Sees every `hello` before it is authenticated (metrics: the rung it came on, the rungs the client gave up
+   * before it); must not throw or block.
+   */
+  readonly onHello?: (hello: HelloEnvelope, connection: ServerConnection) => void;
+  /**
    * Per-topic permission (see `Operation`); a refusal answers with an `error` envelope (`ref` = pub id). A
    * method, so that a hook written for fewer operations (`'sub' | 'pub'`) still type-checks.
    */
@@ -180,7 +185,7 @@ export function createProtocol(options: ProtocolOptions): Protocol {
     presence,
     heartbeatMs,
     maxMessageBytes: options.maxMessageBytes ?? DEFAULT_LIMITS.maxMessageBytes,
-    authenticate: options.authenticate,
+    authenticate: observeHello(options.onHello, options.authenticate),
     authorize: options.authorize,
     onPublish: options.onPublish,
     // The default publish carries its own idempotency key: a shared session store need not claim first.
@@ -231,6 +236,18 @@ export function createProtocol(options: ProtocolOptions): Protocol {
       for (const c of [...all]) c.dispose();
       sessions.clear();
     },
+  };
+}
+
+/** The hello hook runs where every hello passes anyway: just before authentication. */
+function observeHello(
+  observe: ProtocolOptions['onHello'],
+  authenticate: ProtocolOptions['authenticate'],
+): ProtocolOptions['authenticate'] {
+  if (!observe) return authenticate;
+  return (hello, connection) => {
+    observe(hello, connection);
+    return authenticate ? authenticate(hello, connection) : null;
   };
 }
 

@@ -5,9 +5,13 @@
  * the hub's clock (history window tests without sleeping), `GET /__test/stats` returns protocol counters.
  *
  * env: REDIS_URL, REDIS_PREFIX, PORT (default 0), HEARTBEAT_MS (default 15000), HISTORY_SIZE, COMMAND_TIMEOUT_MS,
- * HUB=memory (the embedded hub and sessions instead, for the one-node baseline of bench/scale-throughput.ts).
+ * HUB=memory (the embedded hub and sessions instead, for the one-node baseline of bench/scale-throughput.ts),
+ * API_KEY (the server API and metrics on this node).
  */
+import { mountServerApi } from '../../../server/api/index.ts';
+import { presenceRoutes } from '../../../server/api/presence.ts';
 import { MemoryHub } from '../../../server/hub/memory.ts';
+import { createMetrics } from '../../../server/metrics/index.ts';
 import { startNodeServer } from '../../../server/node.ts';
 import { createProtocol } from '../../../server/protocol/index.ts';
 import { createRedisEngine } from '../../../server/redis/index.ts';
@@ -28,6 +32,8 @@ const protocol = createProtocol({
   ...(memory ? {} : { sessionStore: engine.sessions, presence: engine.presence }),
   heartbeatMs,
 });
+// API_KEY: the server API (and metrics) behind that key, on this node's hub (test/api/api-redis.test.ts).
+const metrics = process.env.API_KEY ? createMetrics({ redis: engine.link, process: false }) : undefined;
 const server = await startNodeServer({
   port: Number(process.env.PORT ?? 0),
   heartbeatMs,
@@ -36,6 +42,12 @@ const server = await startNodeServer({
   onConnection: protocol.onConnection,
   configure: (app) => {
     engine.install(app);
+    metrics?.attach(app);
+    mountServerApi(app.app, {
+      key: process.env.API_KEY,
+      hub: protocol.hub,
+      routes: [presenceRoutes(protocol.presence), ...(metrics ? [metrics.routes] : [])],
+    });
     app.app.post('/__test/clock', (c) => {
       offsetMs = Number(c.req.query('offsetMs') ?? 0);
       return c.json({ offsetMs });
