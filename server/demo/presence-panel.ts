@@ -8,6 +8,9 @@
 import type { Client, PresenceMember } from '../../src/client/index.ts';
 import type { TransportKind } from '../../src/transport.ts';
 
+/** One name per page, the same in every panel: the tab is what a person recognises. */
+const label = `tab ${Math.random().toString(36).slice(2, 6)}`;
+
 export function attachPresence(client: Client<unknown>, root: HTMLElement, kind: TransportKind): void {
   const strip = document.createElement('div');
   strip.className = 'presence';
@@ -18,7 +21,6 @@ export function attachPresence(client: Client<unknown>, root: HTMLElement, kind:
   root.append(strip);
 
   const topic = `presence.${kind}`;
-  const label = `tab ${Math.random().toString(36).slice(2, 6)}`;
   const members = new Map<string, PresenceMember>();
   const render = () => {
     strip.dataset.presence = String(members.size);
