@@ -2,6 +2,7 @@
  * `GET /rt/api/presence?topic=`: who is present on a topic, for a backend in any language (no subscription and
  * no `authorize` hook: the API key is the permission). Answers `{ topic, count, clients: [{ client, user?,
  * info? }] }` from the same presence store the protocol writes, so with Redis it is every node's clients.
+ * Mount it with `mountServerApi(app, { key, hub, routes: [presenceRoutes(protocol.presence)] })`.
  */
 import type { PresenceStore } from '../presence/store.ts';
 import { ApiError } from './errors.ts';
