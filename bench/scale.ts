@@ -10,6 +10,7 @@
  * 5. on a Redis Cluster of three masters (started here too): how 10,000 topics spread over the shards, Redis
  *    CPU per publish per shard against the single instance (target <= 1.2x), round trips per publish (target
  *    1.00), node CPU per delivery against the single instance (target <= 1.1x), and the capacity arithmetic.
+ * 6. the cost of one present client: Node heap (memory and Redis stores), Redis memory, round trips per join.
  * Writes bench/results/scale-latest.json and .md. SUBSCRIBERS (default 10000) sets N; IDLE (default 2000) the
  * idle connections per rung.
  */
@@ -19,6 +20,7 @@ import { startRedisCluster } from '../test/scale/support/redis-cluster.ts';
 import { runCapacity } from './scale-capacity.ts';
 import { runClusterCost } from './scale-cluster.ts';
 import { runFanout } from './scale-fanout.ts';
+import { runPresenceCost } from './scale-presence.ts';
 import { runRedisCost } from './scale-redis.ts';
 import { runThroughput } from './scale-throughput.ts';
 
@@ -70,6 +72,7 @@ try {
     hub: 'redis',
     sessions: 'memory',
   });
+  const presence = await runPresenceCost({ redisUrl: redis.url, prefix: 'bench-presence' });
   const base = throughput[0]?.delivered ?? 1;
   const shards = clusterCost.shards;
   const worstShard = shards.reduce((w, s) =>
@@ -105,7 +108,7 @@ try {
       (t) => `| ${t.setup} | ${f(t.published, 0)} | ${f(t.delivered, 0)} | ${f(t.delivered / base)}x |`,
     ),
     '',
-    '| idle connection (protocol + session + 1 subscription, Redis hub) | server RSS per connection | JS heap per connection | server CPU per heartbeat |',
+    '| idle connection (protocol + session + 1 subscription and its presence, Redis hub) | server RSS per connection | JS heap per connection | server CPU per heartbeat |',
     '|---|---|---|---|',
     ...capacity.map(
       (c) =>
@@ -120,6 +123,14 @@ try {
     `| round trips per hub publish: single / cluster (target 1.00) | ${f(clusterCost.single.roundTripsPerPublish)} / ${f(clusterCost.roundTripsPerPublish)} |`,
     `| node CPU µs per delivery, ${subscribers} subscribers: single / cluster (target <= 1.1x) | ${f(fanoutSingle.oursCpuUsPerDelivery)} / ${f(fanoutCluster.oursCpuUsPerDelivery)} (${f(fanoutCluster.oursCpuUsPerDelivery / fanoutSingle.oursCpuUsPerDelivery)}x) |`,
     `| publishes/s one Redis thread takes, 1 / CPU per publish: single / cluster (busiest shard: 1 / (share x CPU)) | ${f(singleRate, 0)} / ${f(clusterRate, 0)} (${f(clusterRate / singleRate)}x with ${shards.length} shards; needs a core per shard, which 2 shared cores are not) |`,
+    '',
+    `| one present client (${presence.members} members over ${presence.topics} topics; member: 24-hex-digit id, user, small info) | value |`,
+    '|---|---|',
+    `| Node heap per member, memory store | ${f(presence.memoryHeapBytesPerMember, 0)} B |`,
+    `| Node heap per member, Redis store (the node's own copy) | ${f(presence.redisNodeHeapBytesPerMember, 0)} B |`,
+    `| Redis memory per member | ${f(presence.redisBytesPerMember, 0)} B |`,
+    `| Redis round trips per join / per leave | ${f(presence.roundTripsPerJoin)} / ${f(presence.roundTripsPerLeave)} |`,
+    `| joins per second, one process, 64 in flight | ${f(presence.joinsPerSecond, 0)} |`,
   ];
   const table = lines.join('\n');
   console.log(table);
@@ -127,7 +138,7 @@ try {
   writeFileSync(new URL('./results/scale-latest.md', import.meta.url), `${table}\n`);
   writeFileSync(
     new URL('./results/scale-latest.json', import.meta.url),
-    `${JSON.stringify({ subscribers, fanoutRedis, fanoutMemory, cost, throughput, capacity, clusterCost, fanoutSingle, fanoutCluster }, null, 2)}\n`,
+    `${JSON.stringify({ subscribers, fanoutRedis, fanoutMemory, cost, throughput, capacity, clusterCost, fanoutSingle, fanoutCluster, presence }, null, 2)}\n`,
   );
 } finally {
   await redis.stop();

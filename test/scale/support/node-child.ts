@@ -10,6 +10,7 @@
  * one node), API_KEY (the server API and metrics on this node).
  */
 import { mountServerApi } from '../../../server/api/index.ts';
+import { presenceRoutes } from '../../../server/api/presence.ts';
 import { MemoryHub } from '../../../server/hub/memory.ts';
 import { createMetrics } from '../../../server/metrics/index.ts';
 import { startNodeServer } from '../../../server/node.ts';
@@ -30,6 +31,7 @@ const memory = process.env.HUB === 'memory';
 const protocol = createProtocol({
   hub: memory ? new MemoryHub() : engine.hub,
   ...(memory || process.env.SESSIONS === 'memory' ? {} : { sessionStore: engine.sessions }),
+  ...(memory ? {} : { presence: engine.presence }),
   heartbeatMs,
 });
 // API_KEY: the server API (and metrics) behind that key, on this node's hub (test/api/api-redis.test.ts).
@@ -46,7 +48,7 @@ const server = await startNodeServer({
     mountServerApi(app.app, {
       key: process.env.API_KEY,
       hub: protocol.hub,
-      ...(metrics ? { routes: [metrics.routes] } : {}),
+      routes: [presenceRoutes(protocol.presence), ...(metrics ? [metrics.routes] : [])],
     });
     app.app.post('/__test/clock', (c) => {
       offsetMs = Number(c.req.query('offsetMs') ?? 0);
