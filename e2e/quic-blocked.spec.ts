@@ -101,10 +101,14 @@ test('QUIC blocked: the client lands on WebSocket', async ({ page, browserName, 
   console.log(`[${browserName}] QUIC blocked: ${JSON.stringify(outcome)}`);
   expect(outcome.rung).toBe('websocket');
   expect(outcome.connectedMs).toBeLessThan(CONNECTED_WITHIN_MS);
-  // WebSocket won the race; WebTransport, still trying, was abandoned then.
-  await expect.poll(async () => (await switchyard.snapshot()).attempts.length).toBe(3);
+  // WebSocket won the race; WebTransport, still trying, was abandoned then. (On a starved machine WebSocket may
+  // outlast its own head start, so that SSE starts too and loses: not counted here.)
+  await expect
+    .poll(async () => (await switchyard.snapshot()).attempts.some((a) => a.kind === 'webtransport'))
+    .toBe(true);
   const { attempts } = await switchyard.snapshot();
-  expect(attempts.filter((a) => a.kind !== 'negotiate').map((a) => `${a.kind}:${a.error ?? 'ok'}`)).toEqual([
+  const ours = attempts.filter((a) => a.kind === 'websocket' || a.kind === 'webtransport');
+  expect(ours.map((a) => `${a.kind}:${a.error ?? 'ok'}`)).toEqual([
     'websocket:ok',
     'webtransport:webtransport: another rung won the race',
   ]);
