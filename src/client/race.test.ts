@@ -49,14 +49,14 @@ function harness(count: number, overrides: Partial<RaceOptions<number>> = {}) {
 
 const tick = (ms: number) => vi.advanceTimersByTimeAsync(ms);
 
-describe('raceRungs', () => {
-  beforeEach(() => {
-    vi.useFakeTimers({ now: 0 });
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-  });
+beforeEach(() => {
+  vi.useFakeTimers({ now: 0 });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
 
+describe('raceRungs', () => {
   it('a best rung that passes within its head start is the only one ever started', async () => {
     const h = harness(3);
     await tick(200);
@@ -169,13 +169,6 @@ describe('raceRungs', () => {
 });
 
 describe('HelloGate', () => {
-  beforeEach(() => {
-    vi.useFakeTimers({ now: 0 });
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-  });
-
   const sent = () => {
     const log: string[] = [];
     return {
