@@ -11,11 +11,13 @@ import type { SessionStoreOptions } from '../protocol/sessions.ts';
 import { type RedisHealth, RedisLink, type RedisLinkOptions } from './connection.ts';
 import { RedisForwarder, type RedisForwarderOptions } from './forward.ts';
 import { RedisHub, type RedisHubOptions } from './hub.ts';
+import { RedisPresence, type RedisPresenceOptions } from './presence.ts';
 import { RedisSessionStore } from './sessions.ts';
 
 export { type RedisHealth, RedisLink, type RedisLinkOptions } from './connection.ts';
 export { RedisForwarder } from './forward.ts';
 export { RedisHub, type RedisHubOptions } from './hub.ts';
+export { RedisPresence, type RedisPresenceOptions } from './presence.ts';
 export { RedisSessionStore } from './sessions.ts';
 
 export const HEALTH_PATH = '/rt/health';
@@ -24,6 +26,7 @@ export interface RedisEngineOptions extends RedisLinkOptions {
   readonly hub?: RedisHubOptions;
   readonly sessions?: SessionStoreOptions;
   readonly forwarder?: RedisForwarderOptions;
+  readonly presence?: RedisPresenceOptions;
 }
 
 export interface HealthReport {
@@ -40,6 +43,8 @@ export interface RedisEngine {
   readonly hub: RedisHub;
   readonly sessions: RedisSessionStore;
   readonly forwarder: RedisForwarder;
+  /** Presence across nodes: pass it as `createProtocol({ presence })`. */
+  readonly presence: RedisPresence;
   /** Refuses new connections (503, close code TryAgainLater 1013) while Redis is down. */
   readonly admission: Admission;
   health(): HealthReport;
@@ -61,6 +66,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<Re
   const sessions = new RedisSessionStore(link, options.sessions);
   const forwarder = new RedisForwarder(link, options.forwarder);
   await forwarder.start();
+  const presence = new RedisPresence(link, options.presence);
   const health = (): HealthReport => ({
     ok: link.state === 'up',
     redis: link.health(),
@@ -74,6 +80,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<Re
     hub,
     sessions,
     forwarder,
+    presence,
     admission: ({ phase }) =>
       phase === 'connect' && link.state !== 'up'
         ? {
@@ -93,6 +100,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<Re
       });
     },
     async close() {
+      await presence.close();
       await hub.close();
       sessions.clear();
       await link.close();

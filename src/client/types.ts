@@ -5,6 +5,10 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { Codec } from '../codec.ts';
 import type { SwitchyardError } from '../errors.ts';
+import type { PresenceInfo, PresenceMember } from '../presence.ts';
+
+export type { PresenceMember } from '../presence.ts';
+
 import type { TransportKind } from '../transport.ts';
 import type { BackoffOptions } from './backoff.ts';
 import type { OutboxOptions } from './outbox.ts';
@@ -32,6 +36,11 @@ export interface ClientOptions<In = unknown> {
    * the server answers in the client's codec). Injected so that JSON-only bundles leave MessagePack out.
    */
   readonly codec?: Codec;
+  /**
+   * How long each rung runs alone before the next one starts in parallel (default 250 ms, see
+   * docs/fallback.md); as long again from its `open` for its hello and ping. A failure starts the next at once.
+   */
+  readonly headStartMs?: number;
   /** Per-rung budget for open + hello/welcome + ping/pong, first round; doubles per failed round up to 8x. */
   readonly connectTimeoutMs?: Partial<Record<TransportKind, number>>;
   readonly negotiateTimeoutMs?: number;
@@ -83,6 +92,23 @@ export interface ClientReset {
   readonly reason: string;
 }
 
+/** A client arrived on (`join`) or left (`leave`) a topic this client follows with `{ presence: true }`. */
+export interface PresenceEvent {
+  readonly action: 'join' | 'leave';
+  readonly topic: string;
+  readonly client: PresenceMember;
+}
+
+export interface SubscribeOptions {
+  /** Resume after this sequence (with the `epoch` it belongs to). */
+  readonly since?: number;
+  readonly epoch?: string;
+  /** Also follow the topic's presence: `presence` events for every join and leave (default false). */
+  readonly presence?: boolean;
+  /** This client's presence info on the topic: a plain object, at most 512 bytes as JSON. */
+  readonly info?: PresenceInfo;
+}
+
 /** One try of one rung (or of `/rt/negotiate`), for logs, metrics and tests. */
 export interface AttemptEvent {
   /** Increases with every attempt; events of superseded attempts are never acted upon. */
@@ -102,6 +128,7 @@ export interface ClientEvents<In = unknown> {
   rung: TransportKind | null;
   message: ClientMessage<In>;
   reset: ClientReset;
+  presence: PresenceEvent;
   error: SwitchyardError;
 }
 

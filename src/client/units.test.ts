@@ -204,7 +204,7 @@ describe('Topics', () => {
 
   it('the first answer to a subscription is its baseline, not a reset', () => {
     const { topics, resets } = setup();
-    topics.subscribe('a', undefined, undefined);
+    topics.subscribe('a');
     topics.onReset('a', 7, 'subscribed', 'e1');
     expect(resets).toEqual([]);
   });
@@ -212,7 +212,7 @@ describe('Topics', () => {
   it('a subscription made offline is asked on the first link: its answer is still the baseline', () => {
     const { topics, resets, sent, offline } = setup();
     offline(true);
-    topics.subscribe('a', undefined, undefined);
+    topics.subscribe('a');
     offline(false);
     expect(topics.subscribeEnvelopes()).toMatchObject([{ topic: 'a', since: undefined }]);
     topics.onReset('a', 7, 'subscribed', 'e1');
@@ -222,7 +222,7 @@ describe('Topics', () => {
 
   it('a subscription whose link was lost before the answer reports the later answer as a reset', () => {
     const { topics, resets, sent } = setup();
-    topics.subscribe('a', undefined, undefined);
+    topics.subscribe('a');
     expect(sent).toEqual(['sub a']);
     // The link is lost before the server's answer; the next link asks again, from the head.
     expect(topics.subscribeEnvelopes()).toMatchObject([{ topic: 'a', since: undefined }]);
