@@ -75,10 +75,10 @@ const SERVER_SCRIPTS: Record<ServerName, [string, string[]]> = {
 
 /**
  * Servers under test run as built JavaScript, the way they are deployed, not through the tsx loader the bench
- * itself uses: tsx keeps every loaded file's source and source map on the heap (1.7 MB for raw `ws`'s one file
- * plus its imports, 2.3 MB for ours), and a server whose old generation passes V8's 8 MB incremental-marking
- * threshold runs a full mark-sweep every ~50 ms under a 64 KiB load where one just under it runs none
- * (docs/benchmarks.md, "Large messages"). Every system is built the same way: one ESM bundle of the server
+ * itself uses: tsx keeps every loaded file's source and source map on the heap (1.6-1.7 MB for raw `ws`,
+ * 1.8-2.6 MB for ours, measured after GC at rest), and a server whose old generation passes V8's 8 MB
+ * incremental-marking threshold runs a full mark-sweep every ~50 ms under a 64 KiB load where one just under it
+ * runs none (docs/benchmarks.md, "Large messages"). Every system is built the same way: one ESM bundle of the server
  * script and its local imports, packages left as imports from node_modules. `BENCH_SERVERS=source` runs the
  * TypeScript through tsx as before (profiles use it: their source maps come from tsx).
  */
