@@ -11,11 +11,13 @@ import type { SessionStoreOptions } from '../protocol/sessions.ts';
 import { type RedisHealth, RedisLink, type RedisLinkOptions } from './connection.ts';
 import { RedisForwarder, type RedisForwarderOptions } from './forward.ts';
 import { RedisHub, type RedisHubOptions } from './hub.ts';
+import { RedisReplayStore } from './replay.ts';
 import { RedisSessionStore } from './sessions.ts';
 
 export { type RedisHealth, RedisLink, type RedisLinkOptions } from './connection.ts';
 export { RedisForwarder } from './forward.ts';
 export { RedisHub, type RedisHubOptions } from './hub.ts';
+export { RedisReplayStore } from './replay.ts';
 export { RedisSessionStore } from './sessions.ts';
 
 export const HEALTH_PATH = '/rt/health';
@@ -40,6 +42,8 @@ export interface RedisEngine {
   readonly hub: RedisHub;
   readonly sessions: RedisSessionStore;
   readonly forwarder: RedisForwarder;
+  /** Spent tokens, shared by every node: pass it as `createSecurity({ tokens: { secret, replay } })`. */
+  readonly replay: RedisReplayStore;
   /** Refuses new connections (503, close code TryAgainLater 1013) while Redis is down. */
   readonly admission: Admission;
   health(): HealthReport;
@@ -74,6 +78,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<Re
     hub,
     sessions,
     forwarder,
+    replay: new RedisReplayStore(link),
     admission: ({ phase }) =>
       phase === 'connect' && link.state !== 'up'
         ? {

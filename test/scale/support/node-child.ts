@@ -5,12 +5,16 @@
  * the hub's clock (history window tests without sleeping), `GET /__test/stats` returns protocol counters.
  *
  * env: REDIS_URL, REDIS_PREFIX, PORT (default 0), HEARTBEAT_MS (default 15000), HISTORY_SIZE, COMMAND_TIMEOUT_MS,
- * HUB=memory (the embedded hub and sessions instead, for the one-node baseline of bench/scale-throughput.ts).
+ * HUB=memory (the embedded hub and sessions instead, for the one-node baseline of bench/scale-throughput.ts),
+ * TOKEN_SECRET (hex: tokens required on every connection, verified with this shared key and spent in Redis, as
+ * `npm start` does), MAX_CONNECTIONS_PER_SESSION.
  */
 import { MemoryHub } from '../../../server/hub/memory.ts';
 import { startNodeServer } from '../../../server/node.ts';
 import { createProtocol } from '../../../server/protocol/index.ts';
+import { tokenSecretFromEnv } from '../../../server/redis/env.ts';
 import { createRedisEngine } from '../../../server/redis/index.ts';
+import { createSecurity } from '../../../server/security/index.ts';
 
 const heartbeatMs = Number(process.env.HEARTBEAT_MS ?? 15_000);
 let offsetMs = 0;
@@ -20,18 +24,29 @@ const engine = await createRedisEngine({
   commandTimeoutMs: Number(process.env.COMMAND_TIMEOUT_MS ?? 2000),
   log: (line) => process.stderr.write(`${line}\n`),
   hub: { historySize: Number(process.env.HISTORY_SIZE ?? 1000), now: () => Date.now() + offsetMs },
-  sessions: { graceMs: 30_000 },
+  sessions: {
+    graceMs: 30_000,
+    ...(process.env.MAX_CONNECTIONS_PER_SESSION
+      ? { maxConnectionsPerSession: Number(process.env.MAX_CONNECTIONS_PER_SESSION) }
+      : {}),
+  },
 });
+const secret = tokenSecretFromEnv((name) => process.env[name]);
+const security = secret
+  ? createSecurity({ requireTokens: true, tokens: { secret, replay: engine.replay } })
+  : undefined;
 const memory = process.env.HUB === 'memory';
 const protocol = createProtocol({
   hub: memory ? new MemoryHub() : engine.hub,
   ...(memory ? {} : { sessionStore: engine.sessions }),
   heartbeatMs,
+  ...(security ? { authenticate: security.authenticateHello } : {}),
 });
 const server = await startNodeServer({
   port: Number(process.env.PORT ?? 0),
   heartbeatMs,
   admission: engine.admission,
+  ...(security ? { security } : {}),
   sseForwarder: engine.forwarder,
   onConnection: protocol.onConnection,
   configure: (app) => {
@@ -41,7 +56,12 @@ const server = await startNodeServer({
       return c.json({ offsetMs });
     });
     app.app.get('/__test/stats', (c) =>
-      c.json({ ...protocol.stats, active: protocol.activeConnections, ...engine.health() }),
+      c.json({
+        ...protocol.stats,
+        active: protocol.activeConnections,
+        ...engine.health(),
+        replay: engine.replay.stats,
+      }),
     );
   },
 });

