@@ -63,6 +63,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<Re
   await link.start();
   const hub = new RedisHub(link, options.hub);
   const sessions = new RedisSessionStore(link, options.sessions);
+  await sessions.start();
   const forwarder = new RedisForwarder(link, options.forwarder);
   await forwarder.start();
   const health = (): HealthReport => ({

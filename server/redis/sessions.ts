@@ -1,9 +1,12 @@
 /**
  * Sessions in Redis, so that a client reconnecting to any node resumes its session and its upstream dedup
- * window there (no sticky sessions). Per session: a hash `sess:<id>` (`@` marks existence; `m:<message id>` holds
- * a message's outcome or a pending claim `p|<node>|<nonce>`) and a list `sessq:<id>` ordering the ids for the
- * window bound. Both expire `graceMs` after the last node holding a connection of the session stopped
- * refreshing them, so a killed node's sessions go away by themselves.
+ * window there (no sticky sessions). Per session, all under the hash tag `{<id>}` (one shard of a Redis
+ * Cluster, so every script of a session runs there): a hash `sess:{<id>}` (`@` marks existence, `#` counts
+ * attaches; `m:<message id>` holds a message's outcome or a pending claim `p|<node>|<nonce>`), a list
+ * `sessq:{<id>}` ordering the ids for the window bound, and the session's connections on every node
+ * `sessm:{<id>}` (./members.ts: the per-session cap holds across nodes). All expire `graceMs` after the last
+ * node holding a connection of the session stopped refreshing them, so a killed node's sessions go away by
+ * themselves.
  *
  * Dedup across nodes: the first node to claim an id (one script, atomic) applies the message; a duplicate that
  * finds a settled outcome answers with it; one that finds a pending claim waits for it, and takes the claim
@@ -25,7 +28,8 @@ import {
   type SessionStoreOptions,
 } from '../protocol/sessions.ts';
 import type { RedisLink } from './connection.ts';
-import { ATTACH, CLAIM, SETTLE } from './scripts.ts';
+import { NodeMembers } from './members.ts';
+import { ATTACH, CLAIM, SETTLE } from './session-scripts.ts';
 
 /** Session ids are server-made UUIDs; anything else a client sends is not looked up. */
 const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -174,6 +178,8 @@ function retryLater(message: string): PublishOutcome {
 export class RedisSessionStore implements SessionStore {
   readonly link: RedisLink;
   readonly graceMs: number;
+  /** This node's connections of every session, as members of their session's set in Redis. */
+  readonly members: NodeMembers;
   readonly #dedupWindow: number;
   readonly #maxConnections: number;
   readonly #maxSessions: number;
@@ -185,6 +191,7 @@ export class RedisSessionStore implements SessionStore {
 
   constructor(link: RedisLink, options: SessionStoreOptions = {}) {
     this.link = link;
+    this.members = new NodeMembers(link);
     this.graceMs = Math.max(1000, options.graceMs ?? 60_000);
     this.#dedupWindow = options.dedupWindow ?? 4096;
     this.#maxSessions = options.maxSessions ?? 100_000;
@@ -192,6 +199,11 @@ export class RedisSessionStore implements SessionStore {
     this.#refresh = setInterval(() => void this.#keepAlive(), Math.max(250, Math.floor(this.graceMs / 3)));
     this.#refresh.unref?.();
     link.onUp(() => void this.#flushLater());
+  }
+
+  /** Listens for this node's connections pushed out by another node (the link must be up). */
+  start(): Promise<void> {
+    return this.members.start();
   }
 
   /** Records a settle to retry when Redis is back (bounded: the oldest are dropped, their claims then expire). */
@@ -214,8 +226,10 @@ export class RedisSessionStore implements SessionStore {
     return this.#local.size;
   }
 
-  #keys(id: string): [string, string] {
-    return [this.link.key('sess', id), this.link.key('sessq', id)];
+  /** The session's hash, its dedup order list and its members: one hash tag, one shard. */
+  #keys(id: string): [string, string, string] {
+    const tag = `{${id}}`;
+    return [this.link.key('sess', tag), this.link.key('sessq', tag), this.link.key('sessm', tag)];
   }
 
   async attach(
@@ -223,41 +237,65 @@ export class RedisSessionStore implements SessionStore {
     member: SessionMember,
   ): Promise<{ session: Session; resumed: boolean }> {
     const wanted = id !== undefined && SESSION_ID.test(id) ? id : undefined;
-    const fresh = crypto.randomUUID();
-    let session = wanted === undefined ? undefined : this.#local.get(wanted);
-    let resumed = session !== undefined;
-    if (!session) {
+    if (wanted === undefined || !this.#local.has(wanted)) {
       if (this.#local.size >= this.#maxSessions) {
         throw new SwitchyardError('ERR_UNAVAILABLE', 'too many sessions on this node', {
           closeCode: CloseCode.TryAgainLater,
         });
       }
-      const [hash, order] = this.#keys(wanted ?? '-');
-      const found = await this.link.script(
-        ATTACH,
-        [hash, order, this.#keys(fresh)[0]],
-        [this.graceMs, Date.now()],
-      );
-      resumed = Number(found) === 1;
-      const sessionId = resumed ? (wanted as string) : fresh;
-      // Another connection of the same session may have attached here while Redis answered.
-      session = this.#local.get(sessionId) ?? new RedisSession(sessionId, this, this.#maxConnections);
-      this.#local.set(sessionId, session);
+    }
+    const memberId = this.members.idOf(member);
+    const run = (sessionId: string, create: boolean) =>
+      this.link.script(ATTACH, this.#keys(sessionId), [
+        this.graceMs,
+        Date.now(),
+        memberId,
+        this.#maxConnections,
+        create ? '1' : '0',
+      ]) as Promise<(number | Buffer)[]>;
+    let sessionId = wanted;
+    // Held here: resumed even if Redis lost it meanwhile (made again there); else only if Redis still has it.
+    const held = wanted !== undefined && this.#local.has(wanted);
+    let reply: (number | Buffer)[];
+    try {
+      reply = wanted === undefined ? [0] : await run(wanted, held);
+      if (Number(reply[0]) === 0) {
+        sessionId = crypto.randomUUID();
+        reply = await run(sessionId, true);
+      }
+    } catch (error) {
+      this.members.forget(member);
+      throw error;
+    }
+    const resumed = held || Number(reply[0]) === 1;
+    // Another connection of the same session may have attached here while Redis answered.
+    let session = this.#local.get(sessionId as string);
+    if (!session) {
+      session = new RedisSession(sessionId as string, this, this.#maxConnections);
+      this.#local.set(session.id, session);
     }
     session.members.add(member);
+    // The session's oldest connections beyond the cap, wherever they are.
+    this.members.pushOut(reply.slice(1).map(String));
     return { session, resumed };
   }
 
   detach(handle: Session, member: SessionMember): void {
+    const memberId = this.members.forget(member);
+    const [hash, order, members] = this.#keys(handle.id);
     const session = this.#local.get(handle.id);
-    if (!session) return;
-    session.members.delete(member);
-    if (session.members.size > 0) return;
-    this.#local.delete(handle.id);
-    // From now on only the grace period keeps it (unless another node holds a connection and refreshes it).
-    const [hash, order] = this.#keys(handle.id);
+    session?.members.delete(member);
+    const last = session !== undefined && session.members.size === 0;
+    if (last) this.#local.delete(handle.id);
+    if (memberId === undefined && !last) return;
     void this.link
-      .call((redis) => redis.pipeline().pexpire(hash, this.graceMs).pexpire(order, this.graceMs).exec())
+      .call((redis) => {
+        const pipeline = redis.pipeline();
+        if (memberId !== undefined) pipeline.zrem(members, memberId);
+        // From now on only the grace period keeps it (unless another node holds a connection and refreshes it).
+        if (last) for (const key of [hash, order, members]) pipeline.pexpire(key, this.graceMs);
+        return pipeline.exec();
+      })
       .catch(() => undefined);
   }
 

@@ -66,3 +66,31 @@ describe('single use is cluster-wide', () => {
     expect(statsA.replay.replays + statsB.replay.replays).toBe(25);
   });
 });
+
+describe('per-session caps count across nodes', () => {
+  it("a session's connections are capped across nodes: the oldest, wherever it is, is pushed out (Replaced)", {
+    timeout: 30_000,
+  }, async () => {
+    const cluster = await nodes(2, { TOKEN_SECRET: '' });
+    const [a, b] = cluster.nodes as [Cluster['nodes'][0], Cluster['nodes'][0]];
+    const first = track(await rawClient(a.url));
+    const session = (await first.answer()).session as string;
+    // Default cap: 3 connections per session. Alternate nodes; none of them holds more than two.
+    const opened = [first];
+    for (const node of [b, a, b]) {
+      const next = track(await rawClient(node.url, { session }));
+      expect(await next.answer()).toMatchObject({ type: 'welcome', session, resumed: true });
+      opened.push(next);
+    }
+    // The fourth (on B) pushed out the first (on A), told over A's channel.
+    expect(await opened[0]!.closed).toBe(4009);
+    const fifth = track(await rawClient(a.url, { session }));
+    expect(await fifth.answer()).toMatchObject({ type: 'welcome', session });
+    expect(await opened[1]!.closed).toBe(4009);
+    // The three newest stay: each still answers a ping.
+    for (const client of [opened[2]!, opened[3]!, fifth]) {
+      client.send({ type: 'ping', id: 7 });
+      await client.waitFor('pong', (inbox) => inbox.some((e) => e.type === 'pong'));
+    }
+  });
+});
