@@ -63,3 +63,23 @@ return 1
 `,
   1,
 );
+
+/**
+ * remember. KEYS: the session's baselines (hash topic -> `<seq>|<epoch>`), their order (sorted set). ARGV: topic,
+ * value, order (ms), max baselines, TTL (ms). Beyond `max` the oldest are forgotten in the same step.
+ */
+export const REMEMBER = new Script(
+  `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4])
+if excess > 0 then
+  local popped = redis.call('ZPOPMIN', KEYS[2], excess)
+  for i = 1, #popped, 2 do redis.call('HDEL', KEYS[1], popped[i]) end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+return 1
+`,
+  2,
+);

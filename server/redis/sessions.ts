@@ -18,6 +18,7 @@ import { CloseCode } from '../../src/close-codes.ts';
 import { SwitchyardError } from '../../src/errors.ts';
 import type { Maybe } from '../protocol/serial.ts';
 import {
+  type Baseline,
   type DedupOptions,
   type DedupResult,
   type PublishOutcome,
@@ -29,7 +30,7 @@ import {
 } from '../protocol/sessions.ts';
 import type { RedisLink } from './connection.ts';
 import { NodeMembers } from './members.ts';
-import { ATTACH, CLAIM, SETTLE } from './session-scripts.ts';
+import { ATTACH, CLAIM, REMEMBER, SETTLE } from './session-scripts.ts';
 
 /** Session ids are server-made UUIDs; anything else a client sends is not looked up. */
 const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -67,6 +68,29 @@ class RedisSession implements Session {
     this.id = id;
     this.#store = store;
     this.members = new SessionMembers(maxConnections);
+  }
+
+  async baseline(topic: string): Promise<Baseline | undefined> {
+    const value = await this.#store.link.call((redis) => redis.hget(this.#store.keys(this.id)[3], topic));
+    const bar = value?.indexOf('|') ?? -1;
+    if (value == null || bar < 0) return undefined;
+    return { seq: Number(value.slice(0, bar)), epoch: value.slice(bar + 1) };
+  }
+
+  async rememberBaseline(topic: string, baseline: Baseline): Promise<void> {
+    const keys = this.#store.keys(this.id);
+    await this.#store.link.script(
+      REMEMBER,
+      [keys[3], keys[4]],
+      [topic, `${baseline.seq}|${baseline.epoch}`, Date.now(), this.#store.maxBaselines, this.#store.graceMs],
+    );
+  }
+
+  forgetBaseline(topic: string): void {
+    const keys = this.#store.keys(this.id);
+    void this.#store.link
+      .call((redis) => redis.pipeline().hdel(keys[3], topic).zrem(keys[4], topic).exec())
+      .catch(() => undefined);
   }
 
   async dedup(id: string, apply: () => Maybe<PublishOutcome>, options?: DedupOptions): Promise<DedupResult> {
@@ -181,6 +205,7 @@ export class RedisSessionStore implements SessionStore {
   /** This node's connections of every session, as members of their session's set in Redis. */
   readonly members: NodeMembers;
   readonly #dedupWindow: number;
+  readonly maxBaselines: number;
   readonly #maxConnections: number;
   readonly #maxSessions: number;
   /** Sessions with a connection on this node; their keys are kept alive from here. */
@@ -194,6 +219,7 @@ export class RedisSessionStore implements SessionStore {
     this.members = new NodeMembers(link);
     this.graceMs = Math.max(1000, options.graceMs ?? 60_000);
     this.#dedupWindow = options.dedupWindow ?? 4096;
+    this.maxBaselines = Math.max(1, options.maxBaselines ?? 1024);
     this.#maxSessions = options.maxSessions ?? 100_000;
     this.#maxConnections = Math.max(1, options.maxConnectionsPerSession ?? 3);
     this.#refresh = setInterval(() => void this.#keepAlive(), Math.max(250, Math.floor(this.graceMs / 3)));
@@ -226,10 +252,19 @@ export class RedisSessionStore implements SessionStore {
     return this.#local.size;
   }
 
-  /** The session's hash, its dedup order list and its members: one hash tag, one shard. */
-  #keys(id: string): [string, string, string] {
+  /**
+   * The session's hash, its dedup order list, its members, its baselines and their order: one hash tag, so one
+   * shard of a cluster.
+   */
+  keys(id: string): [string, string, string, string, string] {
     const tag = `{${id}}`;
-    return [this.link.key('sess', tag), this.link.key('sessq', tag), this.link.key('sessm', tag)];
+    return [
+      this.link.key('sess', tag),
+      this.link.key('sessq', tag),
+      this.link.key('sessm', tag),
+      this.link.key('sessb', tag),
+      this.link.key('sessbo', tag),
+    ];
   }
 
   async attach(
@@ -246,7 +281,7 @@ export class RedisSessionStore implements SessionStore {
     }
     const memberId = this.members.idOf(member);
     const run = (sessionId: string, create: boolean) =>
-      this.link.script(ATTACH, this.#keys(sessionId), [
+      this.link.script(ATTACH, this.keys(sessionId).slice(0, 3), [
         this.graceMs,
         Date.now(),
         memberId,
@@ -282,7 +317,7 @@ export class RedisSessionStore implements SessionStore {
 
   detach(handle: Session, member: SessionMember): void {
     const memberId = this.members.forget(member);
-    const [hash, order, members] = this.#keys(handle.id);
+    const keys = this.keys(handle.id);
     const session = this.#local.get(handle.id);
     session?.members.delete(member);
     const last = session !== undefined && session.members.size === 0;
@@ -291,9 +326,9 @@ export class RedisSessionStore implements SessionStore {
     void this.link
       .call((redis) => {
         const pipeline = redis.pipeline();
-        if (memberId !== undefined) pipeline.zrem(members, memberId);
+        if (memberId !== undefined) pipeline.zrem(keys[2], memberId);
         // From now on only the grace period keeps it (unless another node holds a connection and refreshes it).
-        if (last) for (const key of [hash, order, members]) pipeline.pexpire(key, this.graceMs);
+        if (last) for (const key of keys) pipeline.pexpire(key, this.graceMs);
         return pipeline.exec();
       })
       .catch(() => undefined);
@@ -306,14 +341,14 @@ export class RedisSessionStore implements SessionStore {
     await this.link
       .call((redis) => {
         const pipeline = redis.pipeline();
-        for (const id of ids) for (const key of this.#keys(id)) pipeline.pexpire(key, this.graceMs);
+        for (const id of ids) for (const key of this.keys(id)) pipeline.pexpire(key, this.graceMs);
         return pipeline.exec();
       })
       .catch(() => undefined);
   }
 
   async claim(session: string, name: string, claim: string): Promise<string | null> {
-    const [hash, order] = this.#keys(session);
+    const [hash, order] = this.keys(session);
     const previous = await this.link.script(
       CLAIM,
       [hash, order],
@@ -323,11 +358,11 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async settle(session: string, name: string, expected: string, value: string): Promise<boolean> {
-    return Number(await this.link.script(SETTLE, [this.#keys(session)[0]], [name, expected, value])) === 1;
+    return Number(await this.link.script(SETTLE, [this.keys(session)[0]], [name, expected, value])) === 1;
   }
 
   async read(session: string, name: string): Promise<string | null> {
-    return this.link.call((redis) => redis.hget(this.#keys(session)[0], name));
+    return this.link.call((redis) => redis.hget(this.keys(session)[0], name));
   }
 
   clear(): void {
