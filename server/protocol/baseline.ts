@@ -20,7 +20,7 @@ export function subscribeRemembered(
   listener: HubListener,
 ): Promise<HubSubscription> {
   if (since !== undefined) {
-    session.forgetBaseline(topic);
+    session.forgetBaseline(topic, 'position');
     return hub.subscribe(topic, since, listener, epoch);
   }
   const remembered = session.baseline(topic);

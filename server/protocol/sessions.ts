@@ -58,8 +58,12 @@ export interface Session {
   baseline(topic: string): Maybe<Baseline | undefined>;
   /** Remembers `topic`'s baseline; resolves once it is kept (a shared store: written). Rejects when unreachable. */
   rememberBaseline(topic: string, baseline: Baseline): Maybe<void>;
-  /** The client has a position on `topic` now, or left it: the baseline is not needed any more. */
-  forgetBaseline(topic: string): void;
+  /**
+   * The baseline of `topic` is not needed any more: the client has a position on it now (`position`: a shared
+   * store may skip the write when it knows of no record, which then simply expires with the session), or left
+   * it (`unsub`: forgotten for sure, so that a new subscription starts at the head).
+   */
+  forgetBaseline(topic: string, why: 'position' | 'unsub'): void;
   /**
    * Runs `apply` once per id within the window; a duplicate (even one arriving while the first is still
    * being applied, e.g. over the old and the new rung at once, or on another node) gets the first one's

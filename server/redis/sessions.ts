@@ -63,6 +63,11 @@ class RedisSession implements Session {
   readonly #store: RedisSessionStore;
   /** Outcomes being applied on this node, for duplicates that arrive here meanwhile (two rungs at once). */
   readonly #local = new Map<string, Promise<PublishOutcome>>();
+  /**
+   * Topics whose baseline this node recorded or found: a resume (`sub` with a position) deletes only those,
+   * instead of a write per resumed topic; any other record expires with the session or leaves by the bound.
+   */
+  #baselines: Set<string> | undefined;
 
   constructor(id: string, store: RedisSessionStore, maxConnections: number) {
     this.id = id;
@@ -74,6 +79,7 @@ class RedisSession implements Session {
     const value = await this.#store.link.call((redis) => redis.hget(this.#store.keys(this.id)[3], topic));
     const bar = value?.indexOf('|') ?? -1;
     if (value == null || bar < 0) return undefined;
+    this.#known(topic);
     return { seq: Number(value.slice(0, bar)), epoch: value.slice(bar + 1) };
   }
 
@@ -84,9 +90,17 @@ class RedisSession implements Session {
       [keys[3], keys[4]],
       [topic, `${baseline.seq}|${baseline.epoch}`, Date.now(), this.#store.maxBaselines, this.#store.graceMs],
     );
+    this.#known(topic);
   }
 
-  forgetBaseline(topic: string): void {
+  #known(topic: string): void {
+    this.#baselines ??= new Set();
+    this.#baselines.add(topic);
+  }
+
+  forgetBaseline(topic: string, why: 'position' | 'unsub'): void {
+    const known = this.#baselines?.delete(topic) ?? false;
+    if (!known && why === 'position') return;
     const keys = this.#store.keys(this.id);
     void this.#store.link
       .call((redis) => redis.pipeline().hdel(keys[3], topic).zrem(keys[4], topic).exec())
