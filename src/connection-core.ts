@@ -98,21 +98,41 @@ export function normalizeClose(
  */
 export const SENT: Promise<void> = Promise.resolve();
 
-/** Resolves once `bufferedAmount()` is at or below `highWaterMark`, polling because browsers offer no drain event. */
+/**
+ * What `waitForDrain` watches: the connection itself, so that a send that has room allocates nothing (no
+ * closures, one shared settled promise) and every rung applies backpressure the same way.
+ */
+export interface Drainable {
+  readonly state: TransportState;
+  readonly bufferedAmount: number;
+  /** Where each channel has its own stream (WebTransport), the bytes still waiting on one channel's stream. */
+  bufferedAmountOn?(channel: string): number;
+}
+
+function buffered(connection: Drainable, channel: string | undefined): number {
+  return channel === undefined || connection.bufferedAmountOn === undefined
+    ? connection.bufferedAmount
+    : connection.bufferedAmountOn(channel);
+}
+
+/**
+ * Resolves once the connection's buffer (or one channel's, where channels drain independently) is at or below
+ * `highWaterMark`; rejects if the connection closes first. Polls because browsers offer no drain event.
+ */
 export function waitForDrain(
-  bufferedAmount: () => number,
+  connection: Drainable,
   highWaterMark: number,
-  isClosed: () => boolean,
+  channel?: string,
   pollMs = 5,
 ): Promise<void> {
-  if (bufferedAmount() <= highWaterMark) return SENT;
+  if (buffered(connection, channel) <= highWaterMark) return SENT;
   return new Promise((resolve, reject) => {
     const tick = () => {
-      if (isClosed()) {
+      if (connection.state === 'closed') {
         reject(new SwitchyardError('ERR_CLOSED', 'closed before the send buffer drained'));
         return;
       }
-      if (bufferedAmount() <= highWaterMark) resolve();
+      if (buffered(connection, channel) <= highWaterMark) resolve();
       else setTimeout(tick, pollMs);
     };
     setTimeout(tick, pollMs);

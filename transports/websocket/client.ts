@@ -115,11 +115,7 @@ export class WebSocketTransport implements Transport {
     this.#socket.send(
       typeof data === 'string' ? encodeTextFrame(channel, data) : encodeBinaryFrame(channel, data),
     );
-    return waitForDrain(
-      () => this.#socket.bufferedAmount,
-      this.#highWaterMark,
-      () => this.#core.state === 'closed',
-    );
+    return waitForDrain(this, this.#highWaterMark);
   }
 
   close(code?: number, reason?: string): void {

@@ -4,6 +4,8 @@
  * the W3C WebTransport session. Each channel has its own stream, so a stalled channel never holds up
  * another (no head-of-line blocking between channels); a control stream carries hello/ready and a close
  * that waits for every channel stream to finish, so data sent before close() is not cut off.
+ * This file holds the session's life (start, the channel streams it reads and writes, close); the control
+ * frames are in control.ts, unreliable datagrams in datagrams.ts.
  */
 import { CloseCode } from '../../src/close-codes.ts';
 import { ConnectionCore, normalizeClose, waitForDrain } from '../../src/connection-core.ts';
@@ -18,11 +20,11 @@ import type {
 import { DEFAULT_CHANNEL } from '../../src/transport.ts';
 import { decodeUtf8Strict, encodeUtf8 } from '../../src/utf8.ts';
 import { chunkReader } from './chunks.ts';
-import { DatagramSender } from './datagram-sender.ts';
+import { closeFrame, delay, helloFrame, readControl, readyFrame } from './control.ts';
+import type { DatagramSender } from './datagram-sender.ts';
+import { datagramTooBig, FALLBACK_MAX_DATAGRAM, openDatagramSender, readDatagrams } from './datagrams.ts';
 import {
-  datagramOverhead,
   decodeChannelName,
-  decodeDatagram,
   encodeDatagram,
   encodeFrame,
   type Frame,
@@ -30,6 +32,9 @@ import {
   FrameType,
   invalid,
 } from './framing.ts';
+
+export { PROTOCOL_VERSION } from './control.ts';
+export { FALLBACK_MAX_DATAGRAM } from './datagrams.ts';
 
 export interface BidirectionalStreamLike {
   readonly readable: ReadableStream<Uint8Array>;
@@ -50,13 +55,6 @@ export interface WebTransportSessionLike {
   close(info?: { closeCode?: number; reason?: string }): void;
 }
 
-export const PROTOCOL_VERSION = 1;
-/** Used when the runtime does not report `maxDatagramSize`: fits any QUIC path MTU of 1280 with headers. */
-export const FALLBACK_MAX_DATAGRAM = 1100;
-/** An unreliable message that waited this long to leave is stale (positions, cursors): it is dropped. */
-const DATAGRAM_MAX_AGE_MS = 250;
-/** Datagrams that may wait to leave (beyond, the oldest go), and that a runtime may hold for our reader. */
-const DATAGRAM_QUEUE = 256;
 /** How long a closing side waits for the other's channel streams to finish before closing anyway. */
 const DRAIN_TIMEOUT_MS = 2000;
 /** How long the side that received CLOSE reads its channel streams to their end before reporting the close. */
@@ -137,14 +135,12 @@ export class WebTransportConnection {
     try {
       await this.#session.ready;
       void this.#acceptStreams();
-      void this.#readDatagrams();
+      void readDatagrams(this.#session, this.core);
       if (this.#options.role === 'client') {
         const control = await this.#session.createBidirectionalStream();
         this.#control = control.writable.getWriter();
         void this.#readStream(control.readable, true);
-        await this.#control.write(
-          encodeFrame(FrameType.hello, encodeUtf8(JSON.stringify({ v: PROTOCOL_VERSION }))),
-        );
+        await this.#control.write(helloFrame());
       }
     } catch (error) {
       this.#sessionEnded(
@@ -235,64 +231,19 @@ export class WebTransportConnection {
   }
 
   #onControl(frame: Frame): void {
-    switch (frame.type) {
-      case FrameType.hello: {
-        if (this.#options.role !== 'server') throw invalid('HELLO sent to a client');
-        const hello = JSON.parse(decodeUtf8Strict(frame.payload)) as { v?: unknown };
-        if (hello.v !== PROTOCOL_VERSION)
-          throw invalid(`unsupported WebTransport framing version ${String(hello.v)}`);
-        void this.#control!.write(
-          encodeFrame(FrameType.ready, encodeUtf8(JSON.stringify({ v: PROTOCOL_VERSION }))),
-        ).catch(() => {});
-        this.#opened();
-        return;
-      }
-      case FrameType.ready:
-        if (this.#options.role !== 'client') throw invalid('READY sent to a server');
-        this.#opened();
-        return;
-      case FrameType.close: {
-        if (frame.payload.byteLength < 2) throw invalid('CLOSE frame without a code');
-        const code = (frame.payload[0]! << 8) | frame.payload[1]!;
-        const reason = decodeUtf8Strict(frame.payload.subarray(2));
-        void this.#peerClosed(code, reason);
-        return;
-      }
-      default:
-        throw invalid(`unexpected frame type ${frame.type} on the control stream`);
+    const message = readControl(frame, this.#options.role);
+    if (message.type === 'close') {
+      void this.#peerClosed(message.code, message.reason);
+      return;
     }
+    if (message.type === 'hello') void this.#control!.write(readyFrame()).catch(() => {});
+    this.#opened();
   }
 
   #opened(): void {
     if (this.core.markOpen()) {
       this.#onReady?.();
       this.#onReady = undefined;
-    }
-  }
-
-  async #readDatagrams(): Promise<void> {
-    // Deno keeps one arriving datagram for a reader that is busy (incomingHighWaterMark 1): a burst across
-    // channels would then lose every channel's update but the last one's, not just the stale ones.
-    tune(this.#session.datagrams, 'incomingHighWaterMark', DATAGRAM_QUEUE);
-    const reader = this.#session.datagrams.readable.getReader();
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        if (this.core.state !== 'open') continue;
-        let datagram: ReturnType<typeof decodeDatagram>;
-        try {
-          datagram = decodeDatagram(value);
-        } catch (error) {
-          // A malformed datagram is dropped, like a lost one; it does not end the session.
-          if (error instanceof SwitchyardError) this.core.emitError(error);
-          continue;
-        }
-        const data = datagram.type === FrameType.text ? decodeUtf8Strict(datagram.payload) : datagram.payload;
-        this.core.events.emit('message', { data, channel: datagram.channel, unreliable: true });
-      }
-    } catch {
-      // Session over.
     }
   }
 
@@ -323,38 +274,20 @@ export class WebTransportConnection {
     };
     written.then(settled, settled);
     // Backpressure per channel: a stream held up by loss or flow control must not stall the others' senders.
-    return written.then(() =>
-      waitForDrain(
-        () => this.#bufferedByChannel.get(channel) ?? 0,
-        this.#options.highWaterMark,
-        () => this.core.state === 'closed',
-      ),
-    );
+    return written.then(() => waitForDrain(this, this.#options.highWaterMark, channel));
+  }
+
+  /** Bytes sent on `channel` that its stream has not taken yet (channels drain independently). */
+  bufferedAmountOn(channel: string): number {
+    return this.#bufferedByChannel.get(channel) ?? 0;
   }
 
   #sendDatagram(type: number, channel: string, payload: Uint8Array): Promise<void> {
-    const size = payload.byteLength + datagramOverhead(channel);
-    const max = this.#session.datagrams.maxDatagramSize ?? FALLBACK_MAX_DATAGRAM;
-    if (size > max) {
-      return Promise.reject(
-        new SwitchyardError(
-          'ERR_DATAGRAM_TOO_BIG',
-          `datagram of ${size} bytes (payload ${payload.byteLength} + ${datagramOverhead(channel)} header) exceeds this session's limit of ${max}`,
-        ),
-      );
-    }
-    this.#datagrams ??= this.#openDatagramSender();
+    const tooBig = datagramTooBig(this.#session, channel, payload.byteLength);
+    if (tooBig) return Promise.reject(tooBig);
+    this.#datagrams ??= openDatagramSender(this.#session);
     this.#datagrams.send(encodeDatagram(type, channel, payload));
     return Promise.resolve();
-  }
-
-  #openDatagramSender(): DatagramSender {
-    // Also where the runtime has it (W3C `outgoingMaxAge`): what waits in its own queues is bounded too.
-    tune(this.#session.datagrams, 'outgoingMaxAge', DATAGRAM_MAX_AGE_MS);
-    return new DatagramSender(this.#session.datagrams.writable.getWriter(), {
-      maxAgeMs: DATAGRAM_MAX_AGE_MS,
-      maxQueued: DATAGRAM_QUEUE,
-    });
   }
 
   #writerFor(channel: string): Promise<Writer> {
@@ -385,12 +318,7 @@ export class WebTransportConnection {
     this.core.state = 'closing';
     this.#closing = (async () => {
       await this.#finishWriters();
-      const reasonBytes = encodeUtf8(normalized.reason);
-      const payload = new Uint8Array(2 + reasonBytes.byteLength);
-      payload[0] = normalized.code >> 8;
-      payload[1] = normalized.code & 255;
-      payload.set(reasonBytes, 2);
-      await this.#control?.write(encodeFrame(FrameType.close, payload)).catch(() => {});
+      await this.#control?.write(closeFrame(normalized.code, normalized.reason)).catch(() => {});
       this.#agreed = normalized;
       const peerEnded = this.#session.closed.then(
         () => {},
@@ -430,22 +358,5 @@ export class WebTransportConnection {
 
   on<K extends keyof TransportEvents>(type: K, listener: (event: TransportEvents[K]) => void): () => void {
     return this.core.events.on(type, listener);
-  }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    (timer as { unref?: () => void }).unref?.();
-  });
-}
-
-/** Sets a W3C datagram attribute where the runtime has it and lets it be set (they are newer than the API). */
-function tune(datagrams: object, name: 'outgoingMaxAge' | 'incomingHighWaterMark', value: number): void {
-  if (!(name in datagrams)) return;
-  try {
-    (datagrams as Record<string, unknown>)[name] = value;
-  } catch {
-    // Read-only here: our own queue still bounds what waits to leave.
   }
 }

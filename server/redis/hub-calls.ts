@@ -1,0 +1,120 @@
+/**
+ * The Redis hub's round trips: a publish is one script (sequence number, history entry and fan-out in one
+ * atomic step), a history read is one script per page, a volatile publish is a bare PUBLISH. Here are the
+ * keys a topic uses, the arguments each call takes and the decoding of what comes back; the per-topic state
+ * (hub-topic.ts) and the pub/sub link (hub.ts) build on it.
+ */
+import { createHash } from 'node:crypto';
+import { decode, encode } from '@msgpack/msgpack';
+import { newEpoch } from '../hub/epoch.ts';
+import type { HubPublishOptions, ResetReason } from '../hub/hub.ts';
+import type { RedisLink } from './connection.ts';
+import { PUBLISH, REPLAY } from './scripts.ts';
+
+export interface RedisHubOptions {
+  /** Entries kept per topic, at least (MAXLEN ~; default 1000). */
+  readonly historySize?: number;
+  /** Entries older than this are not replayed and are trimmed (default 24 h). */
+  readonly historyWindowMs?: number;
+  /** A topic's sequence counter outlives its last publish by this long (default 30 days). */
+  readonly topicTtlMs?: number;
+  /** How long an idempotency key makes a re-sent publish a no-op (default 10 min). */
+  readonly idempotencyTtlMs?: number;
+  /** Entries read per history round trip (default 500). */
+  readonly replayPageSize?: number;
+  /** The clock stamped on entries and used for the age window (tests inject one). */
+  readonly now?: () => number;
+}
+
+export interface ReplayResult {
+  readonly head: number;
+  readonly status: 'ok' | ResetReason;
+  /** The topic's epoch: one continuous numbering (Redis keeps it beside the head). */
+  readonly epoch: string;
+  readonly entries: { seq: number; data: unknown }[];
+}
+
+export function decodeData(bytes: Uint8Array): unknown {
+  return bytes.byteLength === 0 ? undefined : decode(bytes);
+}
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+export class HubCalls {
+  readonly #link: RedisLink;
+  readonly #historySize: number;
+  readonly #windowMs: number;
+  readonly #topicTtlMs: number;
+  readonly #idempotencyTtlMs: number;
+  /** Entries read per history round trip: a shorter page means the read reached the head. */
+  readonly pageSize: number;
+  readonly #now: () => number;
+
+  constructor(link: RedisLink, options: RedisHubOptions) {
+    this.#link = link;
+    this.#historySize = Math.max(1, options.historySize ?? 1000);
+    this.#windowMs = Math.max(1000, options.historyWindowMs ?? 24 * 60 * 60 * 1000);
+    this.#topicTtlMs = Math.max(this.#windowMs, options.topicTtlMs ?? 30 * 24 * 60 * 60 * 1000);
+    this.#idempotencyTtlMs = Math.max(1000, options.idempotencyTtlMs ?? 10 * 60 * 1000);
+    this.pageSize = Math.max(1, options.replayPageSize ?? 500);
+    this.#now = options.now ?? Date.now;
+  }
+
+  keys(topic: string): { meta: string; history: string; channel: string } {
+    return {
+      meta: this.#link.key('seq', topic),
+      history: this.#link.key('hist', topic),
+      channel: this.#link.key('chan', topic),
+    };
+  }
+
+  async publish(topic: string, data: unknown, options?: HubPublishOptions): Promise<number> {
+    const keys = this.keys(topic);
+    const key = options?.idempotencyKey;
+    const idem = key === undefined ? '' : createHash('sha256').update(key).digest('base64url');
+    const seq = await this.#link.script(
+      PUBLISH,
+      [keys.meta, keys.history, keys.channel, this.#link.key('idem', idem)],
+      [
+        toBuffer(encode(data, { ignoreUndefined: true })),
+        this.#now(),
+        this.#historySize,
+        this.#windowMs,
+        this.#topicTtlMs,
+        key === undefined ? 0 : this.#idempotencyTtlMs,
+        newEpoch(),
+      ],
+    );
+    return Number(seq);
+  }
+
+  async publishVolatile(topic: string, data: unknown): Promise<void> {
+    const payload = Buffer.concat([Buffer.from('v '), encode(data, { ignoreUndefined: true })]);
+    await this.#link.call((redis) => redis.publish(this.keys(topic).channel, payload));
+  }
+
+  async head(topic: string): Promise<number> {
+    const value = await this.#link.call((redis) => redis.hget(this.keys(topic).meta, 's'));
+    return Number(value ?? 0);
+  }
+
+  /** One page of history after `since` (-1: none, only the head), or why it cannot be served. */
+  async replay(topic: string, since: number, epoch?: string): Promise<ReplayResult> {
+    const keys = this.keys(topic);
+    const reply = (await this.#link.script(
+      REPLAY,
+      [keys.meta, keys.history],
+      [since, this.#now(), this.#windowMs, this.pageSize, newEpoch(), this.#topicTtlMs, epoch ?? ''],
+    )) as (number | Buffer)[];
+    const head = Number(reply[0]);
+    const status = String(reply[1]) as ReplayResult['status'];
+    const topicEpoch = String(reply[2]);
+    const entries: ReplayResult['entries'] = [];
+    for (let i = 3; i + 1 < reply.length; i += 2) {
+      entries.push({ seq: Number(String(reply[i])), data: decodeData(reply[i + 1] as Buffer) });
+    }
+    return { head, status, epoch: topicEpoch, entries };
+  }
+}
