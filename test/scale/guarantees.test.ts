@@ -8,7 +8,12 @@
  *   another node, from where it started: every message in between, in order, no `reset`.
  */
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { type Client, createClient } from '../../src/client/index.ts';
+import { nodeTransports } from '../../transports/index.node.ts';
+import { until } from '../client/harness.ts';
+import { SteeringBalancer } from './support/balancer.ts';
 import { type Cluster, startCluster } from './support/cluster.ts';
 import { fetchToken, type RawClient, rawClient } from './support/raw.ts';
 import { scaleTestHooks } from './support/redis.ts';
@@ -92,5 +97,64 @@ describe('per-session caps count across nodes', () => {
       client.send({ type: 'ping', id: 7 });
       await client.waitFor('pong', (inbox) => inbox.some((e) => e.type === 'pong'));
     }
+  });
+});
+
+function client(url: string): Client<{ n: number }> {
+  const c = createClient<{ n: number }>({
+    url,
+    transports: nodeTransports,
+    order: ['websocket'],
+    rememberRung: false,
+    backoff: { baseMs: 50, maxMs: 200 },
+  });
+  defer(() => c.dispose());
+  return c;
+}
+
+describe('the remembered baseline', () => {
+  it('a subscription whose first answer was lost is filled on another node from where it started: no reset, nothing skipped', {
+    timeout: 30_000,
+  }, async () => {
+    // A heartbeat longer than the test: the muted link must not be replaced before the test cuts it.
+    const cluster = await nodes(2, { TOKEN_SECRET: '', HEARTBEAT_MS: '15000' });
+    const [a, b] = cluster.nodes as [Cluster['nodes'][0], Cluster['nodes'][0]];
+    const publisher = client(b.url);
+    await publisher.connect();
+    for (let n = 0; n < 5; n++) await publisher.publish('news', { n });
+    const balancer = await SteeringBalancer.start(a.port);
+    defer(() => balancer.close());
+    const c = client(balancer.url);
+    const seen: number[] = [];
+    const resets: string[] = [];
+    c.on('message', (m) => seen.push(m.data.n));
+    c.on('reset', (r) => resets.push(r.reason));
+    await c.connect();
+    // The server's answers stop arriving; the subscription goes out, A answers it into the void.
+    balancer.muteDownstream();
+    const subscription = c.subscribe('news');
+    const redis = new Redis(cluster.redisUrl);
+    defer(() => redis.disconnect());
+    const record = () => redis.hget(`${cluster.prefix}:sessb:{${c.session}}`, 'news');
+    let remembered: string | null = null;
+    await until(() => {
+      void record().then((value) => {
+        remembered = value;
+      });
+      return remembered !== null;
+    }, 'A remembered where the subscription started');
+    expect(String(remembered)).toMatch(/^5\|/);
+    expect(subscription.lastSeq).toBeUndefined();
+    // Published after the subscription started, while its answer is lost: these must all arrive.
+    for (let n = 5; n < 15; n++) await publisher.publish('news', { n });
+    // The path to A dies; the client's next connection lands on B, same session.
+    balancer.target = b.port;
+    balancer.cut();
+    await until(() => seen.length >= 10, 'everything since the baseline');
+    for (let n = 15; n < 18; n++) await publisher.publish('news', { n });
+    await until(() => seen.length >= 13, 'live after the fill');
+    expect(seen).toEqual(Array.from({ length: 13 }, (_, i) => i + 5));
+    expect(resets).toEqual([]);
+    expect(subscription.lastSeq).toBe(18);
   });
 });
