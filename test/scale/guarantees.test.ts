@@ -10,13 +10,12 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { type Client, createClient } from '../../src/client/index.ts';
-import { nodeTransports } from '../../transports/index.node.ts';
 import { until } from '../client/harness.ts';
 import { SteeringBalancer } from './support/balancer.ts';
 import { type Cluster, startCluster } from './support/cluster.ts';
 import { fetchToken, type RawClient, rawClient } from './support/raw.ts';
 import { SHARED_REDIS_URL, scaleTestHooks } from './support/redis.ts';
+import { wsClient } from './support/ws-client.ts';
 
 const defer = scaleTestHooks();
 const TOKEN_SECRET = randomBytes(32).toString('hex');
@@ -35,17 +34,7 @@ function track(client: RawClient): RawClient {
   return client;
 }
 
-function client(url: string): Client<{ n: number }> {
-  const c = createClient<{ n: number }>({
-    url,
-    transports: nodeTransports,
-    order: ['websocket'],
-    rememberRung: false,
-    backoff: { baseMs: 50, maxMs: 200 },
-  });
-  defer(() => c.dispose());
-  return c;
-}
+const client = (url: string) => wsClient(url, defer);
 
 function guarantees(backend: Backend): void {
   async function start(count: number, env: Record<string, string> = {}): Promise<Cluster> {
