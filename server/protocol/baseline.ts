@@ -47,6 +47,8 @@ export function subscribeRemembered(
       release = resolve;
       fail = reject;
     });
+    // Awaited below unless the hub refuses first; a record failing after that is nobody's to report.
+    recorded.catch(() => undefined);
     const subscription = await hub.subscribe(topic, undefined, (event) => {
       if (held === undefined) return listener(event);
       if (held === null) return;
