@@ -69,7 +69,7 @@ try {
   );
   const needServers = runs('proof') || runs('throughput') || runs('latency');
   if (needServers) {
-    for (const name of ['ws', 'sio', 'rung', 'proto', 'sse-raw'] as const)
+    for (const name of ['ws', 'sio', 'rung', 'proto', 'proto-m', 'sse-raw'] as const)
       servers[name] = await ServerProc.start(name);
   }
   const ctx = {

@@ -8,7 +8,7 @@
  * come from ./security/forwarded.ts (public URL, trusted proxy headers, else the socket and `Host`).
  */
 import { type Context, Hono } from 'hono';
-import { type Admission, admitAll, refusalResponse } from '../src/admission.ts';
+import { type Admission, admitAll, type Refusal, refusalResponse } from '../src/admission.ts';
 import type { NegotiateResponse, OfferedTransport } from '../src/negotiate.ts';
 import type { ConnectionHandler, ServerTransportLimits } from '../src/transport.ts';
 import { DEFAULT_LIMITS } from '../src/transport.ts';
@@ -108,12 +108,23 @@ export function createSwitchyardApp(options: SwitchyardAppOptions): SwitchyardAp
   // Every rung reads the client's address through the binding: make it the proxy-aware one.
   const binding: RuntimeBinding = { ...options.binding, remoteAddress: (c) => viewOf(c).ip };
   const appAdmission = options.admission ?? admitAll;
-  const admission: Admission = security
+  const admit: Admission = security
     ? async (request) =>
         (await security.admission({ ...request, ownOrigin: view(request.request, request.ip).origin })) ??
         appAdmission(request)
     : appAdmission;
   const registry = new ConnectionRegistry();
+  // Refusals are told to the registry (metrics count them); an admitted request pays one comparison.
+  const noteRefusal = (kind: string, refusal: Refusal | null) => {
+    if (refusal) registry.onRefusal?.(kind, refusal.code);
+    return refusal;
+  };
+  const admission: Admission = (request) => {
+    const verdict = admit(request);
+    return verdict instanceof Promise
+      ? verdict.then((refusal) => noteRefusal(request.kind, refusal))
+      : noteRefusal(request.kind, verdict);
+  };
   const onConnection = registry.track(security ? security.guard(options.onConnection) : options.onConnection);
   const app = new Hono();
   const log = options.log;

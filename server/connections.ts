@@ -18,6 +18,11 @@ export class ConnectionRegistry {
 
   #closing: { code: number; reason: string } | undefined;
 
+  /** Sees every connection as it opens, before its handler (metrics: server/metrics/tap.ts). */
+  tap: ((connection: ServerConnection) => void) | undefined;
+  /** Told of every connection request refused at admission, by rung and error code (metrics). */
+  onRefusal: ((kind: string, code: string) => void) | undefined;
+
   /** Wraps a handler so that every connection it sees is tracked until it closes. */
   track(handler: ConnectionHandler): ConnectionHandler {
     return (connection) => {
@@ -27,6 +32,7 @@ export class ConnectionRegistry {
         return;
       }
       this.#open.add(connection);
+      this.tap?.(connection);
       connection.on('close', () => this.#open.delete(connection));
       handler(connection);
     };

@@ -9,11 +9,15 @@
  * (./security/env.ts), read by both bindings; a malformed value stops the server with the variable's name.
  * REDIS_URL makes this process one node of several (hub, sessions and SSE upstream through Redis; /rt/health
  * reports it), with TOKEN_SECRET shared by all nodes and TICKER=0 on all but one: see docs/scale-out.md.
+ * API_KEY (at least 16 characters; comma-separated for a rotation) turns on the server API (/rt/api/*) and the
+ * metrics (/rt/metrics) behind `Authorization: Bearer <key>`: see docs/server-api.md.
  */
 
+import { apiKeyFromEnv } from './api/index.ts';
 import { createDemo } from './demo/app.ts';
 import { buildDemoBundle } from './demo/bundle.ts';
 import { denoBinary, launchDenoServer } from './deno/launch.ts';
+import { createMetrics } from './metrics/index.ts';
 import { startNodeServer, tlsFromEnv } from './node.ts';
 import { redisEngineFromEnv, tokenSecretFromEnv } from './redis/env.ts';
 import { deploymentFromEnv } from './security/env.ts';
@@ -24,6 +28,7 @@ const hostname = process.env.HOST ?? '127.0.0.1';
 const heartbeatMs = Number(process.env.HEARTBEAT_MS ?? 15_000);
 // Read before anything starts, so that a typo fails here, with the variable's name, for both bindings.
 const { allowedOrigins, ...deployment } = deploymentFromEnv((name) => process.env[name]);
+const apiKey = apiKeyFromEnv((name) => process.env[name]);
 const bundle = await buildDemoBundle();
 
 let close: () => Promise<void>;
@@ -52,6 +57,8 @@ if (denoBinary() && process.env.SWITCHYARD_RUNTIME !== 'node' && !tls) {
     authenticate: security.authenticateHello,
     ...(engine ? { hub: engine.hub, sessionStore: engine.sessions } : {}),
     ticker: process.env.TICKER !== '0',
+    // The metrics are behind the API key: without one they are neither served nor counted.
+    ...(apiKey ? { apiKey, metrics: createMetrics(engine ? { redis: engine.link } : {}) } : {}),
   });
   const server = await startNodeServer({
     port,
@@ -82,6 +89,9 @@ console.log(`switchyard demo on ${url} (runtime: ${runtime})`);
 if (deployment.publicUrl) console.log(`public URL: ${deployment.publicUrl}`);
 if (deployment.trustProxy) console.log(`trusting proxy headers: ${JSON.stringify(deployment.trustProxy)}`);
 console.log(`rungs offered: ${offered.transports.map((t) => t.kind).join(', ')}`);
+console.log(
+  apiKey ? `server API on: ${url}/rt/api/ and ${url}/rt/metrics (API_KEY)` : 'server API off (set API_KEY)',
+);
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

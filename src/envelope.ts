@@ -23,6 +23,11 @@ export interface HelloEnvelope {
    * (WebTransport over HTTP/3); 0: everything on one stream. Default: the server's own maximum.
    */
   lanes?: number;
+  /**
+   * The rungs this client gave up before this connection, `kind:reason` pairs joined by commas (e.g.
+   * `webtransport:timeout`): counted by the server's metrics (src/fallback-report.ts). Optional, informative.
+   */
+  fallback?: string;
 }
 /** Server -> client: answer to hello. */
 export interface WelcomeEnvelope {
@@ -128,7 +133,7 @@ export type EnvelopeType = Envelope['type'];
  * characters), u non-negative safe integer, b boolean, a any value but undefined, r object of topic -> u.
  */
 const SHAPES: Record<EnvelopeType, string> = {
-  hello: 'v:u token?:s session?:s resume?:r lanes?:u',
+  hello: 'v:u token?:s session?:s resume?:r lanes?:u fallback?:s',
   welcome: 'session:s heartbeatMs:u maxMessageBytes:u resumed:b',
   ping: 'id:u',
   pong: 'id:u',
@@ -161,7 +166,8 @@ for (const [type, spec] of Object.entries(SHAPES)) {
   );
 }
 
-const MAX_STRING_FIELD = 4096;
+/** Longest string field of an envelope (a topic, an id); the server API holds topics to the same bound. */
+export const MAX_STRING_FIELD = 4096;
 const MAX_RESUME_TOPICS = 1024;
 
 const EXPECTED: Record<string, string> = {

@@ -38,7 +38,8 @@ export interface MessageRate {
   readonly burst: number;
 }
 
-const KINDS: readonly string[] = ['webtransport', 'websocket', 'sse'];
+/** Every rung's kind, for validating what a peer names. */
+export const KINDS: readonly string[] = ['webtransport', 'websocket', 'sse'];
 
 /** Schemes each rung may be offered with; http(s) URLs are mapped to the rung's own scheme. */
 const SCHEMES: Record<TransportKind | 'token', Record<string, string>> = {

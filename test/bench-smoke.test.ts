@@ -42,7 +42,7 @@ it('npm run bench -- --quick runs every phase and writes well-formed JSON', asyn
         expect(positive(ratio.value), `${row.row.id} ${ratio.label}`).toBe(true);
     }
     expect(result.latency.map((l) => l.system).sort()).toEqual(
-      ['proto', 'rung', 'sio-ack', 'sio-echo', 'sse-echo', 'sse-raw-echo', 'ws'].sort(),
+      ['proto', 'proto-m', 'rung', 'sio-ack', 'sio-echo', 'sse-echo', 'sse-raw-echo', 'ws'].sort(),
     );
     for (const l of result.latency) {
       expect(positive(l.p50) && l.p99 >= l.p50, l.system).toBe(true);

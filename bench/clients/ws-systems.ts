@@ -13,6 +13,7 @@ export type WsSystem =
   | 'sio-ack'
   | 'rung'
   | 'proto'
+  | 'proto-m'
   | 'ws-fan'
   | 'sio-fan'
   | 'proto-fan'
@@ -150,6 +151,7 @@ export function wsDriver({ system, role, size, group }: DriverOptions): WsDriver
         answer: () => text('3'),
       };
     case 'proto':
+    case 'proto-m':
     case 'proto-idle':
       return {
         path: '/rt/ws',

@@ -60,13 +60,14 @@ class Channel<In extends { type: string }, Out> {
   }
 }
 
-export type ServerName = 'ws' | 'sio' | 'rung' | 'proto' | 'sse-raw';
+export type ServerName = 'ws' | 'sio' | 'rung' | 'proto' | 'proto-m' | 'sse-raw';
 
 const SERVER_SCRIPTS: Record<ServerName, [string, string[]]> = {
   ws: ['servers/raw-ws.ts', []],
   sio: ['servers/socketio.ts', []],
   rung: ['servers/ours.ts', ['rung']],
   proto: ['servers/ours.ts', ['protocol']],
+  'proto-m': ['servers/ours.ts', ['protocol', 'metrics']],
   'sse-raw': ['servers/sse-raw.ts', []],
 };
 

@@ -17,6 +17,7 @@ export const SYSTEMS = {
   'sio-ack': { id: 'sio-ack', label: 'Socket.IO emit + ack', server: 'sio' },
   rung: { id: 'rung', label: 'our WebSocket rung (channel echo)', server: 'rung' },
   proto: { id: 'proto', label: 'our protocol pub -> ack', server: 'proto' },
+  'proto-m': { id: 'proto-m', label: 'our protocol pub -> ack, metrics on', server: 'proto-m' },
   'ws-fan': { id: 'ws-fan', label: 'raw ws broadcast', server: 'ws' },
   'sio-fan': { id: 'sio-fan', label: 'Socket.IO room emit', server: 'sio' },
   'proto-fan': { id: 'proto-fan', label: 'our hub -> subscribers', server: 'proto' },
@@ -62,6 +63,8 @@ export const RATIOS: Record<Section, readonly RatioSpec[]> = {
     { of: 'proto', to: 'sio-ack', label: 'protocol / Socket.IO ack' },
     { of: 'proto', to: 'ws', label: 'protocol / raw ws' },
     { of: 'sio-echo', to: 'ws', label: 'Socket.IO echo / raw ws' },
+    // Prometheus metrics must not cost the hot path (issue 17: within 3 %).
+    { of: 'proto-m', to: 'proto', label: 'metrics on / off', target: () => 0.97 },
   ],
   fanout: [
     { of: 'proto-fan', to: 'sio-fan', label: 'hub / Socket.IO room', target: () => 1 },
@@ -88,7 +91,7 @@ export function buildRows(quick: boolean, workers: number): Row[] {
         size,
         conns,
         inFlight,
-        systems: ['ws', 'sio-echo', 'sio-ack', 'rung', 'proto'],
+        systems: ['ws', 'sio-echo', 'sio-ack', 'rung', 'proto', 'proto-m'],
       });
     }
   }

@@ -23,6 +23,7 @@ export const LATENCY_SYSTEMS: readonly SystemId[] = [
   'sio-ack',
   'rung',
   'proto',
+  'proto-m',
   'sse-raw-echo',
   'sse-echo',
 ];

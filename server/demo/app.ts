@@ -3,9 +3,11 @@
  * publishes to every second, and echo topics (a client publishes to its own topic and gets it back through
  * the hub) so the page can measure real round trips per rung. Runtime-neutral: Node and Deno serve it alike.
  */
+import { type ApiRoutes, mountServerApi } from '../api/index.ts';
 import type { SwitchyardApp } from '../app.ts';
 import type { Hub } from '../hub/hub.ts';
 import { MemoryHub } from '../hub/memory.ts';
+import type { Metrics } from '../metrics/index.ts';
 import { createProtocol, type Protocol, type ProtocolOptions } from '../protocol/index.ts';
 import type { SessionStore } from '../protocol/sessions.ts';
 import { mountHolRoutes } from './hol-routes.ts';
@@ -23,6 +25,12 @@ export interface DemoOptions {
   readonly sessionStore?: SessionStore;
   /** Whether this process publishes the ticker (default true; one node of several is enough). */
   readonly ticker?: boolean;
+  /** The server API's key(s) (`API_KEY`): with one, /rt/api/* and /rt/metrics exist (docs/server-api.md). */
+  readonly apiKey?: string | readonly string[];
+  /** More routes behind the API key (presence). */
+  readonly apiRoutes?: readonly ApiRoutes[];
+  /** Prometheus metrics (server/metrics), served at /rt/metrics behind the API key. */
+  readonly metrics?: Metrics;
 }
 
 export interface Demo {
@@ -37,7 +45,10 @@ export const TICKER_TOPIC = 'ticker';
 
 export function createDemo(options: DemoOptions): Demo {
   const hub = options.hub ?? new MemoryHub();
+  const metrics = options.metrics;
+  metrics?.instrumentHub(hub);
   const protocol = createProtocol({
+    ...(metrics ? { onHello: metrics.onHello } : {}),
     hub,
     ...(options.sessionStore ? { sessionStore: options.sessionStore } : {}),
     heartbeatMs: options.heartbeatMs ?? 15_000,
@@ -48,6 +59,7 @@ export function createDemo(options: DemoOptions): Demo {
         ? { code: 'ERR_FORBIDDEN_TOPIC', message: 'clients may publish to echo.* topics only' }
         : null,
   });
+  metrics?.watchProtocol(protocol);
   let tick = 0;
   const ticker = setInterval(() => {
     if (options.ticker === false) return;
@@ -60,6 +72,13 @@ export function createDemo(options: DemoOptions): Demo {
     protocol,
     hub,
     configure(app) {
+      metrics?.attach(app);
+      mountServerApi(app.app, {
+        key: options.apiKey,
+        hub,
+        maxMessageBytes: app.limits.maxMessageBytes,
+        routes: [...(options.apiRoutes ?? []), ...(metrics ? [metrics.routes] : [])],
+      });
       app.app.get('/', (c) => c.html(DEMO_PAGE_HTML));
       app.app.get('/favicon.ico', (c) => c.body(null, 204));
       mountHolRoutes(app.app);
@@ -72,6 +91,7 @@ export function createDemo(options: DemoOptions): Demo {
     },
     async stop() {
       clearInterval(ticker);
+      metrics?.stop();
       protocol.close();
       await hub.close();
     },

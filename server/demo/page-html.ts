@@ -33,7 +33,9 @@ export const DEMO_PAGE_HTML = `<!doctype html>
 production client restricted to that rung: echo round trips go client &rarr; server hub &rarr; client, and the ticker
 is a server broadcast every second to every client of every rung. Under each panel a cursor circles, sent with
 <code>publish(topic, position, { reliable: false })</code> 30 times a second: the ring is where it was sent, the dot
-where the last delivered update put it (a datagram on WebTransport; the one ordered connection elsewhere).</p>
+where the last delivered update put it (a datagram on WebTransport; the one ordered connection elsewhere).
+<a href="/rt/metrics" id="metrics-link">Server metrics</a> (Prometheus text; with <code>API_KEY=... npm start</code>,
+the browser asks for a password: the key, any user name; see docs/server-api.md).</p>
 <div id="rungs"></div>
 <script type="module" src="/demo.js"></script>
 </body>

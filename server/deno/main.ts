@@ -7,10 +7,12 @@
  * and WEBTRANSPORT_HOST (where QUIC listens; default the HTTP port and HOST: behind a TCP-only proxy, the
  * public port and address), and the deployment settings of ../security/env.ts (PUBLIC_URL, ALLOWED_ORIGINS,
  * TRUST_PROXY, TRUSTED_PROXIES), and REDIS_URL / REDIS_PREFIX / TOKEN_SECRET / TICKER for one node of several
- * (docs/scale-out.md). Prints one JSON line when ready: { url, port, webTransportPort, rungs }.
+ * (docs/scale-out.md), and API_KEY for the server API and metrics (docs/server-api.md). Prints one JSON line when ready: { url, port, webTransportPort, rungs }.
  */
 import type { ConnectionHandler } from '../../src/transport.ts';
+import { apiKeyFromEnv } from '../api/index.ts';
 import { createDemo } from '../demo/app.ts';
+import { createMetrics } from '../metrics/index.ts';
 import { redisEngineFromEnv, tokenSecretFromEnv } from '../redis/env.ts';
 import { deploymentFromEnv } from '../security/env.ts';
 import { createSecurity } from '../security/index.ts';
@@ -22,6 +24,7 @@ const bundlePath = env('DEMO_BUNDLE');
 /** `demo` (default): the demo app. `echo`: a transport-level echo server for the rung checks in test/. */
 const appName = env('SWITCHYARD_APP') ?? 'demo';
 const { allowedOrigins, ...deployment } = deploymentFromEnv(env);
+const apiKey = apiKeyFromEnv(env);
 const rotateMs = env('CERT_ROTATE_MS');
 const wtPort = env('WEBTRANSPORT_PORT');
 const wtHost = env('WEBTRANSPORT_HOST');
@@ -57,6 +60,7 @@ const demo = createDemo({
   heartbeatMs,
   ...(engine ? { hub: engine.hub, sessionStore: engine.sessions } : {}),
   ticker: env('TICKER') !== '0',
+  ...(apiKey ? { apiKey, metrics: createMetrics(engine ? { redis: engine.link } : {}) } : {}),
 });
 
 const server = await serveDeno({

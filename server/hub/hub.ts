@@ -56,6 +56,25 @@ export interface HubPublishOptions {
   readonly idempotencyKey?: string;
 }
 
+/** A read of a topic's history without subscribing (the server API's `GET /rt/api/history`). */
+export interface HubHistoryQuery {
+  /** The messages after this sequence number; undefined: the last `limit` messages. */
+  readonly since?: number;
+  /** The epoch `since` belongs to (from an earlier answer); another epoch is a `history-lost` reset. */
+  readonly epoch?: string;
+  /** At most this many messages, the oldest first. */
+  readonly limit: number;
+}
+
+export interface HubHistoryPage {
+  readonly head: number;
+  readonly epoch: string;
+  /** In sequence order. After a reset: the oldest messages history still holds (none when ahead of it). */
+  readonly messages: readonly { readonly seq: number; readonly data: unknown }[];
+  /** Set when `since` cannot be continued: the messages after it are gone, or it belongs to another epoch. */
+  readonly reset?: Exclude<ResetReason, 'subscribed'>;
+}
+
 export interface Hub {
   /**
    * Appends to the topic's history, fans out to subscribers and returns the message's sequence number. A hub
@@ -80,6 +99,11 @@ export interface Hub {
     listener: HubListener,
     epoch?: string,
   ): Promise<HubSubscription>;
+  /**
+   * Reads history without subscribing. Optional in the contract (a hub without it answers the server API's
+   * history with ERR_UNSUPPORTED); the embedded and the Redis hub have it.
+   */
+  history?(topic: string, query: HubHistoryQuery): Promise<HubHistoryPage>;
   /** Current head sequence of a topic (0 when nothing was published). */
   head(topic: string): Promise<number>;
   close(): Promise<void>;

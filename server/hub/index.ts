@@ -2,6 +2,8 @@
 export type {
   Hub,
   HubEvent,
+  HubHistoryPage,
+  HubHistoryQuery,
   HubListener,
   HubMessage,
   HubPublishOptions,

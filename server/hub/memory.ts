@@ -4,7 +4,15 @@
  * Memory is bounded twice: history per topic, and the number of idle topics kept.
  */
 import { newEpoch } from './epoch.ts';
-import type { Hub, HubEvent, HubListener, HubSubscription, ResetReason } from './hub.ts';
+import type {
+  Hub,
+  HubEvent,
+  HubHistoryPage,
+  HubHistoryQuery,
+  HubListener,
+  HubSubscription,
+  ResetReason,
+} from './hub.ts';
 
 type MessageEvent = Extract<HubEvent, { type: 'msg' }>;
 
@@ -145,6 +153,27 @@ export class MemoryHub implements Hub {
         if (state.listeners.delete(listener)) state.snapshot = undefined;
       },
     };
+  }
+
+  async history(topic: string, query: HubHistoryQuery): Promise<HubHistoryPage> {
+    const state = this.#topic(topic);
+    const { head, epoch, count } = state;
+    const at = (i: number) => state.ring[(state.start + i) % this.#historySize] as MessageEvent;
+    const page = (from: number, reset?: HubHistoryPage['reset']): HubHistoryPage => {
+      const messages: { seq: number; data: unknown }[] = [];
+      for (let i = Math.max(0, from); i < count && messages.length < query.limit; i++) {
+        const event = at(i);
+        messages.push({ seq: event.seq, data: event.data });
+      }
+      return { head, epoch, messages, ...(reset ? { reset } : {}) };
+    };
+    const { since } = query;
+    if (since === undefined) return page(count - query.limit);
+    if (query.epoch !== undefined && query.epoch !== epoch) return page(0, 'history-lost');
+    if (since > head) return { head, epoch, messages: [], reset: 'ahead-of-history' };
+    const oldest = count > 0 ? at(0).seq : head + 1;
+    if (since + 1 < oldest) return page(0, 'history-gap');
+    return page(since + 1 - oldest);
   }
 
   async head(topic: string): Promise<number> {

@@ -60,6 +60,11 @@ export interface ProtocolOptions {
     hello: HelloEnvelope,
     connection: ServerConnection,
   ) => Refusal | null | Promise<Refusal | null>;
+  /**
+   * Sees every `hello` before it is authenticated (metrics: the rung it came on, the rungs the client gave up
+   * before it); must not throw or block.
+   */
+  readonly onHello?: (hello: HelloEnvelope, connection: ServerConnection) => void;
   /** Per-topic permission for `sub` and `pub`; a refusal answers with an `error` envelope (`ref` = pub id). */
   readonly authorize?: (
     operation: 'sub' | 'pub',
@@ -152,7 +157,7 @@ export function createProtocol(options: ProtocolOptions): Protocol {
     hub: options.hub,
     heartbeatMs,
     maxMessageBytes: options.maxMessageBytes ?? DEFAULT_LIMITS.maxMessageBytes,
-    authenticate: options.authenticate,
+    authenticate: observeHello(options.onHello, options.authenticate),
     authorize: options.authorize,
     onPublish: options.onPublish,
     // The default publish carries its own idempotency key: a shared session store need not claim first.
@@ -202,6 +207,18 @@ export function createProtocol(options: ProtocolOptions): Protocol {
       for (const c of [...all]) c.dispose();
       sessions.clear();
     },
+  };
+}
+
+/** The hello hook runs where every hello passes anyway: just before authentication. */
+function observeHello(
+  observe: ProtocolOptions['onHello'],
+  authenticate: ProtocolOptions['authenticate'],
+): ProtocolOptions['authenticate'] {
+  if (!observe) return authenticate;
+  return (hello, connection) => {
+    observe(hello, connection);
+    return authenticate ? authenticate(hello, connection) : null;
   };
 }
 

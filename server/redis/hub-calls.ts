@@ -7,8 +7,9 @@
 import { createHash } from 'node:crypto';
 import { decode, encode } from '@msgpack/msgpack';
 import { newEpoch } from '../hub/epoch.ts';
-import type { HubPublishOptions, ResetReason } from '../hub/hub.ts';
+import type { HubHistoryPage, HubHistoryQuery, HubPublishOptions, ResetReason } from '../hub/hub.ts';
 import type { RedisLink } from './connection.ts';
+import { HISTORY } from './history.ts';
 import { PUBLISH, REPLAY } from './scripts.ts';
 
 export interface RedisHubOptions {
@@ -98,6 +99,35 @@ export class HubCalls {
   async head(topic: string): Promise<number> {
     const value = await this.#link.call((redis) => redis.hget(this.keys(topic).meta, 's'));
     return Number(value ?? 0);
+  }
+
+  /** A history read without subscribing (`Hub.history`, the server API): one script, one round trip. */
+  async history(topic: string, query: HubHistoryQuery): Promise<HubHistoryPage> {
+    const keys = this.keys(topic);
+    const reply = (await this.#link.script(
+      HISTORY,
+      [keys.meta, keys.history],
+      [
+        query.since ?? -1,
+        query.limit,
+        this.#now(),
+        this.#windowMs,
+        newEpoch(),
+        this.#topicTtlMs,
+        query.epoch ?? '',
+      ],
+    )) as (number | Buffer)[];
+    const status = String(reply[1]);
+    const messages: { seq: number; data: unknown }[] = [];
+    for (let i = 3; i + 1 < reply.length; i += 2) {
+      messages.push({ seq: Number(String(reply[i])), data: decodeData(reply[i + 1] as Buffer) });
+    }
+    return {
+      head: Number(reply[0]),
+      epoch: String(reply[2]),
+      messages,
+      ...(status === 'ok' ? {} : { reset: status as NonNullable<HubHistoryPage['reset']> }),
+    };
   }
 
   /** One page of history after `since` (-1: none, only the head), or why it cannot be served. */

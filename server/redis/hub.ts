@@ -15,7 +15,14 @@
  * outage does to them); hub-calls.ts holds the round trips (publish and history scripts), hub-topic.ts the
  * per-topic state and its catch-up.
  */
-import type { Hub, HubListener, HubPublishOptions, HubSubscription } from '../hub/hub.ts';
+import type {
+  Hub,
+  HubHistoryPage,
+  HubHistoryQuery,
+  HubListener,
+  HubPublishOptions,
+  HubSubscription,
+} from '../hub/hub.ts';
 import type { RedisLink } from './connection.ts';
 import { HubCalls, type RedisHubOptions } from './hub-calls.ts';
 import { HubTopic, type Member } from './hub-topic.ts';
@@ -52,6 +59,11 @@ export class RedisHub implements Hub {
 
   head(topic: string): Promise<number> {
     return this.#calls.head(topic);
+  }
+
+  /** History without following the topic's channel (the server API's reads). */
+  history(topic: string, query: HubHistoryQuery): Promise<HubHistoryPage> {
+    return this.#calls.history(topic, query);
   }
 
   async subscribe(

@@ -13,6 +13,7 @@ import { isSwitchyardError, SwitchyardError } from '../errors.ts';
 import { DEFAULT_MAX_LANES } from '../lanes.ts';
 import { type MessageRate, type OfferedTransport, parseNegotiateResponse } from '../negotiate.ts';
 import { DEFAULT_LIMITS, type Transport, type TransportKind } from '../transport.ts';
+import { FallbackLog } from './fallback-log.ts';
 import { planLadder } from './ladder.ts';
 import { AttemptError, type CloseInfo, describeClose, Link } from './link.ts';
 import type { AttemptEvent, ClientEvents, ClientOptions } from './types.ts';
@@ -30,6 +31,8 @@ export class Dialer {
   readonly #codec: Codec;
   readonly #reports: Reports;
   readonly #session: () => string | undefined;
+  /** Rungs given up since the last connection, reported in hello (server metrics). */
+  readonly #fallbacks: FallbackLog;
   #attempts = 0;
   #offers: OfferedTransport[] | undefined;
   #offersAt = 0;
@@ -51,6 +54,7 @@ export class Dialer {
     this.#codec = codec;
     this.#reports = reports;
     this.#session = session;
+    this.#fallbacks = new FallbackLog(reports);
   }
 
   /** Fetches a fresh token from the app (undefined when the app uses none). */
@@ -213,6 +217,7 @@ export class Dialer {
               token,
               session: this.#session(),
               lanes: o.lanes,
+              fallback: this.#fallbacks.pending(),
             });
           }
         };

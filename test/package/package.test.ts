@@ -145,6 +145,8 @@ describe('Node, from node_modules', () => {
     expect(results).toMatchObject({
       websocket: { rung: 'websocket', topic: 'room.websocket', seq: 1, data: { hello: 'websocket' } },
       sse: { rung: 'sse', topic: 'room.sse', seq: 1, data: { hello: 'sse' } },
+      api: { topic: 'from.backend', seq: 1 },
+      metrics: true,
       closeCode: 'ForbiddenOrigin',
       errorCheck: 'function',
     });

@@ -6,10 +6,12 @@
  *
  * env: REDIS_URL, REDIS_PREFIX, PORT (default 0), HEARTBEAT_MS (default 15000), HISTORY_SIZE, COMMAND_TIMEOUT_MS,
  * HUB=memory (the embedded hub and sessions instead, for the one-node baseline of bench/scale-throughput.ts),
- * TOKEN_SECRET (hex: tokens required on every connection, verified with this shared key and spent in Redis, as
- * `npm start` does), MAX_CONNECTIONS_PER_SESSION.
+ * API_KEY (the server API and metrics on this node), TOKEN_SECRET (hex: tokens required on every connection,
+ * verified with this shared key and spent in Redis, as `npm start` does), MAX_CONNECTIONS_PER_SESSION.
  */
+import { mountServerApi } from '../../../server/api/index.ts';
 import { MemoryHub } from '../../../server/hub/memory.ts';
+import { createMetrics } from '../../../server/metrics/index.ts';
 import { startNodeServer } from '../../../server/node.ts';
 import { createProtocol } from '../../../server/protocol/index.ts';
 import { tokenSecretFromEnv } from '../../../server/redis/env.ts';
@@ -42,6 +44,8 @@ const protocol = createProtocol({
   heartbeatMs,
   ...(security ? { authenticate: security.authenticateHello } : {}),
 });
+// API_KEY: the server API (and metrics) behind that key, on this node's hub (test/api/api-redis.test.ts).
+const metrics = process.env.API_KEY ? createMetrics({ redis: engine.link, process: false }) : undefined;
 const server = await startNodeServer({
   port: Number(process.env.PORT ?? 0),
   heartbeatMs,
@@ -51,6 +55,12 @@ const server = await startNodeServer({
   onConnection: protocol.onConnection,
   configure: (app) => {
     engine.install(app);
+    metrics?.attach(app);
+    mountServerApi(app.app, {
+      key: process.env.API_KEY,
+      hub: protocol.hub,
+      ...(metrics ? { routes: [metrics.routes] } : {}),
+    });
     app.app.post('/__test/clock', (c) => {
       offsetMs = Number(c.req.query('offsetMs') ?? 0);
       return c.json({ offsetMs });
