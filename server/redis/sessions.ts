@@ -351,14 +351,19 @@ export class RedisSessionStore implements SessionStore {
   /** Keeps the sessions that have a connection here alive (one pipelined round trip for all of them). */
   async #keepAlive(): Promise<void> {
     if (this.#local.size === 0 || this.link.state !== 'up') return;
-    const ids = [...this.#local.keys()];
-    await this.link
-      .call((redis) => {
-        const pipeline = redis.pipeline();
-        for (const id of ids) for (const key of this.keys(id)) pipeline.pexpire(key, this.graceMs);
-        return pipeline.exec();
-      })
-      .catch(() => undefined);
+    // One pipeline per session, not one for all: on a Redis Cluster a pipeline must stay within one slot (a
+    // session's keys share one); on one Redis they still leave together on the one command connection.
+    await Promise.all(
+      [...this.#local.keys()].map((id) =>
+        this.link
+          .call((redis) => {
+            const pipeline = redis.pipeline();
+            for (const key of this.keys(id)) pipeline.pexpire(key, this.graceMs);
+            return pipeline.exec();
+          })
+          .catch(() => undefined),
+      ),
+    );
   }
 
   async claim(session: string, name: string, claim: string): Promise<string | null> {
