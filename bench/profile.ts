@@ -51,6 +51,36 @@ const SCENARIOS: readonly Scenario[] = [
     row: 'rt-64-100',
     system: 'rung',
   },
+  // Large messages (issue 20): raw `ws` alongside, for what a thin layer over `ws` should cost.
+  { id: 'ws-echo-64k', label: 'raw ws echo, 64 KiB, 1 conn', server: 'ws', row: 'rt-65536-1', system: 'ws' },
+  {
+    id: 'rung-echo-64k',
+    label: 'WebSocket rung echo, 64 KiB, 1 conn',
+    server: 'rung',
+    row: 'rt-65536-1',
+    system: 'rung',
+  },
+  {
+    id: 'proto-puback-64k',
+    label: 'protocol pub -> ack, 64 KiB JSON text, 1 conn',
+    server: 'proto',
+    row: 'rt-65536-1',
+    system: 'proto',
+  },
+  {
+    id: 'proto-bin-puback-64k',
+    label: 'protocol pub -> ack, 64 KiB MessagePack binary, 1 conn',
+    server: 'proto',
+    row: 'rt-65536-1',
+    system: 'proto-bin',
+  },
+  {
+    id: 'proto-puback-1m',
+    label: 'protocol pub -> ack, 1 MiB JSON text, 1 conn',
+    server: 'proto',
+    row: 'rt-1048576-1',
+    system: 'proto',
+  },
   {
     id: 'sse-echo',
     label: 'SSE rung echo (POST up, event down), 100 conns',
@@ -80,6 +110,12 @@ export interface ProfileResult {
 
 const args = process.argv.slice(2);
 const heapConns = Number(args.find((a) => a.startsWith('--conns='))?.split('=')[1] ?? 1000);
+/** `--cpu=id,id` profiles only those scenarios; `--no-heap` skips the heap snapshots. */
+const only = args
+  .find((a) => a.startsWith('--cpu='))
+  ?.slice(6)
+  .split(',');
+const scenarios = SCENARIOS.filter((s) => !only || only.includes(s.id));
 const started = Date.now();
 const progress = (line: string) =>
   process.stderr.write(`${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s ${line}\n`);
@@ -90,7 +126,7 @@ const workers = [new WorkerProc(), new WorkerProc()];
 const rows = buildRows(false, workers.length);
 const result: ProfileResult = { startedAt: new Date(started).toISOString(), cpu: [], heap: [] };
 try {
-  for (const s of SCENARIOS) {
+  for (const s of scenarios) {
     const file = `${s.id}.cpuprofile`;
     const server = await ServerProc.start(s.server);
     const row = rows.find((r) => r.id === s.row)!;
@@ -112,7 +148,7 @@ try {
         .join(', ')}`,
     );
   }
-  for (const system of MEMORY_SYSTEMS) {
+  for (const system of args.includes('--no-heap') ? [] : MEMORY_SYSTEMS) {
     if (system.server === 'deno-wt') continue;
     const server = await ServerProc.start(system.server);
     try {

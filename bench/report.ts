@@ -10,6 +10,7 @@ import { writeGenerated } from './lib/docs.ts';
 import type { BenchResult } from './lib/result.ts';
 import { RATIOS, type Section, SYSTEMS, type SystemId } from './lib/rows.ts';
 import { fmtBytes, fmtRate } from './lib/stats.ts';
+import type { LatencyPhase, LatencyQuantiles } from './phases/latency.ts';
 import type { RowResult } from './phases/throughput.ts';
 
 /** The issue's memory targets, by row (RSS per connection). */
@@ -160,32 +161,47 @@ export function renderResults(runs: readonly BenchResult[]): string {
   out.push(sectionTables(runs, 'fanout', 'Fan-out: one publisher, deliveries to subscribers'));
   out.push(sectionTables(runs, 'sse-push', 'SSE push (server -> client events)'));
   out.push(sectionTables(runs, 'sse-echo', 'SSE round trips (POST up, event down)'));
-  if (latest.latency.length > 0) {
+  // Runs from before issue 20 have no `rest` (one p50 / p99 over all rounds): shown as –.
+  const latencyOf = (run: BenchResult, system: string) =>
+    run.latency.find((x) => x.system === system && 'rest' in x);
+  if (latest.latency.some((l) => 'rest' in l)) {
+    const range = (values: readonly number[]) =>
+      values.length > 1 ? ` (${Math.min(...values).toFixed(0)}-${Math.max(...values).toFixed(0)})` : '';
+    const cell = (phase: LatencyPhase | undefined, q: keyof LatencyQuantiles) =>
+      phase ? `${phase.median[q].toFixed(0)}${range(phase.rounds.map((r) => r[q]))}` : '–';
+    const p99Ratio = (of: string, to: string, phase: 'rest' | 'loaded') =>
+      across(runs, (run) => {
+        const ours = latencyOf(run, of);
+        const other = latencyOf(run, to);
+        return ours && other ? ratio(ours[phase].median.p99 / other[phase].median.p99) : '–';
+      });
+    const sample = latest.latency.find((l) => 'rest' in l)!;
     out.push(
       '### Latency, 64 B, one in flight',
       '',
+      `${sample.samples} round trips per round and phase, ${sample.rest.rounds.length} rounds, a fresh server process per system and round: first at rest, then again right after a load on the same process (WebSocket systems: ${latest.latency.find((l) => l.system === 'ws')?.load ?? 'a load'}; SSE: its 100-connection echo). Median of the rounds, (min-max) over the rounds, in µs.`,
+      '',
       table(
-        ['system', 'p50 µs', 'p99 µs', 'p50 per round'],
-        latest.latency.map((l) => {
-          const cells = runs.map((run) => run.latency.find((x) => x.system === l.system));
-          return [
-            l.label,
-            cells.map((c) => (c ? c.p50.toFixed(0) : '–')).join(' / '),
-            cells.map((c) => (c ? c.p99.toFixed(0) : '–')).join(' / '),
-            cells.map((c) => (c ? c.roundP50.map((x) => x.toFixed(0)).join(', ') : '–')).join(' / '),
-          ];
-        }),
+        [
+          'system',
+          'p50 at rest',
+          'p99 at rest',
+          'p99.9 at rest',
+          'p50 after load',
+          'p99 after load',
+          'p99.9 after load',
+        ],
+        latest.latency.map((l) => [
+          l.label,
+          ...(['rest', 'loaded'] as const).flatMap((phase) =>
+            (['p50', 'p99', 'p999'] as const).map((q) =>
+              across(runs, (run) => cell(latencyOf(run, l.system)?.[phase], q)),
+            ),
+          ),
+        ]),
       ),
       '',
-      `p99 of our protocol / p99 of Socket.IO emit + ack (target ≤ 1): ${across(runs, (run) => {
-        const ours = run.latency.find((l) => l.system === 'proto');
-        const sio = run.latency.find((l) => l.system === 'sio-ack');
-        return ours && sio ? ratio(ours.p99 / sio.p99) : '–';
-      })}; / Socket.IO event echo: ${across(runs, (run) => {
-        const ours = run.latency.find((l) => l.system === 'proto');
-        const sio = run.latency.find((l) => l.system === 'sio-echo');
-        return ours && sio ? ratio(ours.p99 / sio.p99) : '–';
-      })}.`,
+      `p99 of our protocol / raw ws: at rest ${p99Ratio('proto', 'ws', 'rest')}, after load ${p99Ratio('proto', 'ws', 'loaded')}; / Socket.IO emit + ack: at rest ${p99Ratio('proto', 'sio-ack', 'rest')}, after load ${p99Ratio('proto', 'sio-ack', 'loaded')}.`,
       '',
     );
   }
@@ -248,10 +264,12 @@ export function latestRuns(dir: string, count = 2): BenchResult[] {
 }
 
 /** Rewrites the generated part of docs/benchmarks.md; returns its path. */
-export function renderDocs(dir: string): string {
-  return writeGenerated('bench', renderResults(latestRuns(dir)));
+export function renderDocs(dir: string, count = 2): string {
+  return writeGenerated('bench', renderResults(latestRuns(dir, count)));
 }
 
+/** `--runs=1`: the latest run alone (when the one before it measured other code or another host). */
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  process.stdout.write(`${renderDocs(fileURLToPath(new URL('./results/', import.meta.url)))}\n`);
+  const runs = Number(process.argv.find((a) => a.startsWith('--runs='))?.slice(7) ?? 2);
+  process.stdout.write(`${renderDocs(fileURLToPath(new URL('./results/', import.meta.url)), runs)}\n`);
 }

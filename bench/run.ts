@@ -8,7 +8,8 @@
  *   npm run bench                  full run (about 6 minutes on 2 shared cores)
  *   npm run bench -- --quick       smoke run: every phase but scale, tiny sizes (20-30 s); writes quick-latest.json
  *   npm run bench -- --profile     CPU profiles and heap snapshots of our servers (bench/profile.ts)
- * Options: --rounds=N --window=MS --workers=N --only=proof,throughput,latency,memory,webtransport,bundle,scale
+ * Options: --rounds=N --latency-rounds=N --window=MS --workers=N
+ *          --only=proof,throughput,latency,memory,webtransport,bundle,scale
  *          --rows=ID,... (rows whose id contains one, e.g. rt-65536,fan-) --out=DIR (results directory) --no-docs
  */
 
@@ -49,6 +50,9 @@ const settings = {
   windowMs: Number(option('window') ?? (quick ? 200 : 1000)),
   workers: Number(option('workers') ?? 2),
   latencySamplesPerRound: quick ? 100 : 2000,
+  // Every latency round starts a fresh server per system; tails need many rounds to show their spread.
+  latencyRounds: Number(option('latency-rounds') ?? (quick ? 1 : 6)),
+  latencyLoadMs: quick ? 200 : 1000,
   memoryConnections: quick ? 50 : 5000,
 };
 const outDir = option('out') ?? fileURLToPath(new URL('./results/', import.meta.url));
@@ -67,7 +71,7 @@ try {
   const rows = buildRows(quick, settings.workers).filter(
     (r) => !rowFilter || rowFilter.some((f) => r.id.includes(f)),
   );
-  const needServers = runs('proof') || runs('throughput') || runs('latency');
+  const needServers = runs('proof') || runs('throughput');
   if (needServers) {
     for (const name of ['ws', 'sio', 'rung', 'proto', 'proto-m', 'sse-raw'] as const)
       servers[name] = await ServerProc.start(name);
@@ -91,8 +95,17 @@ try {
       }
     : undefined;
   const throughput = runs('throughput') ? await runThroughput(ctx, rows) : [];
-  const latency = runs('latency') ? await runLatency(ctx, settings.latencySamplesPerRound) : [];
   for (const s of Object.values(servers)) await s.stop();
+  const latency = runs('latency')
+    ? await runLatency({
+        workers: ctx.workers,
+        rounds: settings.latencyRounds,
+        samplesPerRound: settings.latencySamplesPerRound,
+        loadMs: settings.latencyLoadMs,
+        quick,
+        progress,
+      })
+    : [];
   const settleMs = quick ? 50 : 500;
   const memory = runs('memory')
     ? await runMemory(ctx.workers, settings.memoryConnections, progress, settleMs)

@@ -120,6 +120,10 @@ export interface ServerConnection {
   readonly state: TransportState;
   /** Bytes queued towards this client and not yet handed to the network; drives the slow-consumer policy. */
   readonly bufferedAmount: number;
+  /**
+   * Like `ws` and Node's `socket.write`, a rung may hand a large Uint8Array to the network without copying it
+   * (the WebSocket rung does from 16 KiB on): leave the bytes unchanged once they are sent.
+   */
   send(data: Payload, options?: SendOptions): Promise<void>;
   close(code?: number, reason?: string): void;
   on<K extends keyof ServerConnectionEvents>(

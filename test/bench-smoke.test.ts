@@ -42,10 +42,23 @@ it('npm run bench -- --quick runs every phase and writes well-formed JSON', asyn
         expect(positive(ratio.value), `${row.row.id} ${ratio.label}`).toBe(true);
     }
     expect(result.latency.map((l) => l.system).sort()).toEqual(
-      ['proto', 'proto-m', 'rung', 'sio-ack', 'sio-echo', 'sse-echo', 'sse-raw-echo', 'ws'].sort(),
+      [
+        'proto',
+        'proto-bin',
+        'proto-m',
+        'rung',
+        'sio-ack',
+        'sio-echo',
+        'sse-echo',
+        'sse-raw-echo',
+        'ws',
+      ].sort(),
     );
     for (const l of result.latency) {
-      expect(positive(l.p50) && l.p99 >= l.p50, l.system).toBe(true);
+      for (const phase of [l.rest, l.loaded]) {
+        const q = phase.median;
+        expect(positive(q.p50) && q.p99 >= q.p50 && q.p999 >= q.p99, l.system).toBe(true);
+      }
       expect(SYSTEMS[l.system]).toBeDefined();
     }
     // Seven Node rows and three WebTransport (Deno, HTTP/3) rows: a phase that could not run fails here.

@@ -4,6 +4,7 @@
  * round trip. Anything else that arrives is counted as unexpected and fails the measurement, so an error
  * reply can never pass for a fast ack.
  */
+import { encode as msgpack } from '@msgpack/msgpack';
 import { clientFrame, Opcode } from './ws-wire.ts';
 
 /** Every WebSocket system the bench drives. `fan` systems have a publisher and subscribers per group. */
@@ -13,6 +14,7 @@ export type WsSystem =
   | 'sio-ack'
   | 'rung'
   | 'proto'
+  | 'proto-bin'
   | 'proto-m'
   | 'ws-fan'
   | 'sio-fan'
@@ -69,7 +71,10 @@ function constant(frame: Buffer): (count: number) => Buffer {
   let block = Buffer.alloc(0);
   return (count) => {
     if (block.length < count * frame.length) {
-      block = Buffer.allocUnsafe(frame.length * Math.max(count, 128));
+      // Room for 128 small requests, but never more than the window of large ones (100 connections of 1 MiB).
+      block = Buffer.allocUnsafe(
+        frame.length * Math.max(count, Math.min(128, Math.ceil(65536 / frame.length))),
+      );
       for (let i = 0; i * frame.length < block.length; i++) frame.copy(block, i * frame.length);
     }
     return block.subarray(0, count * frame.length);
@@ -84,9 +89,23 @@ const ID_DIGITS = 10;
  * copies it and writes the id's digits in place.
  */
 function withIds(topic: string, payload: string): (count: number) => Buffer {
-  const marker = '0'.repeat(ID_DIGITS);
-  const template = text(`:{"type":"pub","id":"${marker}","topic":"${topic}","data":"${payload}"}`);
-  const at = template.indexOf(marker);
+  return patchingIds(text(`:{"type":"pub","id":"${ID_MARKER}","topic":"${topic}","data":"${payload}"}`));
+}
+
+/**
+ * The same for the MessagePack codec: a binary frame (a zero channel-length byte, then the envelope) whose `data`
+ * is MessagePack `bin`, the bytes as they are.
+ */
+function withIdsBinary(topic: string, bytes: Buffer): (count: number) => Buffer {
+  const envelope = msgpack({ type: 'pub', id: ID_MARKER, topic, data: bytes });
+  return patchingIds(clientFrame(Opcode.binary, Buffer.concat([Buffer.from([0]), envelope])));
+}
+
+const ID_MARKER = '0'.repeat(ID_DIGITS);
+
+/** `count` copies of `template`, each with the next id's digits written over the marker. */
+function patchingIds(template: Buffer): (count: number) => Buffer {
+  const at = template.indexOf(ID_MARKER);
   let next = 0;
   return (count) => {
     const out = Buffer.allocUnsafe(template.length * count);
@@ -101,6 +120,21 @@ function withIds(topic: string, payload: string): (count: number) => Buffer {
     }
     return out;
   };
+}
+
+/** A binary frame on the default channel holding `value` as MessagePack. */
+const binary = (value: unknown) =>
+  clientFrame(Opcode.binary, Buffer.concat([Buffer.from([0]), msgpack(value)]));
+/** Matches a binary frame whose envelope starts with `type: <type>` (the server writes `type` first). */
+function binaryType(type: string): (frame: Frame) => boolean {
+  const key = Buffer.from(msgpack('type'));
+  const value = Buffer.from(msgpack(type));
+  return (f) =>
+    f.opcode === Opcode.binary &&
+    f.head.length >= 2 + key.length + value.length &&
+    f.head[0] === 0 &&
+    f.head.subarray(2, 2 + key.length).equals(key) &&
+    f.head.subarray(2 + key.length, 2 + key.length + value.length).equals(value);
 }
 
 const SIO_PATH = '/socket.io/?EIO=4&transport=websocket';
@@ -159,6 +193,16 @@ export function wsDriver({ system, role, size, group }: DriverOptions): WsDriver
         setup: [{ send: HELLO, until: WELCOME }],
         requests: withIds('ack', payload),
         isReply: prefixed(':{"type":"ack"'),
+        isBackground: none,
+      };
+    case 'proto-bin':
+      return {
+        path: '/rt/ws',
+        protocol: 'switchyard.v1',
+        // A binary hello picks the MessagePack codec for the connection's answers.
+        setup: [{ send: binary({ type: 'hello', v: 1 }), until: binaryType('welcome') }],
+        requests: withIdsBinary('ack', bytes),
+        isReply: binaryType('ack'),
         isBackground: none,
       };
     case 'ws-fan':

@@ -38,7 +38,8 @@ export function repeatFrame(frame: Buffer, count: number): Buffer {
 }
 
 /**
- * Called per complete frame. `head` is the first bytes of the payload (up to HEAD_BYTES), enough to tell an
+ * Called per complete message (a fragmented message is reported once, at its last fragment, with its first
+ * fragment's opcode; control frames as they come). `head` is the first bytes of the payload (up to HEAD_BYTES), enough to tell an
  * ack from an error; `payload` is the whole payload when it is at most `captureMax` long, else null: counting
  * needs no copy of large payloads. Both may be views into the chunk: use them before returning.
  */
@@ -59,10 +60,40 @@ export class FrameParser {
   readonly #headBytes = Buffer.alloc(HEAD_BYTES);
   #headCount = 0;
   #inPayload = false;
+  #fin = true;
+  /** A fragmented message in progress: its opcode (0: none), first bytes and length so far. */
+  #msgOpcode = 0;
+  readonly #msgHead = Buffer.alloc(HEAD_BYTES);
+  #msgHeadCount = 0;
+  #msgLength = 0;
 
   constructor(onFrame: FrameListener, captureMax = 512) {
     this.#onFrame = onFrame;
     this.#captureMax = captureMax;
+  }
+
+  /**
+   * A server may send a large message as fragments (ours sends its channel prefix as the first one, so that the
+   * payload goes out without a copy): they are one message, counted once.
+   */
+  #frame(fin: boolean, opcode: number, head: Buffer, payload: Buffer | null, length: number): void {
+    if (opcode >= 8 || (fin && opcode !== 0 && this.#msgOpcode === 0)) {
+      this.#onFrame(opcode, head, payload, length);
+      return;
+    }
+    if (opcode !== 0) {
+      this.#msgOpcode = opcode;
+      this.#msgHeadCount = 0;
+      this.#msgLength = 0;
+    }
+    if (this.#msgHeadCount < HEAD_BYTES) {
+      this.#msgHeadCount += head.copy(this.#msgHead, this.#msgHeadCount, 0, HEAD_BYTES - this.#msgHeadCount);
+    }
+    this.#msgLength += length;
+    if (!fin) return;
+    const first = this.#msgOpcode;
+    this.#msgOpcode = 0;
+    this.#onFrame(first, this.#msgHead.subarray(0, this.#msgHeadCount), null, this.#msgLength);
   }
 
   push(chunk: Buffer): void {
@@ -85,7 +116,8 @@ export class FrameParser {
         i += take;
         if (this.#remaining === 0) {
           this.#inPayload = false;
-          this.#onFrame(
+          this.#frame(
+            this.#fin,
             this.#opcode,
             this.#headBytes.subarray(0, Math.min(this.#headCount, this.#length)),
             this.#capture,
@@ -109,9 +141,11 @@ export class FrameParser {
         length = data.readUInt32BE(i + 2) * 2 ** 32 + data.readUInt32BE(i + 6);
       }
       const opcode = data[i]! & 0x0f;
+      const fin = (data[i]! & 0x80) !== 0;
       const start = i + headerLen;
       if (n - start >= length) {
-        this.#onFrame(
+        this.#frame(
+          fin,
           opcode,
           data.subarray(start, start + Math.min(length, HEAD_BYTES)),
           length <= this.#captureMax ? data.subarray(start, start + length) : null,
@@ -121,6 +155,7 @@ export class FrameParser {
         continue;
       }
       this.#opcode = opcode;
+      this.#fin = fin;
       this.#length = length;
       this.#remaining = length - (n - start);
       this.#capture = length <= this.#captureMax ? Buffer.allocUnsafe(length) : null;

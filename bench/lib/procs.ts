@@ -93,7 +93,13 @@ export class ServerProc {
   static async start(name: ServerName, extraArgv: string[] = []): Promise<ServerProc> {
     const [script, args] = SERVER_SCRIPTS[name];
     const child = fork(new URL(script, BENCH).pathname, args, {
-      execArgv: ['--import', 'tsx', '--expose-gc', ...extraArgv],
+      execArgv: [
+        '--import',
+        'tsx',
+        '--expose-gc',
+        ...extraArgv,
+        ...(process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? []),
+      ],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const channel = new Channel<FromServer, ToServer>(child, `server ${name}`);

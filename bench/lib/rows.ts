@@ -17,6 +17,11 @@ export const SYSTEMS = {
   'sio-ack': { id: 'sio-ack', label: 'Socket.IO emit + ack', server: 'sio' },
   rung: { id: 'rung', label: 'our WebSocket rung (channel echo)', server: 'rung' },
   proto: { id: 'proto', label: 'our protocol pub -> ack', server: 'proto' },
+  'proto-bin': {
+    id: 'proto-bin',
+    label: 'our protocol pub -> ack, MessagePack binary data',
+    server: 'proto',
+  },
   'proto-m': { id: 'proto-m', label: 'our protocol pub -> ack, metrics on', server: 'proto-m' },
   'ws-fan': { id: 'ws-fan', label: 'raw ws broadcast', server: 'ws' },
   'sio-fan': { id: 'sio-fan', label: 'Socket.IO room emit', server: 'sio' },
@@ -51,6 +56,9 @@ export interface RatioSpec {
   readonly target?: (row: Row) => number | undefined;
 }
 
+/** Issue 20: from 64 KiB on, the full protocol within 0.9x of raw `ws` echo. */
+const largeTarget = (row: Row) => (row.size >= 64 * KIB ? 0.9 : undefined);
+
 export const RATIOS: Record<Section, readonly RatioSpec[]> = {
   roundtrip: [
     { of: 'rung', to: 'ws', label: 'rung / raw ws', target: () => 0.95 },
@@ -61,7 +69,8 @@ export const RATIOS: Record<Section, readonly RatioSpec[]> = {
       target: (row) => (row.size <= 1024 ? 1.5 : 1),
     },
     { of: 'proto', to: 'sio-ack', label: 'protocol / Socket.IO ack' },
-    { of: 'proto', to: 'ws', label: 'protocol / raw ws' },
+    { of: 'proto', to: 'ws', label: 'protocol / raw ws', target: largeTarget },
+    { of: 'proto-bin', to: 'ws', label: 'protocol, MessagePack binary / raw ws', target: largeTarget },
     { of: 'sio-echo', to: 'ws', label: 'Socket.IO echo / raw ws' },
     // Prometheus metrics must not cost the hot path (issue 17: within 3 %).
     { of: 'proto-m', to: 'proto', label: 'metrics on / off', target: () => 0.97 },
@@ -75,15 +84,28 @@ export const RATIOS: Record<Section, readonly RatioSpec[]> = {
 };
 
 const KIB = 1024;
-const sizeLabel = (size: number) => (size >= KIB ? `${size / KIB} KiB` : `${size} B`);
+const MIB = 1024 * KIB;
+const sizeLabel = (size: number) =>
+  size >= MIB ? `${size / MIB} MiB` : size >= KIB ? `${size / KIB} KiB` : `${size} B`;
+
+/**
+ * Requests outstanding per connection in the round-trip rows: 100 for small messages; for large ones a window
+ * that fits the default limits (`highWaterMark` 1 MiB per connection): on one connection 16 x 64 KiB,
+ * 4 x 256 KiB, 1 x 1 MiB; on each of 100, 4 x 64 KiB and 1 of the larger sizes.
+ */
+function inFlightFor(size: number, conns: number): number {
+  if (size < 64 * KIB) return 100;
+  if (conns > 1) return size === 64 * KIB ? 4 : 1;
+  return Math.max(1, MIB / size);
+}
 
 export function buildRows(quick: boolean, workers: number): Row[] {
   const rows: Row[] = [];
   const sizes = quick ? [64] : [64, KIB, 64 * KIB];
   const connCounts = quick ? [20] : [1, 100];
-  for (const size of sizes) {
+  for (const size of quick ? sizes : [...sizes, 256 * KIB, MIB]) {
     for (const conns of connCounts) {
-      const inFlight = size < 64 * KIB ? 100 : conns === 1 ? 16 : 4;
+      const inFlight = inFlightFor(size, conns);
       rows.push({
         id: `rt-${size}-${conns}`,
         section: 'roundtrip',
@@ -91,7 +113,7 @@ export function buildRows(quick: boolean, workers: number): Row[] {
         size,
         conns,
         inFlight,
-        systems: ['ws', 'sio-echo', 'sio-ack', 'rung', 'proto', 'proto-m'],
+        systems: ['ws', 'sio-echo', 'sio-ack', 'rung', 'proto', 'proto-bin', 'proto-m'],
       });
     }
   }

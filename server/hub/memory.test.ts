@@ -89,4 +89,39 @@ describe('MemoryHub epochs', () => {
     await restarted.subscribe('t', 3, back.listener, baseline.epoch);
     expect(back.events).toMatchObject([{ type: 'reset', seq: 9, reason: 'history-lost' }]);
   });
+  it('bounds history by bytes as well as count: a topic of 1 MiB messages keeps 4 by default', async () => {
+    const hub = new MemoryHub();
+    const big = (i: number) => `${i}é`.padEnd(1024 * 1024 - 8, 'x');
+    for (let i = 1; i <= 10; i++) await hub.publish('t', big(i));
+    const resumed = collect();
+    await hub.subscribe('t', 6, resumed.listener);
+    expect(resumed.events.map((e) => (e.type === 'msg' ? e.seq : e.type))).toEqual([7, 8, 9, 10]);
+    expect(resumed.events.map((e) => (e.type === 'msg' ? e.data : undefined))).toEqual(
+      [7, 8, 9, 10].map(big),
+    );
+    const gap = collect();
+    await hub.subscribe('t', 5, gap.listener);
+    expect(gap.events).toMatchObject([{ type: 'reset', seq: 10, reason: 'history-gap' }]);
+  });
+
+  it('a message bigger than the byte budget is delivered live but not kept; large text replays exactly', async () => {
+    const hub = new MemoryHub({ historyBytes: 64 * 1024 });
+    const live = collect();
+    await hub.subscribe('t', undefined, live.listener);
+    const lone = `\ud800${'x'.repeat(20_000)}`;
+    const text = '€𝄞'.repeat(5000);
+    await hub.publish('t', lone);
+    await hub.publish('t', text);
+    await hub.publish('t', { blob: 'y'.repeat(70_000) });
+    expect(live.events.filter((e) => e.type === 'msg')).toHaveLength(3);
+    const resumed = collect();
+    await hub.subscribe('t', 0, resumed.listener);
+    // The 70 KB object went past the budget alone: nothing before it fits with it, and it is not kept.
+    expect(resumed.events).toMatchObject([{ type: 'reset', seq: 3, reason: 'history-gap' }]);
+    await hub.publish('t', lone);
+    await hub.publish('t', text);
+    const again = collect();
+    await hub.subscribe('t', 3, again.listener);
+    expect(again.events.map((e) => (e.type === 'msg' ? e.data : e.type))).toEqual([lone, text]);
+  });
 });

@@ -1,9 +1,11 @@
 /**
  * The embedded hub for one process: topics, per-topic sequence numbers and a bounded history in memory.
  * Replay and registration happen in one synchronous step, so no message can slip between them.
- * Memory is bounded twice: history per topic, and the number of idle topics kept.
+ * Memory is bounded twice: history per topic (by count and by bytes, ./history.ts), and the number of idle
+ * topics kept.
  */
 import { newEpoch } from './epoch.ts';
+import { DEFAULT_HISTORY_BYTES, type MessageEvent, TopicHistory } from './history.ts';
 import type {
   Hub,
   HubEvent,
@@ -14,11 +16,17 @@ import type {
   ResetReason,
 } from './hub.ts';
 
-type MessageEvent = Extract<HubEvent, { type: 'msg' }>;
+export { DEFAULT_HISTORY_BYTES };
 
 export interface MemoryHubOptions {
   /** Messages kept per topic for resume (default 1000). */
   readonly historySize?: number;
+  /**
+   * Bytes of message data kept per topic for resume (default DEFAULT_HISTORY_BYTES): the oldest messages go
+   * first; a message bigger than this is delivered live but not kept. A resume beyond what is kept is a
+   * `history-gap` reset.
+   */
+  readonly historyBytes?: number;
   /** Topics kept in total; beyond it the least recently published topic without subscribers is forgotten (default 10 000). */
   readonly maxTopics?: number;
 }
@@ -27,11 +35,7 @@ interface TopicState {
   head: number;
   /** New for every state: this process's history of the topic (a restart or an eviction starts another). */
   readonly epoch: string;
-  /** Ring of the last `historySize` messages, oldest first from `start`. */
-  /** The events themselves: a replay hands out the same object (and so the same cached encoding) as live. */
-  readonly ring: (MessageEvent | undefined)[];
-  start: number;
-  count: number;
+  readonly history: TopicHistory;
   readonly listeners: Set<HubListener>;
   /**
    * The listeners as an array, made on the first delivery after a change: every publish iterates a stable list
@@ -58,11 +62,14 @@ export class MemoryHub implements Hub {
   readonly #topics = new Map<string, TopicState>();
   /** The topic published last (already at the end of the Map's order). */
   #last: TopicState | undefined;
-  readonly #historySize: number;
+  readonly #history: { readonly maxMessages: number; readonly maxBytes: number };
   readonly #maxTopics: number;
 
   constructor(options: MemoryHubOptions = {}) {
-    this.#historySize = Math.max(1, options.historySize ?? 1000);
+    this.#history = {
+      maxMessages: Math.max(1, options.historySize ?? 1000),
+      maxBytes: Math.max(0, options.historyBytes ?? DEFAULT_HISTORY_BYTES),
+    };
     this.#maxTopics = Math.max(1, options.maxTopics ?? 10_000);
   }
 
@@ -72,9 +79,7 @@ export class MemoryHub implements Hub {
       state = {
         head: 0,
         epoch: newEpoch(),
-        ring: new Array(this.#historySize),
-        start: 0,
-        count: 0,
+        history: new TopicHistory(this.#history),
         listeners: new Set(),
         snapshot: undefined,
       };
@@ -102,10 +107,7 @@ export class MemoryHub implements Hub {
       this.#last = state;
     }
     const event: MessageEvent = { type: 'msg', topic, seq: ++state.head, data };
-    const index = (state.start + state.count) % this.#historySize;
-    state.ring[index] = event;
-    if (state.count < this.#historySize) state.count++;
-    else state.start = (state.start + 1) % this.#historySize;
+    state.history.add(event);
     deliver(state, event);
     return event.seq;
   }
@@ -133,19 +135,14 @@ export class MemoryHub implements Hub {
     epoch?: string,
   ): Promise<HubSubscription> {
     const state = this.#topic(topic);
-    const oldest = state.count > 0 ? (state.ring[state.start] as MessageEvent).seq : state.head + 1;
+    const oldest = state.history.oldestSeq ?? state.head + 1;
     const reset = (reason: ResetReason) =>
       listener({ type: 'reset', topic, seq: state.head, reason, epoch: state.epoch });
     if (since === undefined) reset('subscribed');
     else if (epoch !== undefined && epoch !== state.epoch) reset('history-lost');
     else if (since > state.head) reset('ahead-of-history');
     else if (since + 1 < oldest) reset('history-gap');
-    else {
-      for (let i = 0; i < state.count; i++) {
-        const event = state.ring[(state.start + i) % this.#historySize] as MessageEvent;
-        if (event.seq > since) listener(event);
-      }
-    }
+    else state.history.replay(topic, since, listener);
     state.listeners.add(listener);
     state.snapshot = undefined;
     return {
@@ -157,21 +154,17 @@ export class MemoryHub implements Hub {
 
   async history(topic: string, query: HubHistoryQuery): Promise<HubHistoryPage> {
     const state = this.#topic(topic);
-    const { head, epoch, count } = state;
-    const at = (i: number) => state.ring[(state.start + i) % this.#historySize] as MessageEvent;
+    const { head, epoch } = state;
+    const count = state.history.count;
     const page = (from: number, reset?: HubHistoryPage['reset']): HubHistoryPage => {
-      const messages: { seq: number; data: unknown }[] = [];
-      for (let i = Math.max(0, from); i < count && messages.length < query.limit; i++) {
-        const event = at(i);
-        messages.push({ seq: event.seq, data: event.data });
-      }
+      const messages = state.history.page(from, query.limit);
       return { head, epoch, messages, ...(reset ? { reset } : {}) };
     };
     const { since } = query;
     if (since === undefined) return page(count - query.limit);
     if (query.epoch !== undefined && query.epoch !== epoch) return page(0, 'history-lost');
     if (since > head) return { head, epoch, messages: [], reset: 'ahead-of-history' };
-    const oldest = count > 0 ? at(0).seq : head + 1;
+    const oldest = state.history.oldestSeq ?? head + 1;
     if (since + 1 < oldest) return page(0, 'history-gap');
     return page(since + 1 - oldest);
   }

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { decode, encode } from '@msgpack/msgpack';
 import { newEpoch } from '../hub/epoch.ts';
+import { DEFAULT_HISTORY_BYTES } from '../hub/history.ts';
 import type { HubHistoryPage, HubHistoryQuery, HubPublishOptions, ResetReason } from '../hub/hub.ts';
 import type { RedisLink } from './connection.ts';
 import { HISTORY } from './history.ts';
@@ -17,6 +18,11 @@ export interface RedisHubOptions {
   readonly historySize?: number;
   /** Entries older than this are not replayed and are trimmed (default 24 h). */
   readonly historyWindowMs?: number;
+  /**
+   * Bytes of (MessagePack-encoded) data kept per topic (default 4 MiB, as the embedded hub; 0: no byte bound).
+   * Past it the oldest entries are trimmed down to 3/4 of it; a resume past them is a `history-gap` reset.
+   */
+  readonly historyBytes?: number;
   /** A topic's sequence counter outlives its last publish by this long (default 30 days). */
   readonly topicTtlMs?: number;
   /** How long an idempotency key makes a re-sent publish a no-op (default 10 min). */
@@ -47,6 +53,7 @@ export class HubCalls {
   readonly #link: RedisLink;
   readonly #historySize: number;
   readonly #windowMs: number;
+  readonly #historyBytes: number;
   readonly #topicTtlMs: number;
   readonly #idempotencyTtlMs: number;
   /** Entries read per history round trip: a shorter page means the read reached the head. */
@@ -57,6 +64,7 @@ export class HubCalls {
     this.#link = link;
     this.#historySize = Math.max(1, options.historySize ?? 1000);
     this.#windowMs = Math.max(1000, options.historyWindowMs ?? 24 * 60 * 60 * 1000);
+    this.#historyBytes = Math.max(0, options.historyBytes ?? DEFAULT_HISTORY_BYTES);
     this.#topicTtlMs = Math.max(this.#windowMs, options.topicTtlMs ?? 30 * 24 * 60 * 60 * 1000);
     this.#idempotencyTtlMs = Math.max(1000, options.idempotencyTtlMs ?? 10 * 60 * 1000);
     this.pageSize = Math.max(1, options.replayPageSize ?? 500);
@@ -86,6 +94,7 @@ export class HubCalls {
         this.#topicTtlMs,
         key === undefined ? 0 : this.#idempotencyTtlMs,
         newEpoch(),
+        this.#historyBytes,
       ],
     );
     return Number(seq);

@@ -9,9 +9,14 @@ import { Script } from './connection.ts';
 /**
  * publish. KEYS: meta hash (field s = head seq, e = epoch, c = last age-trim check), history stream, channel,
  * idempotency key. ARGV: data (MessagePack), now (ms), max entries, window (ms), meta TTL (ms), idempotency TTL
- * (ms, 0 = none), a fresh epoch (kept only if the topic has none: its numbering starts here).
+ * (ms, 0 = none), a fresh epoch (kept only if the topic has none: its numbering starts here), max bytes of data
+ * kept (0 or absent: no byte bound).
  * Appends `<seq>-0` with fields t (time) and d (data), trims by count (MAXLEN ~) and, at most once a second per
  * topic, by age (entries older than the window, oldest first), then publishes `<seq> <data>`. Returns seq.
+ * Bytes: meta field b is an upper bound of the data bytes in the stream (every append adds to it; the count and
+ * age trims only make it pessimistic). Past the budget the stream is recounted from the newest entry back and
+ * cut where 3/4 of the budget is full (the newest entry is kept if it fits the budget alone), so a recount
+ * happens once per quarter budget appended, not on every publish.
  */
 export const PUBLISH = new Script(
   `
@@ -42,6 +47,22 @@ if now - checked >= 1000 or now < checked then
     redis.call('XTRIM', KEYS[2], 'MINID', string.format('%d-0', cut + 1))
     if cut ~= tonumber(string.match(entries[#entries][1], '^(%d+)')) then break end
   end
+end
+local maxBytes = tonumber(ARGV[8] or '0')
+if maxBytes > 0 and redis.call('HINCRBY', KEYS[1], 'b', #ARGV[1]) > maxBytes then
+  local kept, cut, from, limit = 0, nil, '+', maxBytes
+  repeat
+    local entries = redis.call('XREVRANGE', KEYS[2], from, '-', 'COUNT', 16)
+    for i = 1, #entries do
+      local size = #entries[i][2][4]
+      if kept + size > limit then cut = entries[i][1] break end
+      kept = kept + size
+      limit = math.floor(maxBytes * 3 / 4)
+    end
+    if #entries > 0 then from = '(' .. entries[#entries][1] end
+  until cut or #entries < 16
+  if cut then redis.call('XTRIM', KEYS[2], 'MINID', string.format('%d-0', tonumber(string.match(cut, '^(%d+)')) + 1)) end
+  redis.call('HSET', KEYS[1], 'b', kept)
 end
 redis.call('PUBLISH', KEYS[3], string.format('%d ', seq) .. ARGV[1])
 if idemTtl > 0 then redis.call('SET', KEYS[4], seq, 'PX', idemTtl) end

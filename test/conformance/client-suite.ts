@@ -154,6 +154,36 @@ export const scenarios: Record<string, (rig: ClientRig) => Promise<void>> = {
     }
   },
 
+  async 'a large message arrives whole, live and replayed from history'(rig) {
+    // 20,000 characters, 40 KB of UTF-8: past the WebSocket rung's fragment threshold and the embedded hub's
+    // packing threshold, so this is the fragmented send and the packed history, in every client runtime.
+    const writer = rig.create();
+    const reader = rig.create();
+    try {
+      await Promise.all([writer.connect(), reader.connect()]);
+      const topic = rig.topic('large');
+      const seen = await follow(reader, topic);
+      const text = 'z€'.repeat(10_000);
+      await writer.publish(topic, text);
+      await until(() => seen.length >= 1, 'the large message', 5000);
+      check(seen[0]?.data === text, 'live payload changed');
+      const late = rig.create();
+      try {
+        await late.connect();
+        const replayed: ClientMessage[] = [];
+        late.on('message', (m) => replayed.push(m));
+        late.subscribe(topic, { since: (seen[0]?.seq ?? 1) - 1 });
+        await until(() => replayed.length >= 1, 'the replay', 5000);
+        check(replayed[0]?.data === text, 'replayed payload changed');
+      } finally {
+        late.dispose();
+      }
+    } finally {
+      writer.dispose();
+      reader.dispose();
+    }
+  },
+
   async 'unreliable and reliable on one topic; only reliable ones are replayed on resume'(rig) {
     const writer = rig.create();
     const reader = rig.create();

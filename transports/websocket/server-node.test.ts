@@ -8,7 +8,12 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { CloseCode } from '../../src/close-codes.ts';
 import { decodeBinaryFrame, decodeTextFrame, encodeBinaryFrame, encodeTextFrame } from '../../src/frame.ts';
 import { DEFAULT_LIMITS, type ServerConnection } from '../../src/transport.ts';
-import { acceptNodeWebSocket, encodeBinaryFrameBuffer, encodeTextFrameBuffer } from './server-node.ts';
+import {
+  acceptNodeWebSocket,
+  encodeBinaryFrameBuffer,
+  encodeTextFrameBuffer,
+  LARGE_MESSAGE_BYTES,
+} from './server-node.ts';
 
 interface Pair {
   readonly server: ServerConnection;
@@ -156,9 +161,9 @@ describe('Node WebSocket binding', () => {
     for (const pair of pairs) expect(text(pair).at(-1)).toBe('z:same');
   });
 
-  it('binary frames carry the channel and the exact bytes, also when the sender reuses its buffer', async () => {
+  it('binary frames carry the channel and the exact bytes; a small buffer may be reused at once', async () => {
     const pair = await (await listen())();
-    const bytes = new Uint8Array(70_000).map((_, i) => i & 0xff);
+    const bytes = new Uint8Array(LARGE_MESSAGE_BYTES - 1).map((_, i) => i & 0xff);
     void pair.server.send(bytes, { channel: 'bin' });
     bytes[0] = 42;
     void pair.server.send(bytes, { channel: 'bin' });
@@ -174,6 +179,28 @@ describe('Node WebSocket binding', () => {
     expect(Buffer.from(frames[1]!.data.subarray(1)).equals(Buffer.from(bytes.subarray(1)))).toBe(true);
     expect(frames[2]!.channel).toBe('');
     expect([...frames[2]!.data]).toEqual([1, 2, 3]);
+  });
+
+  it('a large message goes out as two fragments (prefix, then the payload uncopied) and arrives as one', async () => {
+    const pair = await (await listen())();
+    const writes = countWrites(pair.serverWs);
+    const bytes = new Uint8Array(300_000).map((_, i) => (i * 7) & 0xff);
+    const text = 'é€𝄞x'.repeat(LARGE_MESSAGE_BYTES / 4);
+    void pair.server.send(bytes, { channel: 'bin' });
+    void pair.server.send(text);
+    void pair.server.send(bytes);
+    void pair.server.send(text, { channel: 'doc' });
+    await pair.receivedCount(4);
+    // One burst, one write: the fragments of every message leave in the same corked writev.
+    expect(writes.count).toBe(1);
+    const [a, b, c, d] = pair.received;
+    expect(a![0]).toBe(true);
+    expect(decodeBinaryFrame(a![1]).channel).toBe('bin');
+    expect(Buffer.from(decodeBinaryFrame(a![1]).data).equals(Buffer.from(bytes))).toBe(true);
+    expect(decodeTextFrame(Buffer.from(b![1]).toString())).toEqual({ channel: '', data: text });
+    expect(decodeBinaryFrame(c![1]).channel).toBe('');
+    expect(Buffer.from(decodeBinaryFrame(c![1]).data).equals(Buffer.from(bytes))).toBe(true);
+    expect(decodeTextFrame(Buffer.from(d![1]).toString())).toEqual({ channel: 'doc', data: text });
   });
 
   it('Buffer framing matches src/frame.ts byte for byte', () => {

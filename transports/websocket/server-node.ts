@@ -120,6 +120,52 @@ export function encodeBinaryFrameBuffer(channel: string, bytes: Uint8Array): Buf
 const TEXT = { binary: false } as const;
 const BINARY = { binary: true } as const;
 
+// --- Large messages ------------------------------------------------------------------------------------------
+//
+// Framing the channel in front of a large payload costs a copy of every byte (and, for a Buffer above Node's
+// pool size, a fresh allocation whose backing store the GC must track): at 64 KiB that was a third of the rung's
+// CPU against raw `ws`. From LARGE_MESSAGE_BYTES on, the prefix goes out as the first fragment of the WebSocket
+// message and the payload, untouched, as its last (RFC 6455 5.4; every client reassembles fragments, and `ws`
+// writes both in the same corked `writev`). The payload is then not copied, as with `ws` or `socket.write`: an
+// app that sends a Uint8Array must not change it afterwards (docs/transports/websocket.md).
+
+/** From this size on, a payload is sent as a second fragment instead of being copied behind its prefix. */
+export const LARGE_MESSAGE_BYTES = 16 * 1024;
+const TEXT_FIRST = { binary: false, fin: false } as const;
+const BINARY_FIRST = { binary: true, fin: false } as const;
+const TEXT_LAST = { binary: false, fin: true } as const;
+const BINARY_LAST = { binary: true, fin: true } as const;
+const DEFAULT_BINARY_PREFIX = Buffer.from([0]);
+
+function binaryPrefix(channel: string): Buffer {
+  if (channel === DEFAULT_CHANNEL) return DEFAULT_BINARY_PREFIX;
+  const out = Buffer.allocUnsafe(1 + channel.length);
+  out[0] = channel.length;
+  out.write(channel, 1, 'latin1');
+  return out;
+}
+
+/** The UTF-8 bytes of the last large text sent: a fan-out encodes a large message once, not per socket. */
+let lastLargeText: string | undefined;
+let lastLargeBytes: Buffer | undefined;
+
+function clearLargeText(): void {
+  lastLargeText = undefined;
+  lastLargeBytes = undefined;
+}
+
+/** The body to send for a large text: the string itself the first time, its cached bytes from the second on. */
+function largeTextBody(text: string): string | Buffer {
+  if (text === lastLargeText) {
+    // biome-ignore lint/suspicious/noAssignInExpressions: encode once, on the second send of the same text
+    return (lastLargeBytes ??= Buffer.from(text, 'utf8'));
+  }
+  if (lastLargeText === undefined) process.nextTick(clearLargeText);
+  lastLargeText = text;
+  lastLargeBytes = undefined;
+  return text;
+}
+
 // --- Pings ---------------------------------------------------------------------------------------------------
 
 /** One timer for every connection pinged at the same interval (a timer and its closure per socket otherwise). */
@@ -186,6 +232,11 @@ class NodeServerSocket implements RawServerSocket {
 
   sendText(channel: string, text: string): void {
     this.#cork();
+    if (text.length >= LARGE_MESSAGE_BYTES) {
+      this.#ws.send(channel === DEFAULT_CHANNEL ? ':' : `${channel}:`, TEXT_FIRST);
+      this.#ws.send(largeTextBody(text), TEXT_LAST);
+      return;
+    }
     const frame = textFrame(channel, text);
     if (typeof frame === 'string') this.#ws.send(frame);
     else this.#ws.send(frame, TEXT);
@@ -193,6 +244,11 @@ class NodeServerSocket implements RawServerSocket {
 
   sendBinary(channel: string, bytes: Uint8Array): void {
     this.#cork();
+    if (bytes.byteLength >= LARGE_MESSAGE_BYTES) {
+      this.#ws.send(binaryPrefix(channel), BINARY_FIRST);
+      this.#ws.send(bytes, BINARY_LAST);
+      return;
+    }
     this.#ws.send(encodeBinaryFrameBuffer(channel, bytes), BINARY);
   }
 
@@ -232,7 +288,7 @@ function onMessage(this: OwnedWebSocket, data: Buffer | ArrayBuffer | Buffer[], 
       ? Buffer.from(data)
       : data;
   if (isBinary) connection.receiveBinary(bytes);
-  else connection.receiveText(bytes.toString('utf8'));
+  else connection.receiveText(bytes.toString('utf8'), bytes.byteLength);
 }
 
 function onPong(this: OwnedWebSocket): void {

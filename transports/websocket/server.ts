@@ -69,12 +69,18 @@ export class WebSocketServerConnection implements ServerConnection {
     return this.#socket.bufferedAmount;
   }
 
-  /** Called by the binding for every text frame (already UTF-8 validated by the runtime). */
-  receiveText(text: string): void {
+  /**
+   * Called by the binding for every text frame (already UTF-8 validated by the runtime). `frameBytes`, the
+   * frame's UTF-8 size where the binding knows it, spares counting the bytes of a large message again (a loop
+   * over every character: a quarter of the server's CPU on a 1 MiB `pub`).
+   */
+  receiveText(text: string, frameBytes?: number): void {
     if (this.#core.state !== 'open') return;
     this.#dispatch(() => {
       const frame = decodeTextFrame(text);
-      return { data: frame.data, channel: frame.channel };
+      // The channel prefix is ASCII: as many bytes as characters.
+      const bytes = frameBytes === undefined ? undefined : frameBytes - (text.length - frame.data.length);
+      return { data: frame.data, channel: frame.channel, bytes };
     });
   }
 
@@ -84,8 +90,8 @@ export class WebSocketServerConnection implements ServerConnection {
     this.#dispatch(() => decodeBinaryFrame(bytes));
   }
 
-  #dispatch(decode: () => { data: Payload; channel: string }): void {
-    let frame: { data: Payload; channel: string };
+  #dispatch(decode: () => { data: Payload; channel: string; bytes?: number | undefined }): void {
+    let frame: { data: Payload; channel: string; bytes?: number | undefined };
     try {
       frame = decode();
     } catch (error) {
@@ -94,7 +100,8 @@ export class WebSocketServerConnection implements ServerConnection {
       this.close(error.closeCode ?? CloseCode.ProtocolError, error.message);
       return;
     }
-    if (exceeds(frame.data, this.#limits.maxMessageBytes)) {
+    const max = this.#limits.maxMessageBytes;
+    if (frame.bytes === undefined ? exceeds(frame.data, max) : frame.bytes > max) {
       this.#tooBig();
       return;
     }
