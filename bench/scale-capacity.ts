@@ -1,7 +1,7 @@
 /**
  * Server memory per idle connection, per rung, with the whole stack a production node runs: the rung, the
- * protocol connection, its session (in Redis: nothing in the node but a handle) and one subscription on the
- * Redis hub. The node runs in this process; N clients in a child process connect, subscribe and idle; the RSS
+ * protocol connection, its session (in Redis: nothing in the node but a handle), one subscription on the
+ * Redis hub and its presence on that topic (RedisPresence). The node runs in this process; N clients in a child process connect, subscribe and idle; the RSS
  * growth after garbage collection, divided by N, is the figure docs/notification-system.md multiplies out.
  */
 import { type ChildProcess, fork } from 'node:child_process';
@@ -45,6 +45,7 @@ export async function runCapacity(options: {
   const protocol = createProtocol({
     hub: engine.hub,
     sessionStore: engine.sessions,
+    presence: engine.presence,
     heartbeatMs: HEARTBEAT_MS,
   });
   const server = await startNodeServer({

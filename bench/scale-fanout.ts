@@ -45,6 +45,8 @@ export async function runFanout(options: {
   rounds: number;
   /** `memory`: the embedded hub, to tell the Redis hub's share of the cost from the protocol's. */
   hub: 'redis' | 'memory';
+  /** The session store (default: Redis with the Redis hub); sessions cost at connect, not per delivery. */
+  sessions?: 'redis' | 'memory';
 }): Promise<FanoutResult> {
   const engine = await createRedisEngine({
     url: options.redisUrl,
@@ -54,7 +56,7 @@ export async function runFanout(options: {
   const hub = options.hub === 'redis' ? engine.hub : new MemoryHub();
   const protocol = createProtocol({
     hub,
-    ...(options.hub === 'redis' ? { sessionStore: engine.sessions } : {}),
+    ...(options.hub === 'redis' && options.sessions !== 'memory' ? { sessionStore: engine.sessions } : {}),
     heartbeatMs: 600_000,
     outgoing: { maxMessages: 100_000 },
   });

@@ -39,7 +39,7 @@ interface Monitored {
   readonly args: string[];
 }
 
-async function monitor(url: string): Promise<{ lines: Monitored[]; stop: () => void }> {
+export async function monitor(url: string): Promise<{ lines: Monitored[]; stop: () => void }> {
   const redis = new Redis(url);
   const m = await redis.monitor();
   const lines: Monitored[] = [];
@@ -65,7 +65,7 @@ function histogram(lines: Monitored[], per: number): Record<string, number> {
 }
 
 /** Liveness and session keep-alive run on timers, not per message: left out of the per-message counts. */
-const background = (line: Monitored) =>
+export const background = (line: Monitored) =>
   (line.command === 'set' && line.args[0]?.includes(':node:')) ||
   line.command === 'pexpire' ||
   line.command === 'ping';

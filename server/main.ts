@@ -55,7 +55,7 @@ if (denoBinary() && process.env.SWITCHYARD_RUNTIME !== 'node' && !tls) {
     bundle,
     heartbeatMs,
     authenticate: security.authenticateHello,
-    ...(engine ? { hub: engine.hub, sessionStore: engine.sessions } : {}),
+    ...(engine ? { hub: engine.hub, sessionStore: engine.sessions, presence: engine.presence } : {}),
     ticker: process.env.TICKER !== '0',
     // The metrics are behind the API key: without one they are neither served nor counted.
     ...(apiKey ? { apiKey, metrics: createMetrics(engine ? { redis: engine.link } : {}) } : {}),

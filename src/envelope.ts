@@ -5,6 +5,7 @@
  */
 import { CloseCode } from './close-codes.ts';
 import { SwitchyardError } from './errors.ts';
+import type { PresenceInfo, PresenceMember } from './presence.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -56,6 +57,10 @@ export interface SubscribeEnvelope {
    * `reset` instead of continuing from `since` in a different history.
    */
   epoch?: string;
+  /** Follow the topic's presence: `join` and `leave` for this topic (where the app lets this client read it). */
+  presence?: boolean;
+  /** This client's presence info on the topic (a plain object, at most MAX_PRESENCE_INFO_BYTES as JSON). */
+  info?: PresenceInfo;
 }
 export interface UnsubscribeEnvelope {
   type: 'unsub';
@@ -111,6 +116,32 @@ export interface ErrorEnvelope {
   retryAfterMs?: number;
 }
 
+/** Client -> server: who is present on `topic`? Answered by `members` (or `error` with `ref` = `id`). */
+export interface PresenceEnvelope {
+  type: 'presence';
+  id: string;
+  topic: string;
+}
+/** Server -> client: the answer to the `presence` request `id`. */
+export interface MembersEnvelope {
+  type: 'members';
+  id: string;
+  topic: string;
+  clients: PresenceMember[];
+}
+/** Server -> client: a client became present on a topic this client follows the presence of. */
+export interface JoinEnvelope {
+  type: 'join';
+  topic: string;
+  client: PresenceMember;
+}
+/** Server -> client: a client left (unsubscribed, closed, or its node died). */
+export interface LeaveEnvelope {
+  type: 'leave';
+  topic: string;
+  client: PresenceMember;
+}
+
 export type Envelope =
   | HelloEnvelope
   | WelcomeEnvelope
@@ -124,20 +155,26 @@ export type Envelope =
   | MessageEnvelope
   | VolatileMessageEnvelope
   | ResetEnvelope
-  | ErrorEnvelope;
+  | ErrorEnvelope
+  | PresenceEnvelope
+  | MembersEnvelope
+  | JoinEnvelope
+  | LeaveEnvelope;
 
 export type EnvelopeType = Envelope['type'];
 
 /**
  * Each type's fields as `name:kind`, `?` marking optional ones. Kinds: s string (at most MAX_STRING_FIELD
- * characters), u non-negative safe integer, b boolean, a any value but undefined, r object of topic -> u.
+ * characters), u non-negative safe integer, b boolean, a any value but undefined, r object of topic -> u,
+ * o plain object, m presence member (`client` s, `user?` s, `info?` o), l array of m. Exported for the test
+ * that keeps docs/protocol.md's table true.
  */
-const SHAPES: Record<EnvelopeType, string> = {
+export const SHAPES: Readonly<Record<EnvelopeType, string>> = {
   hello: 'v:u token?:s session?:s resume?:r lanes?:u fallback?:s',
   welcome: 'session:s heartbeatMs:u maxMessageBytes:u resumed:b',
   ping: 'id:u',
   pong: 'id:u',
-  sub: 'topic:s since?:u epoch?:s',
+  sub: 'topic:s since?:u epoch?:s presence?:b info?:o',
   unsub: 'topic:s',
   pub: 'id:s topic?:s data:a',
   vpub: 'topic:s data:a',
@@ -146,6 +183,10 @@ const SHAPES: Record<EnvelopeType, string> = {
   vmsg: 'topic:s data:a',
   reset: 'topic:s seq:u reason:s epoch?:s',
   error: 'code:s message:s ref?:s retryAfterMs?:u',
+  presence: 'id:s topic:s',
+  members: 'id:s topic:s clients:l',
+  join: 'topic:s client:m',
+  leave: 'topic:s client:m',
 };
 
 /** The fields of each type, computed once: parsing runs on every message the server receives. */
@@ -175,6 +216,9 @@ const EXPECTED: Record<string, string> = {
   u: 'non-negative integer',
   b: 'boolean',
   r: `object of at most ${MAX_RESUME_TOPICS} topic -> non-negative integer`,
+  o: 'plain object',
+  m: 'presence member { client: string, user?: string, info?: object }',
+  l: 'array of presence members',
 };
 
 function describeValue(value: unknown): string {
@@ -192,11 +236,25 @@ function fail(message: string): never {
 const isUint = (value: unknown): boolean =>
   typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const isString = (value: unknown): boolean => typeof value === 'string' && value.length <= MAX_STRING_FIELD;
+
+function isMember(value: unknown): boolean {
+  return (
+    isObject(value) &&
+    isString(value.client) &&
+    (value.user === undefined || isString(value.user)) &&
+    (value.info === undefined || isObject(value.info))
+  );
+}
+
 /** Whether a present value is of its field's kind; 'a' (any) is every present value. */
 function valid(kind: string, value: unknown): boolean {
   switch (kind) {
     case 's':
-      return typeof value === 'string' && value.length <= MAX_STRING_FIELD;
+      return isString(value);
     case 'u':
       return isUint(value);
     case 'b':
@@ -209,6 +267,12 @@ function valid(kind: string, value: unknown): boolean {
       }
       return true;
     }
+    case 'o':
+      return isObject(value);
+    case 'm':
+      return isMember(value);
+    case 'l':
+      return Array.isArray(value) && value.every(isMember);
     default:
       return true;
   }

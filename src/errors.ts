@@ -30,6 +30,8 @@ export type ErrorCode =
   | 'ERR_INVALID_OPTION'
   /** The server refused one operation (its own code is in the error envelope); the connection stays up. */
   | 'ERR_REJECTED'
+  /** A presence `info` object is larger than MAX_PRESENCE_INFO_BYTES as JSON (src/presence.ts). */
+  | 'ERR_PRESENCE_INFO_TOO_BIG'
   /** The client stopped retrying: a fatal close code, or `backoff.maxAttempts` failed rounds. */
   | 'ERR_DISCONNECTED';
 

@@ -14,6 +14,7 @@ import { mountHistory } from './history.ts';
 import { mountPublish } from './publish.ts';
 
 export { API_ERRORS, ApiError, type ApiErrorCode } from './errors.ts';
+export { presenceRoutes } from './presence.ts';
 
 export const API_PATHS = {
   publish: '/rt/api/publish',

@@ -4,10 +4,12 @@
  * the hub) so the page can measure real round trips per rung. Runtime-neutral: Node and Deno serve it alike.
  */
 import { type ApiRoutes, mountServerApi } from '../api/index.ts';
+import { presenceRoutes } from '../api/presence.ts';
 import type { SwitchyardApp } from '../app.ts';
 import type { Hub } from '../hub/hub.ts';
 import { MemoryHub } from '../hub/memory.ts';
 import type { Metrics } from '../metrics/index.ts';
+import type { PresenceStore } from '../presence/store.ts';
 import { createProtocol, type Protocol, type ProtocolOptions } from '../protocol/index.ts';
 import type { SessionStore } from '../protocol/sessions.ts';
 import { mountHolRoutes } from './hol-routes.ts';
@@ -23,11 +25,12 @@ export interface DemoOptions {
   /** Shared hub and session store (server/redis, REDIS_URL); default: this process's memory. */
   readonly hub?: Hub;
   readonly sessionStore?: SessionStore;
+  readonly presence?: PresenceStore;
   /** Whether this process publishes the ticker (default true; one node of several is enough). */
   readonly ticker?: boolean;
   /** The server API's key(s) (`API_KEY`): with one, /rt/api/* and /rt/metrics exist (docs/server-api.md). */
   readonly apiKey?: string | readonly string[];
-  /** More routes behind the API key (presence). */
+  /** More routes behind the API key (presence is always there, from this demo's protocol). */
   readonly apiRoutes?: readonly ApiRoutes[];
   /** Prometheus metrics (server/metrics), served at /rt/metrics behind the API key. */
   readonly metrics?: Metrics;
@@ -51,6 +54,7 @@ export function createDemo(options: DemoOptions): Demo {
     ...(metrics ? { onHello: metrics.onHello } : {}),
     hub,
     ...(options.sessionStore ? { sessionStore: options.sessionStore } : {}),
+    ...(options.presence ? { presence: options.presence } : {}),
     heartbeatMs: options.heartbeatMs ?? 15_000,
     ...(options.authenticate ? { authenticate: options.authenticate } : {}),
     // Only the echo topics are writable by clients; the ticker is the server's.
@@ -77,7 +81,11 @@ export function createDemo(options: DemoOptions): Demo {
         key: options.apiKey,
         hub,
         maxMessageBytes: app.limits.maxMessageBytes,
-        routes: [...(options.apiRoutes ?? []), ...(metrics ? [metrics.routes] : [])],
+        routes: [
+          presenceRoutes(protocol.presence),
+          ...(options.apiRoutes ?? []),
+          ...(metrics ? [metrics.routes] : []),
+        ],
       });
       app.app.get('/', (c) => c.html(DEMO_PAGE_HTML));
       app.app.get('/favicon.ico', (c) => c.body(null, 204));

@@ -25,6 +25,8 @@ export const DEMO_PAGE_HTML = `<!doctype html>
   .cursor { margin-top: 12px; border-top: 1px solid #e2e8f0; padding-top: 8px; }
   .cursor svg { width: 100%; height: 70px; background: #f7fafc; border-radius: 6px; }
   .cursor-counts { font-size: .8rem; color: #4a5568; font-variant-numeric: tabular-nums; }
+  .presence { margin-top: 10px; border-top: 1px solid #e2e8f0; padding-top: 8px; font-size: .85rem; }
+  .presence ul { margin: 4px 0 0; padding-left: 18px; color: #4a5568; }
 </style>
 </head>
 <body>
@@ -33,7 +35,8 @@ export const DEMO_PAGE_HTML = `<!doctype html>
 production client restricted to that rung: echo round trips go client &rarr; server hub &rarr; client, and the ticker
 is a server broadcast every second to every client of every rung. Under each panel a cursor circles, sent with
 <code>publish(topic, position, { reliable: false })</code> 30 times a second: the ring is where it was sent, the dot
-where the last delivered update put it (a datagram on WebTransport; the one ordered connection elsewhere).
+where the last delivered update put it (a datagram on WebTransport; the one ordered connection elsewhere). At the
+bottom of each panel, presence: the clients on that rung's topic right now (open a second tab to see it change).
 <a href="/rt/metrics" id="metrics-link">Server metrics</a> (Prometheus text; with <code>API_KEY=... npm start</code>,
 the browser asks for a password: the key, any user name; see docs/server-api.md).</p>
 <div id="rungs"></div>

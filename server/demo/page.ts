@@ -9,6 +9,7 @@ import type { TransportKind } from '../../src/transport.ts';
 import { browserTransports } from '../../transports/index.browser.ts';
 import { attachCursor } from './cursor-panel.ts';
 import { mountHolPanel } from './hol-panel.ts';
+import { attachPresence } from './presence-panel.ts';
 
 const LABELS: Record<TransportKind, string> = {
   webtransport: 'WebTransport (HTTP/3)',
@@ -119,6 +120,7 @@ function panel(kind: TransportKind, container: HTMLElement, tokenUrl: string | u
   button.addEventListener('click', sendEcho);
   setInterval(sendEcho, 1000);
   attachCursor(client, root, kind);
+  attachPresence(client, root, kind);
 }
 
 async function main(): Promise<void> {

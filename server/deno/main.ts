@@ -58,7 +58,7 @@ const demo = createDemo({
   ...(security ? { authenticate: security.authenticateHello } : {}),
   bundle: bundlePath ? await Deno.readTextFile(bundlePath) : '',
   heartbeatMs,
-  ...(engine ? { hub: engine.hub, sessionStore: engine.sessions } : {}),
+  ...(engine ? { hub: engine.hub, sessionStore: engine.sessions, presence: engine.presence } : {}),
   ticker: env('TICKER') !== '0',
   ...(apiKey ? { apiKey, metrics: createMetrics(engine ? { redis: engine.link } : {}) } : {}),
 });

@@ -21,6 +21,14 @@ import type { HubSubscription } from '../hub/hub.ts';
 import type { ProtocolContext, Settings } from './index.ts';
 import { describeError } from './outcomes.ts';
 import { Outgoing, type Sized } from './outgoing.ts';
+import {
+  answerPresence,
+  type ConnectionPresence,
+  dropPresence,
+  enterPresence,
+  leavePresence,
+  refuseInfo,
+} from './presence.ts';
 import { publish, publishVolatile } from './publish.ts';
 import { type Maybe, SerialChannels } from './serial.ts';
 import type { Session } from './sessions.ts';
@@ -51,6 +59,10 @@ export class ProtocolConnection {
   lanes = NO_LANES;
   /** Created on the first `sub` (most memory per idle connection is such empty structures). */
   subs: Map<string, Promise<HubSubscription | undefined>> | undefined;
+  /** Made on the first `sub`: this connection's presence member id and topics (presence.ts). */
+  presence: ConnectionPresence | undefined;
+  /** Who `authenticate` said this is (ProtocolContext.user). */
+  #user: string | undefined;
   readonly out: Outgoing;
   /** Incoming work that must keep its order, per channel the client sends on. */
   #incoming: SerialChannels<Envelope> | undefined;
@@ -99,6 +111,7 @@ export class ProtocolConnection {
     this.settings.all.delete(this);
     this.settings.live.delete(this);
     dropSubscriptions(this);
+    dropPresence(this);
     this.out.close();
     if (this.session) this.settings.sessions.detach(this.session, this);
   }
@@ -119,6 +132,7 @@ export class ProtocolConnection {
       connection: this.connection,
       session: this.session as Session,
       hello: this.#hello as HelloEnvelope,
+      ...(this.#user === undefined ? {} : { user: this.#user }),
     };
     return this.#context;
   }
@@ -196,6 +210,7 @@ export class ProtocolConnection {
       case 'unsub':
       case 'pub':
       case 'vpub':
+      case 'presence':
         this.#enqueue(channel, envelope);
         return;
       default:
@@ -219,7 +234,9 @@ export class ProtocolConnection {
     }
     let refusal: Refusal | null = null;
     try {
-      refusal = (await this.settings.authenticate?.(hello, this.connection)) ?? null;
+      const answer = (await this.settings.authenticate?.(hello, this.connection)) ?? null;
+      if (answer && 'closeCode' in answer) refusal = answer;
+      else this.#user = answer?.user;
     } catch (error) {
       refusal = {
         status: 500,
@@ -285,9 +302,15 @@ export class ProtocolConnection {
         case 'vpub':
           return publishVolatile(this, envelope);
         case 'sub':
-          return subscribe(this, envelope.topic, envelope.since, envelope.epoch).catch(() => undefined);
+          if (refuseInfo(this, envelope)) return undefined;
+          return subscribe(this, envelope.topic, envelope.since, envelope.epoch)
+            .then(() => enterPresence(this, envelope))
+            .catch(() => undefined);
         case 'unsub':
+          leavePresence(this, envelope.topic);
           return unsubscribe(this, envelope.topic);
+        case 'presence':
+          return answerPresence(this, envelope);
         default:
           return undefined;
       }

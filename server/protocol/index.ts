@@ -13,6 +13,8 @@ import { DEFAULT_MAX_LANES, MAX_LANES } from '../../src/lanes.ts';
 import type { ConnectionHandler, ServerConnection } from '../../src/transport.ts';
 import { DEFAULT_LIMITS } from '../../src/transport.ts';
 import type { Hub } from '../hub/hub.ts';
+import { MemoryPresence } from '../presence/memory.ts';
+import type { PresenceStore } from '../presence/store.ts';
 import { ProtocolConnection } from './connection.ts';
 import type { OutgoingLimits } from './outgoing.ts';
 import { MemorySessionStore, type Session, type SessionStore, type SessionStoreOptions } from './sessions.ts';
@@ -22,7 +24,21 @@ export interface ProtocolContext {
   readonly connection: ServerConnection;
   readonly session: Session;
   readonly hello: HelloEnvelope;
+  /** Who `authenticate` said this is (the token's subject), if it said; a presence member's `user`. */
+  readonly user?: string;
 }
+
+/** What `authenticate` may answer instead of null when it lets a connection in: who it is. */
+export interface Identity {
+  readonly user: string;
+}
+
+/**
+ * What `authorize` is asked: `sub` and `pub` per topic; `presence`: is this subscriber present on the topic
+ * (a refusal turns presence off for it, silently); `presence-read`: may it see who is (the `presence` request,
+ * and `join`/`leave` news with `sub.presence`; a refusal is its `error`).
+ */
+export type Operation = 'sub' | 'pub' | 'presence' | 'presence-read';
 
 /** A client message for the app: reliable (`pub`, deduplicated by id, acked) or unreliable (`vpub`). */
 export type PublishEvent = ProtocolContext &
@@ -55,22 +71,30 @@ export interface ProtocolOptions {
   readonly heartbeatMs?: number;
   /** Announced in `welcome` (default: DEFAULT_LIMITS.maxMessageBytes). */
   readonly maxMessageBytes?: number;
-  /** Token check on the `hello` message; a refusal sends `error` and closes with `refusal.closeCode`. */
+  /**
+   * Token check on the `hello` message; a refusal sends `error` and closes with `refusal.closeCode`. An
+   * `Identity` lets the connection in as that user (`context.user`, presence members' `user`).
+   */
   readonly authenticate?: (
     hello: HelloEnvelope,
     connection: ServerConnection,
-  ) => Refusal | null | Promise<Refusal | null>;
+  ) => Refusal | Identity | null | Promise<Refusal | Identity | null>;
   /**
    * Sees every `hello` before it is authenticated (metrics: the rung it came on, the rungs the client gave up
    * before it); must not throw or block.
    */
   readonly onHello?: (hello: HelloEnvelope, connection: ServerConnection) => void;
-  /** Per-topic permission for `sub` and `pub`; a refusal answers with an `error` envelope (`ref` = pub id). */
-  readonly authorize?: (
-    operation: 'sub' | 'pub',
+  /**
+   * Per-topic permission (see `Operation`); a refusal answers with an `error` envelope (`ref` = pub id). A
+   * method, so that a hook written for fewer operations (`'sub' | 'pub'`) still type-checks.
+   */
+  authorize?(
+    operation: Operation,
     topic: string,
     context: ProtocolContext,
-  ) => OperationRefusal | null | Promise<OperationRefusal | null>;
+  ): OperationRefusal | null | Promise<OperationRefusal | null>;
+  /** Who is on which topic: default one process's memory; `RedisPresence` for several nodes; false: none. */
+  readonly presence?: PresenceStore | false;
   /**
    * Called once per client message id (and once per unreliable message). Default: publish `data` to `topic`
    * on the hub, reliably or volatile as the client sent it (a `pub` without a topic is acknowledged and
@@ -127,6 +151,8 @@ export interface Protocol {
   readonly stats: Readonly<ProtocolStats>;
   readonly sessions: SessionStore;
   readonly hub: Hub;
+  /** The presence store (undefined with `presence: false`), e.g. for the server API. */
+  readonly presence: PresenceStore | undefined;
   readonly heartbeatMs: number;
   /** Connections that completed hello (for tests and metrics). */
   readonly activeConnections: number;
@@ -152,9 +178,11 @@ export function createProtocol(options: ProtocolOptions): Protocol {
     volatileSent: 0,
     volatileDropped: 0,
   };
+  const presence = options.presence === false ? undefined : (options.presence ?? new MemoryPresence());
   const settings: Settings = {
     stats,
     hub: options.hub,
+    presence,
     heartbeatMs,
     maxMessageBytes: options.maxMessageBytes ?? DEFAULT_LIMITS.maxMessageBytes,
     authenticate: observeHello(options.onHello, options.authenticate),
@@ -191,6 +219,7 @@ export function createProtocol(options: ProtocolOptions): Protocol {
     sessions,
     stats,
     hub: options.hub,
+    presence,
     heartbeatMs,
     get activeConnections() {
       return live.size;
@@ -226,6 +255,7 @@ function observeHello(
 export interface Settings {
   readonly stats: ProtocolStats;
   readonly hub: Hub;
+  readonly presence: PresenceStore | undefined;
   readonly heartbeatMs: number;
   readonly maxMessageBytes: number;
   readonly authenticate: ProtocolOptions['authenticate'];

@@ -1,7 +1,8 @@
 /**
  * What `npm start` (Node) and the Deno binding read from the environment to run as one node of several:
  * REDIS_URL switches the hub and session store to Redis (absent: the embedded in-memory ones, nothing else
- * needed); REDIS_PREFIX namespaces the keys (default `switchyard`); TOKEN_SECRET (64 hex characters) lets every
+ * needed), one URL or a Redis Cluster's seeds comma-separated (cluster mode is detected; a bad list fails at
+ * start with a RedisConfigError naming the seeds); REDIS_PREFIX namespaces the keys (default `switchyard`); TOKEN_SECRET (64 hex characters) lets every
  * node verify the tokens any node issued. Runtime-neutral: the caller passes its own env lookup.
  */
 import type { RedisEngine } from './index.ts';
@@ -17,7 +18,10 @@ export async function redisEngineFromEnv(
   const url = env('REDIS_URL');
   if (!url) return undefined;
   const engine = await createRedisEngine({ url, prefix: env('REDIS_PREFIX') ?? 'switchyard', log });
-  log(`redis: hub and sessions on ${url.replace(/\/\/[^@/]*@/, '//***@')} (node ${engine.link.nodeId})`);
+  const where = url.replace(/\/\/[^@/,]*@/g, '//***@');
+  const { mode, shards } = engine.link.health();
+  const cluster = mode === 'cluster' ? `Redis Cluster, ${shards.length} masters, sharded pub/sub: ` : '';
+  log(`redis: hub and sessions on ${cluster}${where} (node ${engine.link.nodeId})`);
   return engine;
 }
 

@@ -2,7 +2,9 @@
  * Carries SSE upstream batches between nodes over Redis pub/sub: every node listens on its own channel
  * `<prefix>:fwd:<node>`; a node that received a POST for a session another node holds publishes the batch
  * there and waits for the answer on its own channel. PUBLISH says how many listeners got it, so a dead owner is
- * known at once (404: the client opens a new session and resumes by sequence). Frames are binary:
+ * known at once (404: the client opens a new session and resumes by sequence). On a Redis Cluster the channels
+ * are sharded (SPUBLISH/SSUBSCRIBE): a forward touches the owner's shard only, not every master through the
+ * cluster bus as a plain PUBLISH would, and SPUBLISH still counts the listeners. Frames are binary:
  * kind (Q request, R reply), header length (u32 BE), JSON header, body bytes.
  */
 import { randomBytes } from 'node:crypto';
@@ -113,8 +115,9 @@ export class RedisForwarder implements SseForwarder {
     });
     let receivers: number;
     try {
-      receivers = await this.#link.call((redis) =>
-        redis.publish(this.#channel(owner), frame(REQUEST, header, request.body ?? undefined)),
+      receivers = await this.#link.publish(
+        this.#channel(owner),
+        frame(REQUEST, header, request.body ?? undefined),
       );
     } catch (error) {
       this.#waiting.get(id)?.(
@@ -160,8 +163,6 @@ export class RedisForwarder implements SseForwarder {
       result = refused(400, 'ERR_INVALID_FRAME', (error as Error).message, CloseCode.ProtocolError);
     }
     const reply: ReplyHeader = { id: request.id, result };
-    void this.#link
-      .call((redis) => redis.publish(this.#channel(request.from), frame(REPLY, reply)))
-      .catch(() => undefined);
+    void this.#link.publish(this.#channel(request.from), frame(REPLY, reply)).catch(() => undefined);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The Redis hub's round trips: a publish is one script (sequence number, history entry and fan-out in one
- * atomic step), a history read is one script per page, a volatile publish is a bare PUBLISH. Here are the
+ * atomic step), a history read is one script per page, a volatile publish is a bare PUBLISH (SPUBLISH on a
+ * Redis Cluster). Here are the
  * keys a topic uses, the arguments each call takes and the decoding of what comes back; the per-topic state
  * (hub-topic.ts) and the pub/sub link (hub.ts) build on it.
  */
@@ -71,11 +72,20 @@ export class HubCalls {
     this.#now = options.now ?? Date.now;
   }
 
-  keys(topic: string): { meta: string; history: string; channel: string } {
+  /**
+   * A topic's keys. On a Redis Cluster they share the topic's hash tag (`{topic}`): the sequence hash, the
+   * history stream, the channel and the idempotency keys sit in one slot, so one script still publishes
+   * atomically on one shard, and its SPUBLISH reaches that shard's subscribers only. A single Redis keeps the
+   * untagged names it always had (an upgrade keeps the topics' numbering).
+   */
+  keys(topic: string): { meta: string; history: string; channel: string; idem: (digest: string) => string } {
+    const link = this.#link;
+    const name = link.sharded ? link.tag(topic) : topic;
     return {
-      meta: this.#link.key('seq', topic),
-      history: this.#link.key('hist', topic),
-      channel: this.#link.key('chan', topic),
+      meta: link.key('seq', name),
+      history: link.key('hist', name),
+      channel: link.key('chan', name),
+      idem: (digest) => (link.sharded ? link.key('idem', name, digest) : link.key('idem', digest)),
     };
   }
 
@@ -85,7 +95,7 @@ export class HubCalls {
     const idem = key === undefined ? '' : createHash('sha256').update(key).digest('base64url');
     const seq = await this.#link.script(
       PUBLISH,
-      [keys.meta, keys.history, keys.channel, this.#link.key('idem', idem)],
+      [keys.meta, keys.history, keys.channel, keys.idem(idem)],
       [
         toBuffer(encode(data, { ignoreUndefined: true })),
         this.#now(),
@@ -95,6 +105,7 @@ export class HubCalls {
         key === undefined ? 0 : this.#idempotencyTtlMs,
         newEpoch(),
         this.#historyBytes,
+        this.#link.publishCommand,
       ],
     );
     return Number(seq);
@@ -102,11 +113,12 @@ export class HubCalls {
 
   async publishVolatile(topic: string, data: unknown): Promise<void> {
     const payload = Buffer.concat([Buffer.from('v '), encode(data, { ignoreUndefined: true })]);
-    await this.#link.call((redis) => redis.publish(this.keys(topic).channel, payload));
+    await this.#link.publish(this.keys(topic).channel, payload);
   }
 
   async head(topic: string): Promise<number> {
-    const value = await this.#link.call((redis) => redis.hget(this.keys(topic).meta, 's'));
+    const { meta } = this.keys(topic);
+    const value = await this.#link.call((redis) => redis.hget(meta, 's'), meta);
     return Number(value ?? 0);
   }
 

@@ -11,6 +11,9 @@
  * live message that skips a sequence number, or a reconnect to Redis, makes the node read the missing range
  * from the Stream before delivering anything newer. History that is gone becomes an explicit `reset`.
  *
+ * On a Redis Cluster a topic's keys share its hash tag and live delivery is sharded pub/sub: a publish touches
+ * one shard, and a shard's outage or a slot move touches only the topics on it.
+ *
  * This file holds the `Hub` API and the pub/sub link (which channels the node follows, and what a Redis
  * outage does to them); hub-calls.ts holds the round trips (publish and history scripts), hub-topic.ts the
  * per-topic state and its catch-up.
@@ -39,12 +42,19 @@ export class RedisHub implements Hub {
   constructor(link: RedisLink, options: RedisHubOptions = {}) {
     this.#link = link;
     this.#calls = new HubCalls(link, options);
-    link.onDown(() => {
-      for (const state of this.#topics.values()) state.syncing = true;
+    link.onDown((_reason, channels) => {
+      for (const state of this.#affected(channels)) state.syncing = true;
     });
-    link.onUp(({ epochChanged }) => {
-      for (const state of this.#topics.values()) void state.catchUp(epochChanged);
+    link.onUp(({ epochChanged, channels }) => {
+      for (const state of this.#affected(channels)) void state.catchUp(epochChanged);
     });
+  }
+
+  /** The topics a shard's outage or return touches: those on its channels (all of them on a single Redis). */
+  #affected(channels: readonly string[]): HubTopic[] {
+    if (!this.#link.sharded) return [...this.#topics.values()];
+    const set = new Set(channels);
+    return [...this.#topics.values()].filter((state) => set.has(state.channel));
   }
 
   async publish(topic: string, data: unknown, options?: HubPublishOptions): Promise<number> {

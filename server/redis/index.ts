@@ -12,12 +12,14 @@ import { type RedisHealth, RedisLink, type RedisLinkOptions } from './connection
 import { RedisForwarder, type RedisForwarderOptions } from './forward.ts';
 import { RedisHub, type RedisHubOptions } from './hub.ts';
 import { RedisReplayStore } from './replay.ts';
+import { RedisPresence, type RedisPresenceOptions } from './presence.ts';
 import { RedisSessionStore } from './sessions.ts';
 
 export { type RedisHealth, RedisLink, type RedisLinkOptions } from './connection.ts';
 export { RedisForwarder } from './forward.ts';
 export { RedisHub, type RedisHubOptions } from './hub.ts';
 export { RedisReplayStore } from './replay.ts';
+export { RedisPresence, type RedisPresenceOptions } from './presence.ts';
 export { RedisSessionStore } from './sessions.ts';
 
 export const HEALTH_PATH = '/rt/health';
@@ -26,6 +28,7 @@ export interface RedisEngineOptions extends RedisLinkOptions {
   readonly hub?: RedisHubOptions;
   readonly sessions?: SessionStoreOptions;
   readonly forwarder?: RedisForwarderOptions;
+  readonly presence?: RedisPresenceOptions;
 }
 
 export interface HealthReport {
@@ -44,6 +47,8 @@ export interface RedisEngine {
   readonly forwarder: RedisForwarder;
   /** Spent tokens, shared by every node: pass it as `createSecurity({ tokens: { secret, replay } })`. */
   readonly replay: RedisReplayStore;
+  /** Presence across nodes: pass it as `createProtocol({ presence })`. */
+  readonly presence: RedisPresence;
   /** Refuses new connections (503, close code TryAgainLater 1013) while Redis is down. */
   readonly admission: Admission;
   health(): HealthReport;
@@ -66,6 +71,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<Re
   await sessions.start();
   const forwarder = new RedisForwarder(link, options.forwarder);
   await forwarder.start();
+  const presence = new RedisPresence(link, options.presence);
   const health = (): HealthReport => ({
     ok: link.state === 'up',
     redis: link.health(),
@@ -80,6 +86,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<Re
     sessions,
     forwarder,
     replay: new RedisReplayStore(link),
+    presence,
     admission: ({ phase }) =>
       phase === 'connect' && link.state !== 'up'
         ? {
@@ -99,6 +106,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<Re
       });
     },
     async close() {
+      await presence.close();
       await hub.close();
       sessions.clear();
       await link.close();

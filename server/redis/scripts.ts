@@ -10,7 +10,8 @@ import { Script } from './connection.ts';
  * publish. KEYS: meta hash (field s = head seq, e = epoch, c = last age-trim check), history stream, channel,
  * idempotency key. ARGV: data (MessagePack), now (ms), max entries, window (ms), meta TTL (ms), idempotency TTL
  * (ms, 0 = none), a fresh epoch (kept only if the topic has none: its numbering starts here), max bytes of data
- * kept (0 or absent: no byte bound).
+ * kept (0 or absent: no byte bound), the publish command (PUBLISH, or SPUBLISH on a Redis Cluster: the channel
+ * shares the topic's slot, so only its shard is touched).
  * Appends `<seq>-0` with fields t (time) and d (data), trims by count (MAXLEN ~) and, at most once a second per
  * topic, by age (entries older than the window, oldest first), then publishes `<seq> <data>`. Returns seq.
  * Bytes: meta field b is an upper bound of the data bytes in the stream (every append adds to it; the count and
@@ -64,7 +65,7 @@ if maxBytes > 0 and redis.call('HINCRBY', KEYS[1], 'b', #ARGV[1]) > maxBytes the
   if cut then redis.call('XTRIM', KEYS[2], 'MINID', string.format('%d-0', tonumber(string.match(cut, '^(%d+)')) + 1)) end
   redis.call('HSET', KEYS[1], 'b', kept)
 end
-redis.call('PUBLISH', KEYS[3], string.format('%d ', seq) .. ARGV[1])
+redis.call(ARGV[9] or 'PUBLISH', KEYS[3], string.format('%d ', seq) .. ARGV[1])
 if idemTtl > 0 then redis.call('SET', KEYS[4], seq, 'PX', idemTtl) end
 return seq
 `,

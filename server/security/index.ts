@@ -55,8 +55,14 @@ export interface SecurityAdmissionRequest extends AdmissionRequest {
 export interface Security {
   readonly admission: (request: SecurityAdmissionRequest) => Promise<Refusal | null>;
   readonly guard: (handler: ConnectionHandler) => ConnectionHandler;
-  /** For the protocol's `authenticate` hook: checks `hello.token` unless the handshake already did. */
-  readonly authenticateHello: (hello: HelloEnvelope, connection: ServerConnection) => Promise<Refusal | null>;
+  /**
+   * For the protocol's `authenticate` hook: checks `hello.token` unless the handshake already did; a verified
+   * token lets the connection in as its subject (`{ user }`, presence members' `user`).
+   */
+  readonly authenticateHello: (
+    hello: HelloEnvelope,
+    connection: ServerConnection,
+  ) => Promise<Refusal | { readonly user: string } | null>;
   readonly tokens: TokenAuthority;
   readonly requireTokens: boolean;
   /** The per-connection message limit, announced in `/rt/negotiate` so that clients pace themselves below it. */
@@ -85,8 +91,11 @@ export function createSecurity(options: SecurityOptions = {}): Security {
   const ipBuckets = new BucketsByKey(options.ipRequestsPerSecond ?? 50, options.ipRequestBurst ?? 100);
   const tokens = new TokenAuthority(options.tokens);
   const requireTokens = options.requireTokens ?? false;
-  /** Tokens verified at the handshake (URL parameter), so the hello carrying the same token is not a replay. */
-  const verifiedInUrl = new Set<string>();
+  /**
+   * Tokens verified at the handshake (URL parameter), with their subject, so the hello carrying the same token
+   * is not a replay.
+   */
+  const verifiedInUrl = new Map<string, string>();
 
   /** The refused Origin, or null when allowed. `ownOrigin`: where this request reached the server. */
   const originAllowed = (request: Request, ownOrigin: string): string | null => {
@@ -130,7 +139,7 @@ export function createSecurity(options: SecurityOptions = {}): Security {
       if (token !== null || (requireTokens && req.kind !== 'websocket')) {
         const result = await tokens.verify(token, req.request.headers.get('origin'));
         if (isRefusal(result)) return result;
-        verifiedInUrl.add(token!);
+        verifiedInUrl.set(token!, result.sub);
         setTimeout(() => verifiedInUrl.delete(token!), tokens.ttlSeconds * 1000 + 1000).unref?.();
       }
     }
@@ -140,12 +149,13 @@ export function createSecurity(options: SecurityOptions = {}): Security {
   const authenticateHello = async (
     hello: HelloEnvelope,
     connection: ServerConnection,
-  ): Promise<Refusal | null> => {
+  ): Promise<Refusal | { readonly user: string } | null> => {
     const urlToken = safeUrl(connection.request.url)?.searchParams.get('token');
-    if (urlToken && verifiedInUrl.has(urlToken)) return null;
+    const urlSubject = urlToken ? verifiedInUrl.get(urlToken) : undefined;
+    if (urlSubject !== undefined) return { user: urlSubject };
     if (!requireTokens && hello.token === undefined) return null;
     const result = await tokens.verify(hello.token, connection.request.origin);
-    return isRefusal(result) ? result : null;
+    return isRefusal(result) ? result : { user: result.sub };
   };
 
   return {

@@ -15,10 +15,11 @@ import type { TransportKind } from '../transport.ts';
 import { Backoff } from './backoff.ts';
 import { type Climber, createClimber } from './climber.ts';
 import { Dialer } from './dialer.ts';
-import { RejectedError } from './errors.ts';
+import { disconnected, RejectedError } from './errors.ts';
 import { type CloseInfo, describeClose, type Link } from './link.ts';
 import { isOffline, watchNetwork } from './network.ts';
 import { Outbox } from './outbox.ts';
+import { PresenceRequests } from './presence.ts';
 import { encodePublish } from './publish.ts';
 import { defaultRungMemory, type RungMemory } from './rung-memory.ts';
 import { Topics } from './topics.ts';
@@ -27,16 +28,12 @@ import type {
   ClientOptions,
   ClientState,
   ClientStats,
+  PresenceMember,
   PublishOptions,
+  SubscribeOptions,
   Subscription,
   TypeOf,
 } from './types.ts';
-
-/** The error a client that stopped hands to the app (its `error` event, `connect()` and pending publishes). */
-const disconnected = (info: CloseInfo) =>
-  new SwitchyardError('ERR_DISCONNECTED', `${info.name} (${info.code}): ${info.reason}`, {
-    closeCode: info.code,
-  });
 
 export class Client<In = unknown> {
   readonly #options: ClientOptions<In>;
@@ -47,6 +44,7 @@ export class Client<In = unknown> {
   readonly #memory: RungMemory | undefined;
   readonly #origin: string;
   readonly #topics: Topics<In>;
+  readonly #presence: PresenceRequests<In>;
   readonly #dialer: Dialer;
   readonly #climber: Climber;
   readonly #detachNetwork: () => void;
@@ -73,11 +71,12 @@ export class Client<In = unknown> {
       rememberRung === false
         ? undefined
         : (rememberRung?.memory ?? defaultRungMemory(rememberRung?.ttlMs ?? 10 * 60_000));
-    this.#topics = new Topics<In>(this.#events, options.messages, (envelope) => {
-      const link = this.#current;
-      link?.sendEnvelope(envelope, envelope.topic);
-      return link !== undefined;
-    });
+    const send = (envelope: Envelope & { topic: string }) => {
+      this.#current?.sendEnvelope(envelope, envelope.topic);
+      return this.#current !== undefined;
+    };
+    this.#topics = new Topics<In>(this.#events, options.messages, send);
+    this.#presence = new PresenceRequests<In>(this.#events, send);
     this.#dialer = new Dialer(
       options as ClientOptions<unknown>,
       this.#codec,
@@ -173,9 +172,14 @@ export class Client<In = unknown> {
     return result;
   }
 
-  /** Follows a topic; after a reconnect it resumes after the last sequence seen (or reports a `reset`). */
-  subscribe(topic: string, options: { since?: number; epoch?: string } = {}): Subscription {
-    return this.#topics.subscribe(topic, options.since, options.epoch);
+  /** Follows a topic, resuming after the last sequence seen; see SubscribeOptions for presence. */
+  subscribe(topic: string, options: SubscribeOptions = {}): Subscription {
+    return this.#topics.subscribe(topic, options);
+  }
+
+  /** Who is present on `topic` now (ERR_REJECTED where the server's app says no). */
+  presence(topic: string): Promise<PresenceMember[]> {
+    return this.#presence.query(topic);
   }
 
   /**
@@ -305,10 +309,7 @@ export class Client<In = unknown> {
         describeClose(CloseCode.Abnormal, 'invalid envelope from the server'),
         CloseCode.BadEnvelope,
       );
-    } else if (received.type === 'msg') this.#topics.onMessage(received.topic, received.seq, received.data);
-    else if (received.type === 'vmsg') this.#topics.onVolatile(received.topic, received.data);
-    else if (received.type === 'reset')
-      this.#topics.onReset(received.topic, received.seq, received.reason, received.epoch);
+    } else if (this.#topics.receive(received) || this.#presence.receive(received)) return;
     else if (received.type === 'ack') this.#outbox.settle(received.id)?.resolve();
     else if (received.type === 'error') {
       const error = new RejectedError(received.code, received.message);

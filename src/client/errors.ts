@@ -1,6 +1,7 @@
 /** The errors the client reports as `error` events, beyond the plain `SwitchyardError`. */
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { SwitchyardError } from '../errors.ts';
+import type { CloseInfo } from './link.ts';
 
 /** An incoming message whose data failed the `messages` schema. */
 export class ValidationError extends SwitchyardError {
@@ -29,3 +30,9 @@ export class RejectedError extends SwitchyardError {
     this.serverCode = serverCode;
   }
 }
+
+/** The error a client that stopped hands to the app (its `error` event, `connect()` and pending publishes). */
+export const disconnected = (info: CloseInfo) =>
+  new SwitchyardError('ERR_DISCONNECTED', `${info.name} (${info.code}): ${info.reason}`, {
+    closeCode: info.code,
+  });

@@ -34,7 +34,9 @@
  *   await client.connect()                      idempotent; rejects ERR_DISCONNECTED when it gives up
  *   client.on('state' | 'rung' | 'message' | 'reset' | 'error' | 'attempt', listener) -> off()
  *   client.handle('chat', (data, { topic, seq }) => ...)   per `type` of a discriminated-union schema
- *   const sub = client.subscribe('room', { since? })       sub.lastSeq, sub.unsubscribe()
+ *   const sub = client.subscribe('room', { since?, presence?, info? })   sub.lastSeq, sub.unsubscribe()
+ *   await client.presence('room')               [{ client, user?, info? }]: who is present now
+ *   client.on('presence', ({ action: 'join' | 'leave', topic, client }) => ...)  with { presence: true }
  *   await client.publish('room', data)          at-least-once, resolves on ack, deduped server-side
  *   client.publish('cursors', pos, { reliable: false })   unreliable: datagram where possible, no ack,
  *                                               no retry, dropped when offline or backed up
@@ -47,6 +49,7 @@
 import { Client } from './client.ts';
 import type { ClientOptions } from './types.ts';
 
+export type { PresenceInfo, PresenceMember } from '../presence.ts';
 export type { BackoffOptions } from './backoff.ts';
 export { Client } from './client.ts';
 export { RejectedError, ValidationError } from './errors.ts';
@@ -63,7 +66,9 @@ export type {
   ClientReset,
   ClientState,
   ClientStats,
+  PresenceEvent,
   PublishOptions,
+  SubscribeOptions,
   Subscription,
 } from './types.ts';
 

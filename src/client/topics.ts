@@ -5,10 +5,11 @@
  */
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { Emitter } from '../emitter.ts';
-import type { SubscribeEnvelope, UnsubscribeEnvelope } from '../envelope.ts';
+import type { Envelope, SubscribeEnvelope, UnsubscribeEnvelope } from '../envelope.ts';
 import { SwitchyardError } from '../errors.ts';
+import { assertPresenceInfo } from '../presence.ts';
 import { ValidationError } from './errors.ts';
-import type { ClientEvents, ClientMessage, Subscription } from './types.ts';
+import type { ClientEvents, ClientMessage, SubscribeOptions, Subscription } from './types.ts';
 
 /** The server's topic rule (1-256 characters), checked here so a bad topic never costs the connection. */
 export const MAX_TOPIC_LENGTH = 256;
@@ -34,6 +35,9 @@ interface TopicState {
    * the same session the server answers with the remembered baseline and fills from it: nothing to report.
    */
   unanswered: boolean;
+  /** Presence as the first subscription asked for it (later ones share the topic's one `sub`). */
+  readonly presence: boolean | undefined;
+  readonly info: SubscribeOptions['info'];
 }
 
 export class Topics<In> {
@@ -57,16 +61,20 @@ export class Topics<In> {
     this.#send = send;
   }
 
-  subscribe(topic: string, since: number | undefined, epoch: string | undefined): Subscription {
+  subscribe(topic: string, options: SubscribeOptions = {}): Subscription {
     assertTopic(topic);
+    if (options.info !== undefined) assertPresenceInfo(options.info);
+    const since = options.since;
     let state = this.#states.get(topic);
     if (!state) {
       state = {
         refs: 0,
         lastSeq: since,
-        epoch: since === undefined ? undefined : epoch,
+        epoch: since === undefined ? undefined : options.epoch,
         asked: false,
         unanswered: false,
+        presence: options.presence || undefined,
+        info: options.info,
       };
       this.#states.set(topic, state);
       state.asked = this.#send(this.#envelope(topic, state));
@@ -107,7 +115,17 @@ export class Topics<In> {
   }
 
   #envelope(topic: string, s: TopicState): SubscribeEnvelope {
-    return { type: 'sub', topic, since: s.lastSeq, epoch: s.epoch };
+    return { type: 'sub', topic, since: s.lastSeq, epoch: s.epoch, presence: s.presence, info: s.info };
+  }
+
+  /** Takes the envelopes that are about topics' messages: `msg`, `vmsg`, `reset`. */
+  receive(envelope: Envelope): boolean {
+    if (envelope.type === 'msg') this.onMessage(envelope.topic, envelope.seq, envelope.data);
+    else if (envelope.type === 'vmsg') this.onVolatile(envelope.topic, envelope.data);
+    else if (envelope.type === 'reset')
+      this.onReset(envelope.topic, envelope.seq, envelope.reason, envelope.epoch);
+    else return false;
+    return true;
   }
 
   onMessage(topic: string, seq: number, data: unknown): void {

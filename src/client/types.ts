@@ -5,6 +5,10 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { Codec } from '../codec.ts';
 import type { SwitchyardError } from '../errors.ts';
+import type { PresenceInfo, PresenceMember } from '../presence.ts';
+
+export type { PresenceMember } from '../presence.ts';
+
 import type { TransportKind } from '../transport.ts';
 import type { BackoffOptions } from './backoff.ts';
 import type { OutboxOptions } from './outbox.ts';
@@ -83,6 +87,23 @@ export interface ClientReset {
   readonly reason: string;
 }
 
+/** A client arrived on (`join`) or left (`leave`) a topic this client follows with `{ presence: true }`. */
+export interface PresenceEvent {
+  readonly action: 'join' | 'leave';
+  readonly topic: string;
+  readonly client: PresenceMember;
+}
+
+export interface SubscribeOptions {
+  /** Resume after this sequence (with the `epoch` it belongs to). */
+  readonly since?: number;
+  readonly epoch?: string;
+  /** Also follow the topic's presence: `presence` events for every join and leave (default false). */
+  readonly presence?: boolean;
+  /** This client's presence info on the topic: a plain object, at most 512 bytes as JSON. */
+  readonly info?: PresenceInfo;
+}
+
 /** One try of one rung (or of `/rt/negotiate`), for logs, metrics and tests. */
 export interface AttemptEvent {
   /** Increases with every attempt; events of superseded attempts are never acted upon. */
@@ -102,6 +123,7 @@ export interface ClientEvents<In = unknown> {
   rung: TransportKind | null;
   message: ClientMessage<In>;
   reset: ClientReset;
+  presence: PresenceEvent;
   error: SwitchyardError;
 }
 

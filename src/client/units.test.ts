@@ -204,7 +204,7 @@ describe('Topics', () => {
 
   it('the first answer to a subscription is its baseline, not a reset', () => {
     const { topics, resets } = setup();
-    topics.subscribe('a', undefined, undefined);
+    topics.subscribe('a');
     topics.onReset('a', 7, 'subscribed', 'e1');
     expect(resets).toEqual([]);
   });
@@ -212,7 +212,7 @@ describe('Topics', () => {
   it('a subscription made offline is asked on the first link: its answer is still the baseline', () => {
     const { topics, resets, sent, offline } = setup();
     offline(true);
-    topics.subscribe('a', undefined, undefined);
+    topics.subscribe('a');
     offline(false);
     expect(topics.subscribeEnvelopes(false)).toMatchObject([{ topic: 'a', since: undefined }]);
     topics.onReset('a', 7, 'subscribed', 'e1');
@@ -222,7 +222,7 @@ describe('Topics', () => {
 
   it('a subscription whose link was lost before the answer: on the same session the later answer is the remembered baseline, quietly', () => {
     const { topics, resets, sent } = setup();
-    topics.subscribe('a', undefined, undefined);
+    topics.subscribe('a');
     expect(sent).toEqual(['sub a']);
     // The link is lost before the server's answer; the next link resumes the session and asks again.
     expect(topics.subscribeEnvelopes(true)).toMatchObject([{ topic: 'a', since: undefined }]);
@@ -234,7 +234,7 @@ describe('Topics', () => {
 
   it('a subscription whose link was lost before the answer, on another session: the later answer is a reset', () => {
     const { topics, resets } = setup();
-    topics.subscribe('a', undefined, undefined);
+    topics.subscribe('a');
     // The session expired meanwhile: what it remembered is gone with it.
     expect(topics.subscribeEnvelopes(false)).toMatchObject([{ topic: 'a', since: undefined }]);
     topics.onReset('a', 12, 'subscribed', 'e1');

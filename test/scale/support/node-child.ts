@@ -6,10 +6,12 @@
  *
  * env: REDIS_URL, REDIS_PREFIX, PORT (default 0), HEARTBEAT_MS (default 15000), HISTORY_SIZE, COMMAND_TIMEOUT_MS,
  * HUB=memory (the embedded hub and sessions instead, for the one-node baseline of bench/scale-throughput.ts),
- * API_KEY (the server API and metrics on this node), TOKEN_SECRET (hex: tokens required on every connection,
- * verified with this shared key and spent in Redis, as `npm start` does), MAX_CONNECTIONS_PER_SESSION.
+ * SESSIONS=memory (the Redis hub with the embedded session store: tests of the hub alone, clients pinned to
+ * one node), API_KEY (the server API and metrics on this node), TOKEN_SECRET (hex: tokens required on every
+ * connection, verified with this shared key and spent in Redis, as `npm start` does), MAX_CONNECTIONS_PER_SESSION.
  */
 import { mountServerApi } from '../../../server/api/index.ts';
+import { presenceRoutes } from '../../../server/api/presence.ts';
 import { MemoryHub } from '../../../server/hub/memory.ts';
 import { createMetrics } from '../../../server/metrics/index.ts';
 import { startNodeServer } from '../../../server/node.ts';
@@ -40,7 +42,8 @@ const security = secret
 const memory = process.env.HUB === 'memory';
 const protocol = createProtocol({
   hub: memory ? new MemoryHub() : engine.hub,
-  ...(memory ? {} : { sessionStore: engine.sessions }),
+  ...(memory || process.env.SESSIONS === 'memory' ? {} : { sessionStore: engine.sessions }),
+  ...(memory ? {} : { presence: engine.presence }),
   heartbeatMs,
   ...(security ? { authenticate: security.authenticateHello } : {}),
 });
@@ -59,7 +62,7 @@ const server = await startNodeServer({
     mountServerApi(app.app, {
       key: process.env.API_KEY,
       hub: protocol.hub,
-      ...(metrics ? { routes: [metrics.routes] } : {}),
+      routes: [presenceRoutes(protocol.presence), ...(metrics ? [metrics.routes] : [])],
     });
     app.app.post('/__test/clock', (c) => {
       offsetMs = Number(c.req.query('offsetMs') ?? 0);
