@@ -11,15 +11,15 @@ import type { SessionStoreOptions } from '../protocol/sessions.ts';
 import { type RedisHealth, RedisLink, type RedisLinkOptions } from './connection.ts';
 import { RedisForwarder, type RedisForwarderOptions } from './forward.ts';
 import { RedisHub, type RedisHubOptions } from './hub.ts';
-import { RedisReplayStore } from './replay.ts';
 import { RedisPresence, type RedisPresenceOptions } from './presence.ts';
+import { RedisReplayStore } from './replay.ts';
 import { RedisSessionStore } from './sessions.ts';
 
 export { type RedisHealth, RedisLink, type RedisLinkOptions } from './connection.ts';
 export { RedisForwarder } from './forward.ts';
 export { RedisHub, type RedisHubOptions } from './hub.ts';
-export { RedisReplayStore } from './replay.ts';
 export { RedisPresence, type RedisPresenceOptions } from './presence.ts';
+export { RedisReplayStore } from './replay.ts';
 export { RedisSessionStore } from './sessions.ts';
 
 export const HEALTH_PATH = '/rt/health';

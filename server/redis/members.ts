@@ -61,21 +61,8 @@ export class NodeMembers {
     }
     for (const [node, list] of byNode) {
       this.stats.replacedElsewhere += list.length;
-      void this.#publish(this.#channel(node), list.join(' ')).catch(() => undefined);
+      void this.#link.publish(this.#channel(node), list.join(' ')).catch(() => undefined);
     }
-  }
-
-  /**
-   * The link's own publish where it has one (a Redis Cluster link SPUBLISHes, as its channels are sharded), else
-   * a plain PUBLISH on the command connection.
-   */
-  #publish(channel: string, message: string): Promise<number> {
-    const link = this.#link as RedisLink & {
-      publish?: (channel: string, message: string) => Promise<number>;
-    };
-    return link.publish
-      ? link.publish(channel, message)
-      : link.call((redis) => redis.publish(channel, message));
   }
 
   #replaceLocal(id: string): void {

@@ -37,7 +37,8 @@ export class RedisReplayStore implements ReplayStore {
     const ttl = Math.max(1, Math.ceil(expiresAtMs - this.#now()) + this.#skewMs);
     let reply: string | null;
     try {
-      reply = await this.#link.call((redis) => redis.set(this.#link.key('tok', id), '1', 'PX', ttl, 'NX'));
+      const key = this.#link.key('tok', id);
+      reply = await this.#link.call((redis) => redis.set(key, '1', 'PX', ttl, 'NX'), key);
     } catch (error) {
       // Unknown whether it was recorded: refuse (retryable); the client fetches a fresh token and tries again.
       this.stats.unavailable++;

@@ -76,7 +76,8 @@ class RedisSession implements Session {
   }
 
   async baseline(topic: string): Promise<Baseline | undefined> {
-    const value = await this.#store.link.call((redis) => redis.hget(this.#store.keys(this.id)[3], topic));
+    const key = this.#store.keys(this.id)[3];
+    const value = await this.#store.link.call((redis) => redis.hget(key, topic), key);
     const bar = value?.indexOf('|') ?? -1;
     if (value == null || bar < 0) return undefined;
     this.#known(topic);
@@ -103,7 +104,7 @@ class RedisSession implements Session {
     if (!known && why === 'position') return;
     const keys = this.#store.keys(this.id);
     void this.#store.link
-      .call((redis) => redis.pipeline().hdel(keys[3], topic).zrem(keys[4], topic).exec())
+      .call((redis) => redis.pipeline().hdel(keys[3], topic).zrem(keys[4], topic).exec(), keys[3])
       .catch(() => undefined);
   }
 
@@ -344,7 +345,7 @@ export class RedisSessionStore implements SessionStore {
         // From now on only the grace period keeps it (unless another node holds a connection and refreshes it).
         if (last) for (const key of keys) pipeline.pexpire(key, this.graceMs);
         return pipeline.exec();
-      })
+      }, keys[0])
       .catch(() => undefined);
   }
 
@@ -360,7 +361,7 @@ export class RedisSessionStore implements SessionStore {
             const pipeline = redis.pipeline();
             for (const key of this.keys(id)) pipeline.pexpire(key, this.graceMs);
             return pipeline.exec();
-          })
+          }, this.keys(id)[0])
           .catch(() => undefined),
       ),
     );
@@ -381,7 +382,8 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async read(session: string, name: string): Promise<string | null> {
-    return this.link.call((redis) => redis.hget(this.keys(session)[0], name));
+    const key = this.keys(session)[0];
+    return this.link.call((redis) => redis.hget(key, name), key);
   }
 
   clear(): void {

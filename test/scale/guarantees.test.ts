@@ -1,6 +1,6 @@
 /**
- * Promises that must hold on every node, not per node (issue 16), proved with two real node processes on one
- * Redis:
+ * Promises that must hold on every node, not per node (issue 16), proved with two real node processes, on one
+ * Redis and on a three-master Redis Cluster (started by this file, ./support/redis-cluster.ts):
  * - single use: a token spent on node A is refused on node B, and one presented to A and B at the same moment
  *   admits exactly one connection;
  * - per-session caps: a session's connections count across nodes (the oldest is pushed out with Replaced);
@@ -8,13 +8,14 @@
  *   another node, from where it started: every message in between, in order, no `reset`.
  */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { describe, expect, it } from 'vitest';
+import { Cluster as ClusterClient, Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../client/harness.ts';
 import { SteeringBalancer } from './support/balancer.ts';
 import { type Cluster, startCluster } from './support/cluster.ts';
 import { fetchToken, type RawClient, rawClient } from './support/raw.ts';
 import { SHARED_REDIS_URL, scaleTestHooks } from './support/redis.ts';
+import { type RedisCluster, startRedisCluster } from './support/redis-cluster.ts';
 import { wsClient } from './support/ws-client.ts';
 
 const defer = scaleTestHooks();
@@ -24,10 +25,18 @@ const TOKEN_SECRET = randomBytes(32).toString('hex');
 interface Backend {
   readonly url: string;
   /** A client of that Redis, for reading what the nodes wrote. */
-  reader(): Redis;
+  reader(): Redis | ClusterClient;
 }
 
 const single: Backend = { url: SHARED_REDIS_URL, reader: () => new Redis(SHARED_REDIS_URL) };
+let rc: RedisCluster | undefined;
+const cluster: Backend = {
+  get url() {
+    return (rc as RedisCluster).url;
+  },
+  reader: () =>
+    new ClusterClient((rc as RedisCluster).masters.map((m) => ({ host: '127.0.0.1', port: m.port }))),
+};
 
 function track(client: RawClient): RawClient {
   defer(() => client.close());
@@ -163,3 +172,11 @@ function guarantees(backend: Backend): void {
 }
 
 describe('on one Redis', () => guarantees(single));
+
+describe('on a 3-master Redis Cluster', () => {
+  beforeAll(async () => {
+    rc = await startRedisCluster(3);
+  }, 60_000);
+  afterAll(() => rc?.stop());
+  guarantees(cluster);
+});
