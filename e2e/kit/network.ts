@@ -89,7 +89,7 @@ export class Network {
     return this.proxy({ mode: options.websocket === 'strip' ? 'strip-upgrade' : 'pass', buffering: true });
   }
 
-  /** Upgrade requests the stand-in upstream of an `upgrade-then-drop` proxy completed. */
+  /** Upgrade requests the stand-in upstream of an `upgrade-then-drop` or `upgrade-then-silence` proxy completed. */
   droppedUpgrades(): number {
     return this.#proxies.reduce((sum, proxy) => sum + proxy.droppedUpgrades(), 0);
   }

@@ -5,6 +5,8 @@
  * - `strip-upgrade`: a plain HTTP/1.1 `proxy_pass` that does not forward `Upgrade`/`Connection` (the most
  *   common misconfiguration). The WebSocket handshake reaches the server as a plain GET; SSE and POST pass.
  * - `pass`: forwards the upgrade (WebSockets work).
+ * - `upgrade-then-silence`: the same stand-in keeps the connection open after the 101 and never sends or
+ *   delivers anything again, like a middlebox that lets the upgrade through and then blackholes the frames.
  * - `upgrade-then-drop`: the upgrade goes to a stand-in upstream that completes the WebSocket handshake (a
  *   valid 101) and then closes, like a middlebox that accepts WebSockets and kills them.
  *
@@ -20,12 +22,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nginxBinary, nginxStreamModule, requireFor } from './requirements.ts';
 
-export type ProxyMode = 'pass' | 'strip-upgrade' | 'upgrade-then-drop';
+export type ProxyMode = 'pass' | 'strip-upgrade' | 'upgrade-then-drop' | 'upgrade-then-silence';
 
 export interface ProxyOptions {
   /** The app's server, e.g. `http://127.0.0.1:8080`. */
@@ -44,7 +46,7 @@ export interface RunningProxy {
   readonly host: string;
   readonly port: number;
   readonly config: string;
-  /** Upgrade requests the drop-after-handshake upstream completed (upgrade-then-drop only). */
+  /** Upgrade requests the stand-in upstream completed (upgrade-then-drop and upgrade-then-silence only). */
   droppedUpgrades(): number;
   close(): Promise<void>;
 }
@@ -79,30 +81,45 @@ export async function freePort(host: string): Promise<number> {
 }
 
 /**
- * Completes a WebSocket opening handshake (RFC 6455 section 4.2.2, echoing the switchyard subprotocol) and
- * closes the TCP connection right after the 101.
+ * Completes a WebSocket opening handshake (RFC 6455 section 4.2.2, echoing the switchyard subprotocol), then
+ * closes the TCP connection right after the 101, or (`silent`) keeps it open and ignores everything after.
  */
-async function startHandshakeThenClose(): Promise<{ server: Server; port: number; count: () => number }> {
+async function startHandshakeThenClose(
+  silent: boolean,
+): Promise<{ port: number; count: () => number; close: () => Promise<void> }> {
   let count = 0;
+  const sockets = new Set<Socket>();
   const server = createServer((socket: Socket) => {
     let head = '';
+    let answered = false;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
     socket.on('data', (chunk) => {
+      if (answered) return;
       head += chunk.toString('latin1');
       if (!head.includes('\r\n\r\n')) return;
+      answered = true;
       const key = /^sec-websocket-key:\s*(.+)$/im.exec(head)?.[1]?.trim() ?? '';
       const offered = /^sec-websocket-protocol:\s*(.+)$/im.exec(head)?.[1] ?? '';
       const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
       const protocol = offered.includes('switchyard.v1') ? 'Sec-WebSocket-Protocol: switchyard.v1\r\n' : '';
       count++;
-      socket.end(
-        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n${protocol}\r\n`,
-      );
+      const response = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n${protocol}\r\n`;
+      if (silent) socket.write(response);
+      else socket.end(response);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
-  return { server, port: typeof address === 'object' && address ? address.port : 0, count: () => count };
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    count: () => count,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
 
 const BUFFERING = `proxy_buffering on;
@@ -132,7 +149,7 @@ function proxyServerBlock(listen: string, options: ProxyOptions, dropPort: numbe
       # No Upgrade/Connection forwarding; clear Connection so keep-alive works, like a typical API proxy.
       proxy_set_header Connection "";`;
   const drop =
-    options.mode === 'upgrade-then-drop'
+    options.mode === 'upgrade-then-drop' || options.mode === 'upgrade-then-silence'
       ? `
     location = /rt/ws {
       proxy_pass http://127.0.0.1:${dropPort};
@@ -223,7 +240,10 @@ ${run.stream ? `stream {\n${run.stream}\n}\n` : ''}`;
 /** Starts an nginx proxy in front of `upstream`; `close()` stops it and removes its files. */
 export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const host = options.host ?? '127.0.0.1';
-  const drop = options.mode === 'upgrade-then-drop' ? await startHandshakeThenClose() : undefined;
+  const drop =
+    options.mode === 'upgrade-then-drop' || options.mode === 'upgrade-then-silence'
+      ? await startHandshakeThenClose(options.mode === 'upgrade-then-silence')
+      : undefined;
   // A port freed a moment ago may be taken by someone else in between: retry with another one.
   for (let attempt = 0; ; attempt++) {
     const port = options.port ?? (await freePort(host));
@@ -237,7 +257,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       });
     } catch (error) {
       if (attempt < 3 && options.port === undefined && /Address already in use/.test(String(error))) continue;
-      drop?.server.close();
+      await drop?.close();
       throw error;
     }
     return {
@@ -248,7 +268,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       droppedUpgrades: () => drop?.count() ?? 0,
       async close() {
         await nginx.close();
-        if (drop) await new Promise<void>((resolve) => drop.server.close(() => resolve()));
+        await drop?.close();
       },
     };
   }

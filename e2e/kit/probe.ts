@@ -14,10 +14,17 @@ export interface ProbeSnapshot {
   readonly pending: number;
   readonly states: readonly string[];
   readonly rungs: readonly (string | null)[];
+  /**
+   * When the client was first connected, in ms since the page's navigation started (`performance.now()`), so
+   * the page load counts; null until then. What a user waits for, and what `expectConnectedWithin` checks.
+   */
+  readonly connectedAtMs: number | null;
   readonly attempts: readonly {
     readonly kind: string;
     readonly ok: boolean;
     readonly purpose: string;
+    /** From the attempt's start to its outcome. */
+    readonly elapsedMs: number;
     readonly error?: string;
   }[];
   /** Reliable messages (with a sequence number), per topic, in arrival order. */
@@ -54,11 +61,22 @@ export function probe<In>(client: Probed<In>, name = 'default'): () => void {
   const unsequenced: Record<string, number> = {};
   const resets: ProbeSnapshot['resets'][number][] = [];
   const errors: ProbeSnapshot['errors'][number][] = [];
+  const now = () => (globalThis as { performance?: { now(): number } }).performance?.now() ?? Date.now();
+  let connectedAtMs: number | null = client.state === 'connected' ? now() : null;
   const offs = [
-    client.on('state', (state) => states.push(state)),
+    client.on('state', (state) => {
+      states.push(state);
+      if (state === 'connected') connectedAtMs ??= Math.round(now());
+    }),
     client.on('rung', (rung) => rungs.push(rung)),
     client.on('attempt', (a) =>
-      attempts.push({ kind: a.kind, ok: a.ok, purpose: a.purpose, ...(a.error ? { error: a.error } : {}) }),
+      attempts.push({
+        kind: a.kind,
+        ok: a.ok,
+        purpose: a.purpose,
+        elapsedMs: a.elapsedMs,
+        ...(a.error ? { error: a.error } : {}),
+      }),
     ),
     client.on('message', (m) => {
       const seq = (m as { seq?: number }).seq;
@@ -79,6 +97,7 @@ export function probe<In>(client: Probed<In>, name = 'default'): () => void {
     pending: client.pending,
     states: [...states],
     rungs: [...rungs],
+    connectedAtMs,
     attempts: [...attempts],
     messages: Object.fromEntries(Object.entries(messages).map(([topic, list]) => [topic, [...list]])),
     unsequenced: { ...unsequenced },

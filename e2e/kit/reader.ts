@@ -77,6 +77,26 @@ export class SwitchyardReader {
     return last!;
   }
 
+  /**
+   * Waits until the page is connected (on `options.rung` when given) and asserts it first got there within
+   * `ms` of navigation start (page load included): the fall-back must be fast, not only work. Returns the time.
+   */
+  async expectConnectedWithin(ms: number, options: WaitOptions & { rung?: Rung } = {}): Promise<number> {
+    const snapshot = options.rung
+      ? await this.waitForRung(options.rung, options)
+      : await this.waitForState('connected', options);
+    const at = snapshot.connectedAtMs ?? Number.NaN;
+    if (!(at <= ms)) {
+      const attempts = snapshot.attempts.map(
+        (a) => `${a.kind}:${a.ok ? 'ok' : `failed (${a.error ?? '?'})`} after ${a.elapsedMs} ms`,
+      );
+      throw new Error(
+        `expected the page to be connected within ${ms} ms of navigation start; it took ${at} ms, attempts [${attempts.join(', ')}]`,
+      );
+    }
+    return at;
+  }
+
   /** Waits for a client state ('connected', 'reconnecting', ...). */
   async waitForState(state: string, options: WaitOptions = {}): Promise<ProbeSnapshot> {
     let last: ProbeSnapshot | undefined;

@@ -28,6 +28,12 @@ const showStatus = () => {
   status.textContent = client.rung ? `${client.state} over ${client.rung}` : `${client.state}…`;
 };
 client.on('state', showStatus);
+// When the chat first became usable, for the browser's own timeline (and bench/connect-time.ts).
+const offConnected = client.on('state', (state) => {
+  if (state !== 'connected') return;
+  performance.mark('switchyard:connected');
+  offConnected();
+});
 client.on('rung', showStatus);
 
 client.subscribe('chat');

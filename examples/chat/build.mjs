@@ -9,5 +9,5 @@ await build({
   platform: 'browser',
   target: 'es2022',
   minify: true,
-  sourcemap: 'inline',
+  sourcemap: 'linked',
 });

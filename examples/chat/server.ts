@@ -13,6 +13,8 @@ const heartbeatMs = Number(Deno.env.get('HEARTBEAT_MS') ?? 15_000);
 const { allowedOrigins, ...deployment } = deploymentFromEnv((name) => Deno.env.get(name));
 const page = await Deno.readTextFile(new URL('./public/index.html', import.meta.url));
 const bundle = await Deno.readTextFile(new URL('./dist/app.js', import.meta.url));
+// The source map stays out of the bundle (it tripled what every page load parses); devtools fetch it.
+const sourceMap = await Deno.readTextFile(new URL('./dist/app.js.map', import.meta.url));
 
 const hub = new MemoryHub({ historySize: 10_000 });
 const security = createSecurity({ requireTokens: true, ...(allowedOrigins ? { allowedOrigins } : {}) });
@@ -38,6 +40,7 @@ const server = await serveDeno({
   configure: ({ app }) => {
     app.get('/', (c) => c.html(page));
     app.get('/app.js', (c) => c.body(bundle, 200, { 'content-type': 'text/javascript; charset=utf-8' }));
+    app.get('/app.js.map', (c) => c.body(sourceMap, 200, { 'content-type': 'application/json' }));
   },
 });
 console.log(JSON.stringify({ url: server.url }));

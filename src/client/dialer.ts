@@ -1,9 +1,10 @@
 /**
  * How the client gets a working link: ask `/rt/negotiate` what the server offers (cached briefly), plan the
- * ladder, then try each rung in turn, each with its own budget, until one passes its handshake: `open`, then
- * hello -> welcome, then one ping -> pong. `open` alone proves nothing (proxies accept an upgrade and then
+ * ladder, then race the rungs (race.ts): the best one starts, each next one after a short head start or at once
+ * when the one before failed, each within its own budget, and the first that passes its handshake wins: `open`,
+ * then hello -> welcome, then one ping -> pong. `open` alone proves nothing (proxies accept an upgrade and then
  * hold or drop frames). Every attempt gets an id and is reported as an `attempt` event; links still in their
- * handshake are tracked so that a close or a better link can retire them.
+ * handshake are tracked so that a close, a winner or a better link can retire them.
  */
 import { CloseCode } from '../close-codes.ts';
 import type { Codec } from '../codec.ts';
@@ -16,15 +17,25 @@ import { DEFAULT_LIMITS, type Transport, type TransportKind } from '../transport
 import { FallbackLog } from './fallback-log.ts';
 import { planLadder } from './ladder.ts';
 import { AttemptError, type CloseInfo, describeClose, Link } from './link.ts';
+import { HelloGate, raceRungs, TokenSupply } from './race.ts';
 import type { AttemptEvent, ClientEvents, ClientOptions } from './types.ts';
 
 const DEFAULT_TIMEOUTS: Record<TransportKind, number> = { webtransport: 1000, websocket: 1200, sse: 4000 };
+/** Each rung's head start in the race (docs/fallback.md: why this number, measured). */
+export const DEFAULT_HEAD_START_MS = 250;
 const OFFERS_TTL_MS = 5 * 60_000;
 
 /** A round's outcome: `true` when connected, else why it failed if known (`retry: 'never'` ends the client). */
 export type RoundResult = true | CloseInfo | undefined;
 
 type Reports = Emitter<Pick<ClientEvents, 'attempt' | 'error'>>;
+
+/** What a racing attempt shares with its race: the signal that abandons it, the hello gate, `opened`. */
+interface RaceEntry {
+  readonly signal: AbortSignal;
+  readonly gate: HelloGate;
+  opened(): void;
+}
 
 export class Dialer {
   readonly #options: ClientOptions<unknown>;
@@ -85,6 +96,9 @@ export class Dialer {
     activate: (link: Link) => boolean,
   ): Promise<RoundResult> {
     const o = this.#options;
+    // The token is fetched while negotiating: one round trip less before the first rung starts.
+    const tokenFetch = this.token();
+    tokenFetch.catch(() => undefined);
     // Reconnects reuse what the server said a moment ago: one round trip less, and no waiting on a pooled
     // keep-alive HTTP connection that died with the path the heartbeat just gave up on.
     let offers = this.#offers;
@@ -111,7 +125,7 @@ export class Dialer {
     }
     let token: string | undefined;
     try {
-      token = await this.token();
+      token = await tokenFetch;
     } catch (error) {
       // The app's token callback failed: reported as ERR_UNAUTHORIZED unless it already carries a code.
       this.#reports.emit(
@@ -122,27 +136,52 @@ export class Dialer {
       );
       return undefined;
     }
-    let close: CloseInfo | undefined;
-    for (const offer of attempts) {
-      if (stopped()) return close;
-      const timeout =
-        (o.connectTimeoutMs?.[offer.kind] ?? DEFAULT_TIMEOUTS[offer.kind]) * 2 ** Math.min(failedRounds, 3);
-      try {
-        const link = await this.handshake(offer, timeout, token, 'connect');
+    const headStartMs = o.headStartMs ?? DEFAULT_HEAD_START_MS;
+    const abandon = new AbortController();
+    const gate = new HelloGate(this.#session, headStartMs);
+    // Tokens are single-use: each racing rung gets its own (the first one the round's).
+    const tokens = new TokenSupply(token, o.token ? () => this.token() : undefined);
+    const prefetch: ReturnType<typeof setTimeout>[] = [];
+    const result = await raceRungs<Link>({
+      count: attempts.length,
+      headStartMs,
+      start: (index, opened) => {
+        const offer = attempts[index]!;
+        const timeout =
+          (o.connectTimeoutMs?.[offer.kind] ?? DEFAULT_TIMEOUTS[offer.kind]) * 2 ** Math.min(failedRounds, 3);
+        // Halfway through this rung's head start, the next one's token is fetched, so it need not wait for it.
+        if (o.token && index + 1 < attempts.length) {
+          prefetch.push(setTimeout(() => tokens.get(index + 1), headStartMs / 2));
+        }
+        return this.handshake(offer, timeout, tokens.get(index), 'connect', {
+          signal: abandon.signal,
+          gate,
+          opened,
+        });
+      },
+      accept: (link) => {
         if (stopped()) {
           link.retire(CloseCode.Normal, 'client closed');
-          return close;
+          return true;
         }
-        if (activate(link)) return true;
-      } catch (error) {
+        return activate(link);
+      },
+      late: (link) => link.retire(CloseCode.Normal, 'another rung won the race'),
+      // Fatal; or the rung worked and the server refused the token: a lower rung would refuse the same
+      // token, so end the round and let the next one fetch a fresh token.
+      final: (error) => {
         const refused = (error as AttemptError).close;
-        close = refused ?? describeClose(CloseCode.Abnormal, (error as Error).message);
-        // Fatal; or the rung worked and the server refused the token: a lower rung would refuse the same
-        // token, so end the round and let the next one fetch a fresh token.
-        if (refused?.retry === 'never' || refused?.code === CloseCode.TokenExpired) return close;
-      }
-    }
-    return close;
+        return refused?.retry === 'never' || refused?.code === CloseCode.TokenExpired;
+      },
+      decided: (won) => abandon.abort(won ? 'another rung won the race' : 'the race ended'),
+      stopped,
+    });
+    for (const timer of prefetch) clearTimeout(timer);
+    if (result.won) return stopped() ? undefined : true;
+    // The reason to report: the one that ended the race, else the lowest rung's (as when tried in turn).
+    const error = result.final ?? result.failures.findLast((f) => f !== undefined);
+    if (error === undefined) return undefined;
+    return (error as AttemptError).close ?? describeClose(CloseCode.Abnormal, (error as Error).message);
   }
 
   async #negotiate() {
@@ -171,12 +210,17 @@ export class Dialer {
     }
   }
 
-  /** Opens one rung and resolves once hello/welcome and one ping/pong went through it within `timeoutMs`. */
+  /**
+   * Opens one rung and resolves once hello/welcome and one ping/pong went through it within `timeoutMs` (a
+   * token still being fetched counts against it). In a race, `race` abandons it, gates its hello and hears
+   * when it opened.
+   */
   handshake(
     offer: OfferedTransport,
     timeoutMs: number,
-    token: string | undefined,
+    token: string | undefined | Promise<string | undefined>,
     purpose: AttemptEvent['purpose'],
+    race?: RaceEntry,
   ): Promise<Link> {
     const { kind } = offer;
     const attempt = ++this.#attempts;
@@ -191,6 +235,8 @@ export class Dialer {
         settled = true;
         clearTimeout(timer);
         this.#pending.delete(abandon);
+        race?.signal.removeEventListener('abort', lost);
+        race?.gate.gone(attempt);
         report(error?.message);
         if (!error) return resolve(link as Link);
         link?.retire(CloseCode.Normal, closeReason);
@@ -203,28 +249,32 @@ export class Dialer {
         timeoutMs,
       );
       this.#pending.add(abandon);
+      const lost = () => abandon(String(race?.signal.reason));
+      race?.signal.addEventListener('abort', lost);
       const o = this.#options;
-      const start = (transport: Transport) => {
+      const start = (transport: Transport, token: string | undefined) => {
         // Abandoned while its code was loading: opened only to be closed at once.
         if (settled) return transport.close();
         const l = new Link(attempt, kind, transport, this.#codec, o.lanes ?? DEFAULT_MAX_LANES, this.#rate);
         link = l;
+        const send = (session: string | undefined) => {
+          if (settled) return;
+          const fallback = this.#fallbacks.pending();
+          l.sendEnvelope({ type: 'hello', v: PROTOCOL_VERSION, token, session, lanes: o.lanes, fallback });
+        };
+        let greeted = false;
         const hello = () => {
-          if (!settled) {
-            l.sendEnvelope({
-              type: 'hello',
-              v: PROTOCOL_VERSION,
-              token,
-              session: this.#session(),
-              lanes: o.lanes,
-              fallback: this.#fallbacks.pending(),
-            });
-          }
+          if (settled || greeted) return;
+          greeted = true;
+          race?.opened();
+          if (race) race.gate.hello(attempt, send);
+          else send(this.#session());
         };
         l.receive = (envelope) => {
           if (envelope instanceof Error) return fail(envelope);
           if (envelope.type === 'welcome') {
             l.welcome = envelope;
+            race?.gate.welcome(attempt, envelope.session);
             l.sendEnvelope({ type: 'ping', id: attempt });
           } else if (envelope.type === 'pong' && envelope.id === attempt && l.welcome) {
             // Passed. Until the client takes it, traffic is ignored, and a close retires it (activation sees that).
@@ -240,7 +290,8 @@ export class Dialer {
         transport.on('open', hello);
         if (transport.state === 'open') hello();
       };
-      try {
+      const open = (token: string | undefined) => {
+        if (settled) return;
         // A factory may return a promise (a rung whose code is loaded on first use): the load counts
         // against this attempt's budget, and one that fails fails the attempt like a rung that cannot open.
         const made = o.transports[kind]!({
@@ -251,8 +302,12 @@ export class Dialer {
           token,
         });
         // (`catch` after `then`: a start that throws fails the attempt here too, never goes unhandled.)
-        if ('then' in made) made.then(start).catch(fail);
-        else start(made);
+        if ('then' in made) made.then((transport) => start(transport, token)).catch(fail);
+        else start(made, token);
+      };
+      try {
+        if (token instanceof Promise) token.then(open).catch(fail);
+        else open(token);
       } catch (error) {
         fail(error);
       }

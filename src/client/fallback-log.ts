@@ -8,7 +8,7 @@ import { encodeFallbacks, type Fallback, type FallbackReason, MAX_FALLBACKS } fr
 import type { AttemptEvent } from './types.ts';
 
 function reasonOf(error: string | undefined): FallbackReason | null {
-  if (error === undefined || /abandon|before use/.test(error)) return null;
+  if (error === undefined || /abandon|before use|won the race|race ended/.test(error)) return null;
   if (/no working connection within|timed? ?out/i.test(error)) return 'timeout';
   if (/\(\d{4}\)$/.test(error)) return 'closed';
   return 'error';

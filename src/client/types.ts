@@ -36,6 +36,11 @@ export interface ClientOptions<In = unknown> {
    * the server answers in the client's codec). Injected so that JSON-only bundles leave MessagePack out.
    */
   readonly codec?: Codec;
+  /**
+   * How long each rung runs alone before the next one starts in parallel (default 250 ms, see
+   * docs/fallback.md); as long again from its `open` for its hello and ping. A failure starts the next at once.
+   */
+  readonly headStartMs?: number;
   /** Per-rung budget for open + hello/welcome + ping/pong, first round; doubles per failed round up to 8x. */
   readonly connectTimeoutMs?: Partial<Record<TransportKind, number>>;
   readonly negotiateTimeoutMs?: number;

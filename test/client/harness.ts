@@ -6,6 +6,8 @@
 import { MemoryHub, type MemoryHubOptions } from '../../server/hub/memory.ts';
 import { type NodeServerOptions, type RunningServer, startNodeServer } from '../../server/node.ts';
 import { createProtocol, type Protocol, type ProtocolOptions } from '../../server/protocol/index.ts';
+import type { AttemptEvent, Client, RungFactory } from '../../src/client/index.ts';
+import { createNodeWebSocketTransport } from '../../transports/websocket/node.ts';
 
 export interface TestServer {
   readonly server: RunningServer;
@@ -67,4 +69,20 @@ export async function until(predicate: () => boolean, what = 'condition'): Promi
     if (Date.now() - started > 15_000) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/**
+ * A rung that speaks WebSocket to `wsUrl()` whatever the offer says: a stand-in for another rung (the client
+ * cannot tell: all it sees is `open` + hello/welcome + ping/pong), pointed at a relay or a server of the test's.
+ */
+export function standIn(wsUrl: () => string): RungFactory {
+  return ({ offer: _offer, token: _token, ...options }) =>
+    createNodeWebSocketTransport({ ...options, url: wsUrl() });
+}
+
+/** Every attempt `c` reports, from now on. */
+export function attemptsOf(c: Client): AttemptEvent[] {
+  const list: AttemptEvent[] = [];
+  c.on('attempt', (a) => list.push(a));
+  return list;
 }
