@@ -48,7 +48,8 @@ if (denoBinary() && process.env.SWITCHYARD_RUNTIME !== 'node' && !tls) {
   const security = createSecurity({
     requireTokens: true,
     ...(allowedOrigins ? { allowedOrigins } : {}),
-    ...(secret ? { tokens: { secret } } : {}),
+    // Spent tokens recorded in Redis when there is one: single use holds across every node.
+    tokens: { ...(secret ? { secret } : {}), ...(engine ? { replay: engine.replay } : {}) },
   });
   const demo = createDemo({
     bundle,

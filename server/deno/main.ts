@@ -51,7 +51,8 @@ const security =
     : createSecurity({
         requireTokens: true,
         ...(allowedOrigins ? { allowedOrigins } : {}),
-        ...(secret ? { tokens: { secret } } : {}),
+        // Spent tokens recorded in Redis when there is one: single use holds across every node.
+        tokens: { ...(secret ? { secret } : {}), ...(engine ? { replay: engine.replay } : {}) },
       });
 const demo = createDemo({
   ...(security ? { authenticate: security.authenticateHello } : {}),

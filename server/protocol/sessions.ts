@@ -3,7 +3,9 @@
  * shared store on any node) keeps its identity and its upstream dedup window: a `pub` re-sent after a drop is
  * acknowledged again but applied once. The store is an interface: the in-memory store here is the embedded
  * default for one process; server/redis/sessions.ts keeps the same state in Redis so any node can take any
- * request. Both bound the number of sessions and the ids each remembers.
+ * request. Both bound the number of sessions and the ids each remembers. A session also remembers where each of
+ * its subscriptions without a position started (its baseline), so that one whose first answer was lost with its
+ * link is filled from there on the next connection, on any node (./baseline.ts).
  */
 
 import { isPromise, type Maybe } from './serial.ts';
@@ -41,8 +43,27 @@ export interface DedupOptions {
   readonly idempotent?: boolean;
 }
 
+/** Where a subscription without a position started: the topic's head then, and the epoch it belongs to. */
+export interface Baseline {
+  readonly seq: number;
+  readonly epoch: string;
+}
+
 export interface Session {
   readonly id: string;
+  /**
+   * The remembered baseline of `topic` (see ./baseline.ts), if any. Rejects (ERR_UNAVAILABLE) when the store
+   * cannot be reached.
+   */
+  baseline(topic: string): Maybe<Baseline | undefined>;
+  /** Remembers `topic`'s baseline; resolves once it is kept (a shared store: written). Rejects when unreachable. */
+  rememberBaseline(topic: string, baseline: Baseline): Maybe<void>;
+  /**
+   * The baseline of `topic` is not needed any more: the client has a position on it now (`position`: a shared
+   * store may skip the write when it knows of no record, which then simply expires with the session), or left
+   * it (`unsub`: forgotten for sure, so that a new subscription starts at the head).
+   */
+  forgetBaseline(topic: string, why: 'position' | 'unsub'): void;
   /**
    * Runs `apply` once per id within the window; a duplicate (even one arriving while the first is still
    * being applied, e.g. over the old and the new rung at once, or on another node) gets the first one's
@@ -77,6 +98,11 @@ export interface SessionStoreOptions {
    * server has not noticed yet). A newer connection pushes the oldest out with close code Replaced (4009).
    */
   readonly maxConnectionsPerSession?: number;
+  /**
+   * Baselines remembered per session (default 1024, four connections' worth of the default 256 topics each):
+   * beyond it the oldest (most likely a topic the client left while offline) is forgotten.
+   */
+  readonly maxBaselines?: number;
 }
 
 function unref(timer: ReturnType<typeof setTimeout>): void {
@@ -126,12 +152,32 @@ export class MemorySession implements Session {
   #order: (string | undefined)[] | undefined;
   #next = 0;
   readonly #dedupWindow: number;
+  /** Topic -> baseline, oldest first; made on the first subscription without a position. */
+  #baselines: Map<string, Baseline> | undefined;
+  readonly #maxBaselines: number;
   expiryTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(id: string, dedupWindow: number, maxConnections: number) {
+  constructor(id: string, dedupWindow: number, maxConnections: number, maxBaselines = 1024) {
     this.id = id;
     this.#dedupWindow = Math.max(1, dedupWindow);
     this.connections = new SessionMembers(maxConnections);
+    this.#maxBaselines = Math.max(1, maxBaselines);
+  }
+
+  baseline(topic: string): Baseline | undefined {
+    return this.#baselines?.get(topic);
+  }
+
+  rememberBaseline(topic: string, baseline: Baseline): void {
+    // biome-ignore lint/suspicious/noAssignInExpressions: made on first use
+    const baselines = (this.#baselines ??= new Map());
+    baselines.delete(topic);
+    baselines.set(topic, baseline);
+    if (baselines.size > this.#maxBaselines) baselines.delete(baselines.keys().next().value as string);
+  }
+
+  forgetBaseline(topic: string): void {
+    this.#baselines?.delete(topic);
   }
 
   dedup(id: string, apply: () => Maybe<PublishOutcome>): DedupResult {
@@ -175,12 +221,14 @@ export class MemorySessionStore implements SessionStore {
   readonly #dedupWindow: number;
   readonly #maxSessions: number;
   readonly #maxConnections: number;
+  readonly #maxBaselines: number;
 
   constructor(options: SessionStoreOptions = {}) {
     this.graceMs = options.graceMs ?? 60_000;
     this.#dedupWindow = options.dedupWindow ?? 4096;
     this.#maxSessions = options.maxSessions ?? 100_000;
     this.#maxConnections = Math.max(1, options.maxConnectionsPerSession ?? 3);
+    this.#maxBaselines = options.maxBaselines ?? 1024;
   }
 
   get size(): number {
@@ -198,7 +246,12 @@ export class MemorySessionStore implements SessionStore {
     let session = id === undefined ? undefined : this.#sessions.get(id);
     const resumed = session !== undefined;
     if (!session) {
-      session = new MemorySession(crypto.randomUUID(), this.#dedupWindow, this.#maxConnections);
+      session = new MemorySession(
+        crypto.randomUUID(),
+        this.#dedupWindow,
+        this.#maxConnections,
+        this.#maxBaselines,
+      );
       this.#sessions.set(session.id, session);
       this.#evict();
     }

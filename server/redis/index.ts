@@ -12,12 +12,14 @@ import { type RedisHealth, RedisLink, type RedisLinkOptions } from './connection
 import { RedisForwarder, type RedisForwarderOptions } from './forward.ts';
 import { RedisHub, type RedisHubOptions } from './hub.ts';
 import { RedisPresence, type RedisPresenceOptions } from './presence.ts';
+import { RedisReplayStore } from './replay.ts';
 import { RedisSessionStore } from './sessions.ts';
 
 export { type RedisHealth, RedisLink, type RedisLinkOptions } from './connection.ts';
 export { RedisForwarder } from './forward.ts';
 export { RedisHub, type RedisHubOptions } from './hub.ts';
 export { RedisPresence, type RedisPresenceOptions } from './presence.ts';
+export { RedisReplayStore } from './replay.ts';
 export { RedisSessionStore } from './sessions.ts';
 
 export const HEALTH_PATH = '/rt/health';
@@ -43,6 +45,8 @@ export interface RedisEngine {
   readonly hub: RedisHub;
   readonly sessions: RedisSessionStore;
   readonly forwarder: RedisForwarder;
+  /** Spent tokens, shared by every node: pass it as `createSecurity({ tokens: { secret, replay } })`. */
+  readonly replay: RedisReplayStore;
   /** Presence across nodes: pass it as `createProtocol({ presence })`. */
   readonly presence: RedisPresence;
   /** Refuses new connections (503, close code TryAgainLater 1013) while Redis is down. */
@@ -64,6 +68,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<Re
   await link.start();
   const hub = new RedisHub(link, options.hub);
   const sessions = new RedisSessionStore(link, options.sessions);
+  await sessions.start();
   const forwarder = new RedisForwarder(link, options.forwarder);
   await forwarder.start();
   const presence = new RedisPresence(link, options.presence);
@@ -80,6 +85,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<Re
     hub,
     sessions,
     forwarder,
+    replay: new RedisReplayStore(link),
     presence,
     admission: ({ phase }) =>
       phase === 'connect' && link.state !== 'up'

@@ -1,9 +1,12 @@
 /**
  * Sessions in Redis, so that a client reconnecting to any node resumes its session and its upstream dedup
- * window there (no sticky sessions). Per session: a hash `sess:<id>` (`@` marks existence; `m:<message id>` holds
- * a message's outcome or a pending claim `p|<node>|<nonce>`) and a list `sessq:<id>` ordering the ids for the
- * window bound. Both expire `graceMs` after the last node holding a connection of the session stopped
- * refreshing them, so a killed node's sessions go away by themselves.
+ * window there (no sticky sessions). Per session, all under the hash tag `{<id>}` (one shard of a Redis
+ * Cluster, so every script of a session runs there): a hash `sess:{<id>}` (`@` marks existence, `#` counts
+ * attaches; `m:<message id>` holds a message's outcome or a pending claim `p|<node>|<nonce>`), a list
+ * `sessq:{<id>}` ordering the ids for the window bound, and the session's connections on every node
+ * `sessm:{<id>}` (./members.ts: the per-session cap holds across nodes). All expire `graceMs` after the last
+ * node holding a connection of the session stopped refreshing them, so a killed node's sessions go away by
+ * themselves.
  *
  * Dedup across nodes: the first node to claim an id (one script, atomic) applies the message; a duplicate that
  * finds a settled outcome answers with it; one that finds a pending claim waits for it, and takes the claim
@@ -15,6 +18,7 @@ import { CloseCode } from '../../src/close-codes.ts';
 import { SwitchyardError } from '../../src/errors.ts';
 import type { Maybe } from '../protocol/serial.ts';
 import {
+  type Baseline,
   type DedupOptions,
   type DedupResult,
   type PublishOutcome,
@@ -25,7 +29,8 @@ import {
   type SessionStoreOptions,
 } from '../protocol/sessions.ts';
 import type { RedisLink } from './connection.ts';
-import { ATTACH, CLAIM, SETTLE } from './scripts.ts';
+import { NodeMembers } from './members.ts';
+import { ATTACH, CLAIM, REMEMBER, SETTLE } from './session-scripts.ts';
 
 /** Session ids are server-made UUIDs; anything else a client sends is not looked up. */
 const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -58,11 +63,49 @@ class RedisSession implements Session {
   readonly #store: RedisSessionStore;
   /** Outcomes being applied on this node, for duplicates that arrive here meanwhile (two rungs at once). */
   readonly #local = new Map<string, Promise<PublishOutcome>>();
+  /**
+   * Topics whose baseline this node recorded or found: a resume (`sub` with a position) deletes only those,
+   * instead of a write per resumed topic; any other record expires with the session or leaves by the bound.
+   */
+  #baselines: Set<string> | undefined;
 
   constructor(id: string, store: RedisSessionStore, maxConnections: number) {
     this.id = id;
     this.#store = store;
     this.members = new SessionMembers(maxConnections);
+  }
+
+  async baseline(topic: string): Promise<Baseline | undefined> {
+    const key = this.#store.keys(this.id)[3];
+    const value = await this.#store.link.call((redis) => redis.hget(key, topic), key);
+    const bar = value?.indexOf('|') ?? -1;
+    if (value == null || bar < 0) return undefined;
+    this.#known(topic);
+    return { seq: Number(value.slice(0, bar)), epoch: value.slice(bar + 1) };
+  }
+
+  async rememberBaseline(topic: string, baseline: Baseline): Promise<void> {
+    const keys = this.#store.keys(this.id);
+    await this.#store.link.script(
+      REMEMBER,
+      [keys[3], keys[4]],
+      [topic, `${baseline.seq}|${baseline.epoch}`, Date.now(), this.#store.maxBaselines, this.#store.graceMs],
+    );
+    this.#known(topic);
+  }
+
+  #known(topic: string): void {
+    this.#baselines ??= new Set();
+    this.#baselines.add(topic);
+  }
+
+  forgetBaseline(topic: string, why: 'position' | 'unsub'): void {
+    const known = this.#baselines?.delete(topic) ?? false;
+    if (!known && why === 'position') return;
+    const keys = this.#store.keys(this.id);
+    void this.#store.link
+      .call((redis) => redis.pipeline().hdel(keys[3], topic).zrem(keys[4], topic).exec(), keys[3])
+      .catch(() => undefined);
   }
 
   async dedup(id: string, apply: () => Maybe<PublishOutcome>, options?: DedupOptions): Promise<DedupResult> {
@@ -174,7 +217,10 @@ function retryLater(message: string): PublishOutcome {
 export class RedisSessionStore implements SessionStore {
   readonly link: RedisLink;
   readonly graceMs: number;
+  /** This node's connections of every session, as members of their session's set in Redis. */
+  readonly members: NodeMembers;
   readonly #dedupWindow: number;
+  readonly maxBaselines: number;
   readonly #maxConnections: number;
   readonly #maxSessions: number;
   /** Sessions with a connection on this node; their keys are kept alive from here. */
@@ -185,13 +231,20 @@ export class RedisSessionStore implements SessionStore {
 
   constructor(link: RedisLink, options: SessionStoreOptions = {}) {
     this.link = link;
+    this.members = new NodeMembers(link);
     this.graceMs = Math.max(1000, options.graceMs ?? 60_000);
     this.#dedupWindow = options.dedupWindow ?? 4096;
+    this.maxBaselines = Math.max(1, options.maxBaselines ?? 1024);
     this.#maxSessions = options.maxSessions ?? 100_000;
     this.#maxConnections = Math.max(1, options.maxConnectionsPerSession ?? 3);
     this.#refresh = setInterval(() => void this.#keepAlive(), Math.max(250, Math.floor(this.graceMs / 3)));
     this.#refresh.unref?.();
     link.onUp(() => void this.#flushLater());
+  }
+
+  /** Listens for this node's connections pushed out by another node (the link must be up). */
+  start(): Promise<void> {
+    return this.members.start();
   }
 
   /** Records a settle to retry when Redis is back (bounded: the oldest are dropped, their claims then expire). */
@@ -214,8 +267,19 @@ export class RedisSessionStore implements SessionStore {
     return this.#local.size;
   }
 
-  #keys(id: string): [string, string] {
-    return [this.link.key('sess', id), this.link.key('sessq', id)];
+  /**
+   * The session's hash, its dedup order list, its members, its baselines and their order: one hash tag, so one
+   * shard of a cluster.
+   */
+  keys(id: string): [string, string, string, string, string] {
+    const tag = `{${id}}`;
+    return [
+      this.link.key('sess', tag),
+      this.link.key('sessq', tag),
+      this.link.key('sessm', tag),
+      this.link.key('sessb', tag),
+      this.link.key('sessbo', tag),
+    ];
   }
 
   async attach(
@@ -223,59 +287,88 @@ export class RedisSessionStore implements SessionStore {
     member: SessionMember,
   ): Promise<{ session: Session; resumed: boolean }> {
     const wanted = id !== undefined && SESSION_ID.test(id) ? id : undefined;
-    const fresh = crypto.randomUUID();
-    let session = wanted === undefined ? undefined : this.#local.get(wanted);
-    let resumed = session !== undefined;
-    if (!session) {
+    if (wanted === undefined || !this.#local.has(wanted)) {
       if (this.#local.size >= this.#maxSessions) {
         throw new SwitchyardError('ERR_UNAVAILABLE', 'too many sessions on this node', {
           closeCode: CloseCode.TryAgainLater,
         });
       }
-      const [hash, order] = this.#keys(wanted ?? '-');
-      const found = await this.link.script(
-        ATTACH,
-        [hash, order, this.#keys(fresh)[0]],
-        [this.graceMs, Date.now()],
-      );
-      resumed = Number(found) === 1;
-      const sessionId = resumed ? (wanted as string) : fresh;
-      // Another connection of the same session may have attached here while Redis answered.
-      session = this.#local.get(sessionId) ?? new RedisSession(sessionId, this, this.#maxConnections);
-      this.#local.set(sessionId, session);
+    }
+    const memberId = this.members.idOf(member);
+    const run = (sessionId: string, create: boolean) =>
+      this.link.script(ATTACH, this.keys(sessionId).slice(0, 3), [
+        this.graceMs,
+        Date.now(),
+        memberId,
+        this.#maxConnections,
+        create ? '1' : '0',
+      ]) as Promise<(number | Buffer)[]>;
+    let sessionId = wanted;
+    // Held here: resumed even if Redis lost it meanwhile (made again there); else only if Redis still has it.
+    const held = wanted !== undefined && this.#local.has(wanted);
+    let reply: (number | Buffer)[];
+    try {
+      reply = wanted === undefined ? [0] : await run(wanted, held);
+      if (Number(reply[0]) === 0) {
+        sessionId = crypto.randomUUID();
+        reply = await run(sessionId, true);
+      }
+    } catch (error) {
+      this.members.forget(member);
+      throw error;
+    }
+    const resumed = held || Number(reply[0]) === 1;
+    // Another connection of the same session may have attached here while Redis answered.
+    let session = this.#local.get(sessionId as string);
+    if (!session) {
+      session = new RedisSession(sessionId as string, this, this.#maxConnections);
+      this.#local.set(session.id, session);
     }
     session.members.add(member);
+    // The session's oldest connections beyond the cap, wherever they are.
+    this.members.pushOut(reply.slice(1).map(String));
     return { session, resumed };
   }
 
   detach(handle: Session, member: SessionMember): void {
+    const memberId = this.members.forget(member);
+    const keys = this.keys(handle.id);
     const session = this.#local.get(handle.id);
-    if (!session) return;
-    session.members.delete(member);
-    if (session.members.size > 0) return;
-    this.#local.delete(handle.id);
-    // From now on only the grace period keeps it (unless another node holds a connection and refreshes it).
-    const [hash, order] = this.#keys(handle.id);
+    session?.members.delete(member);
+    const last = session !== undefined && session.members.size === 0;
+    if (last) this.#local.delete(handle.id);
+    if (memberId === undefined && !last) return;
     void this.link
-      .call((redis) => redis.pipeline().pexpire(hash, this.graceMs).pexpire(order, this.graceMs).exec())
+      .call((redis) => {
+        const pipeline = redis.pipeline();
+        if (memberId !== undefined) pipeline.zrem(keys[2], memberId);
+        // From now on only the grace period keeps it (unless another node holds a connection and refreshes it).
+        if (last) for (const key of keys) pipeline.pexpire(key, this.graceMs);
+        return pipeline.exec();
+      }, keys[0])
       .catch(() => undefined);
   }
 
   /** Keeps the sessions that have a connection here alive (one pipelined round trip for all of them). */
   async #keepAlive(): Promise<void> {
     if (this.#local.size === 0 || this.link.state !== 'up') return;
-    const ids = [...this.#local.keys()];
-    await this.link
-      .call((redis) => {
-        const pipeline = redis.pipeline();
-        for (const id of ids) for (const key of this.#keys(id)) pipeline.pexpire(key, this.graceMs);
-        return pipeline.exec();
-      })
-      .catch(() => undefined);
+    // One pipeline per session, not one for all: on a Redis Cluster a pipeline must stay within one slot (a
+    // session's keys share one); on one Redis they still leave together on the one command connection.
+    await Promise.all(
+      [...this.#local.keys()].map((id) =>
+        this.link
+          .call((redis) => {
+            const pipeline = redis.pipeline();
+            for (const key of this.keys(id)) pipeline.pexpire(key, this.graceMs);
+            return pipeline.exec();
+          }, this.keys(id)[0])
+          .catch(() => undefined),
+      ),
+    );
   }
 
   async claim(session: string, name: string, claim: string): Promise<string | null> {
-    const [hash, order] = this.#keys(session);
+    const [hash, order] = this.keys(session);
     const previous = await this.link.script(
       CLAIM,
       [hash, order],
@@ -285,11 +378,12 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async settle(session: string, name: string, expected: string, value: string): Promise<boolean> {
-    return Number(await this.link.script(SETTLE, [this.#keys(session)[0]], [name, expected, value])) === 1;
+    return Number(await this.link.script(SETTLE, [this.keys(session)[0]], [name, expected, value])) === 1;
   }
 
   async read(session: string, name: string): Promise<string | null> {
-    return this.link.call((redis) => redis.hget(this.#keys(session)[0], name));
+    const key = this.keys(session)[0];
+    return this.link.call((redis) => redis.hget(key, name), key);
   }
 
   clear(): void {

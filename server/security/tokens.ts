@@ -1,12 +1,14 @@
 /**
  * Short-lived, single-use connection tokens: HMAC-SHA256 over { subject, origin, expiry, id } with WebCrypto
  * (Node and Deno alike). A token proves that a page on an allowed origin asked for it moments ago; the replay
- * cache makes a captured token (from a URL in some log) useless after its first use.
+ * record (./replay.ts: this process's memory, or Redis shared by every node) makes a captured token (from a
+ * URL in some log) useless after its first use, on whichever node it is presented.
  */
 
 import type { Refusal } from '../../src/admission.ts';
 import { base64urlToBytes, bytesToBase64url } from '../../src/base64.ts';
 import { CloseCode } from '../../src/close-codes.ts';
+import { MemoryReplayStore, type ReplayStore } from './replay.ts';
 
 export interface TokenClaims {
   readonly sub: string;
@@ -24,6 +26,12 @@ export interface TokenOptions {
   readonly ttlSeconds?: number;
   /** Replay cache bound (default 100,000 entries; entries leave when their token expires). */
   readonly maxReplayEntries?: number;
+  /**
+   * Where spent tokens are recorded. Default: this process's memory (`maxReplayEntries`). Several nodes that
+   * verify each other's tokens (a shared `secret`) need a shared record, or a token spent on one node is
+   * accepted again on another: the Redis engine's `replay` (server/redis/replay.ts).
+   */
+  readonly replay?: ReplayStore;
   readonly now?: () => number;
 }
 
@@ -47,14 +55,15 @@ export const tokenRefusals = {
 export class TokenAuthority {
   readonly ttlSeconds: number;
   readonly #key: Promise<CryptoKey>;
-  readonly #used = new Map<string, number>();
-  readonly #maxEntries: number;
+  readonly #replay: ReplayStore;
   readonly #now: () => number;
 
   constructor(options: TokenOptions = {}) {
     this.ttlSeconds = options.ttlSeconds ?? 30;
-    this.#maxEntries = options.maxReplayEntries ?? 100_000;
     this.#now = options.now ?? Date.now;
+    this.#replay =
+      options.replay ??
+      new MemoryReplayStore({ maxEntries: options.maxReplayEntries ?? 100_000, now: this.#now });
     const secret = options.secret ?? crypto.getRandomValues(new Uint8Array(32));
     this.#key = crypto.subtle.importKey(
       'raw',
@@ -103,24 +112,11 @@ export class TokenAuthority {
     if (origin !== null && claims.org !== null && claims.org !== origin) {
       return tokenRefusals.invalid('token was issued to another origin');
     }
-    this.#prune(nowSeconds);
-    if (this.#used.has(claims.jti)) return tokenRefusals.invalid('token already used (replay)');
-    if (this.#used.size >= this.#maxEntries) {
-      return {
-        status: 503,
-        closeCode: CloseCode.TryAgainLater,
-        code: 'ERR_BUSY',
-        message: 'replay cache full',
-        retryAfter: 1,
-      };
-    }
-    this.#used.set(claims.jti, claims.exp);
+    // Valid through the whole second `exp`: the record must outlive that.
+    const spent = await this.#replay.spend(claims.jti, (claims.exp + 1) * 1000);
+    if (spent === false) return tokenRefusals.invalid('token already used (replay)');
+    if (spent !== true) return spent;
     return claims;
-  }
-
-  #prune(nowSeconds: number): void {
-    if (this.#used.size < 1024) return;
-    for (const [id, exp] of this.#used) if (exp < nowSeconds) this.#used.delete(id);
   }
 }
 

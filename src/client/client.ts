@@ -291,7 +291,8 @@ export class Client<In = unknown> {
     this.#everConnected = true;
     this.#backoff.reset();
     this.#memory?.set(this.#origin, link.kind);
-    for (const envelope of this.#topics.subscribeEnvelopes()) link.sendEnvelope(envelope, envelope.topic);
+    for (const envelope of this.#topics.subscribeEnvelopes(welcome.resumed))
+      link.sendEnvelope(envelope, envelope.topic);
     for (const entry of this.#outbox.entries()) link.send(entry.payload, entry.topic);
     this.#setRung(link.kind);
     this.#setState('connected');

@@ -29,8 +29,10 @@ interface TopicState {
   /** A `sub` without a position went out on a link (answered or not). */
   asked: boolean;
   /**
-   * It went out on an earlier link that was lost before the answer: what was published from then until the
-   * next answer is unknown to this client, so that answer is reported as a reset, not taken as a baseline.
+   * It went out on an earlier link that was lost before the answer, and the next link's session is another one
+   * (the old one expired): the server remembered where the subscription started in the old session only, so
+   * what was published from then until the next answer is unknown, and that answer is reported as a reset. On
+   * the same session the server answers with the remembered baseline and fills from it: nothing to report.
    */
   unanswered: boolean;
   /** Presence as the first subscription asked for it (later ones share the topic's one `sub`). */
@@ -98,11 +100,14 @@ export class Topics<In> {
     };
   }
 
-  /** What a new connection sends for every followed topic: resume after the last position seen. */
-  subscribeEnvelopes(): SubscribeEnvelope[] {
+  /**
+   * What a new connection sends for every followed topic: resume after the last position seen. `resumed`: the
+   * connection's session is the one earlier subscriptions were asked on (welcome.resumed).
+   */
+  subscribeEnvelopes(resumed: boolean): SubscribeEnvelope[] {
     return [...this.#states].map(([topic, s]) => {
       if (s.lastSeq === undefined) {
-        if (s.asked) s.unanswered = true;
+        if (s.asked && !resumed) s.unanswered = true;
         s.asked = true;
       }
       return this.#envelope(topic, s);
@@ -145,8 +150,9 @@ export class Topics<In> {
     state.lastSeq = seq;
     state.epoch = epoch;
     state.unanswered = false;
-    // A first subscription's baseline is not news; a moved position is, and so is a baseline that comes a link
-    // later than the subscription (what was published in between may be missing).
+    // A first subscription's baseline is not news (on a later link of the same session too: the server
+    // remembered it and fills from it); a moved position is, and so is a baseline from another session than the
+    // one the subscription was asked on (what was published in between may be missing).
     if (hadPosition || unanswered || reason !== 'subscribed')
       this.#events.emit('reset', { topic, seq, reason });
   }

@@ -214,21 +214,32 @@ describe('Topics', () => {
     offline(true);
     topics.subscribe('a');
     offline(false);
-    expect(topics.subscribeEnvelopes()).toMatchObject([{ topic: 'a', since: undefined }]);
+    expect(topics.subscribeEnvelopes(false)).toMatchObject([{ topic: 'a', since: undefined }]);
     topics.onReset('a', 7, 'subscribed', 'e1');
     expect(resets).toEqual([]);
     expect(sent).toEqual([]);
   });
 
-  it('a subscription whose link was lost before the answer reports the later answer as a reset', () => {
+  it('a subscription whose link was lost before the answer: on the same session the later answer is the remembered baseline, quietly', () => {
     const { topics, resets, sent } = setup();
     topics.subscribe('a');
     expect(sent).toEqual(['sub a']);
-    // The link is lost before the server's answer; the next link asks again, from the head.
-    expect(topics.subscribeEnvelopes()).toMatchObject([{ topic: 'a', since: undefined }]);
+    // The link is lost before the server's answer; the next link resumes the session and asks again.
+    expect(topics.subscribeEnvelopes(true)).toMatchObject([{ topic: 'a', since: undefined }]);
+    // The server answers with where the subscription started (remembered in the session), then fills from it.
+    topics.onReset('a', 7, 'subscribed', 'e1');
+    expect(resets).toEqual([]);
+    expect(topics.subscribeEnvelopes(true)).toMatchObject([{ topic: 'a', since: 7 }]);
+  });
+
+  it('a subscription whose link was lost before the answer, on another session: the later answer is a reset', () => {
+    const { topics, resets } = setup();
+    topics.subscribe('a');
+    // The session expired meanwhile: what it remembered is gone with it.
+    expect(topics.subscribeEnvelopes(false)).toMatchObject([{ topic: 'a', since: undefined }]);
     topics.onReset('a', 12, 'subscribed', 'e1');
     expect(resets).toEqual([{ topic: 'a', seq: 12, reason: 'subscribed' }]);
     // From then on it has a position: a later link resumes from it, quietly.
-    expect(topics.subscribeEnvelopes()).toMatchObject([{ topic: 'a', since: 12 }]);
+    expect(topics.subscribeEnvelopes(true)).toMatchObject([{ topic: 'a', since: 12 }]);
   });
 });

@@ -8,8 +8,8 @@
  * followed to their new shard, every message once, in order, no reset. A master failing over to its replica
  * (a cluster with one replica per master): the topic follows the slot to the promoted replica, nothing twice.
  *
- * Sessions here are the embedded store (SESSIONS=memory; clients are pinned to one node): this file proves the
- * hub on a cluster. The Redis session store's own keys share one hash tag per session.
+ * Sessions are the Redis session store, whose keys share one hash tag per session (clients may land on
+ * either node). Presence on the cluster: members of topics on every shard, joins and leaves seen across nodes.
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +17,7 @@ import { RedisLink } from '../../server/redis/connection.ts';
 import { RedisForwarder } from '../../server/redis/forward.ts';
 import { RedisHub } from '../../server/redis/hub.ts';
 import { keySlot } from '../../server/redis/slot.ts';
-import { type Client, createClient } from '../../src/client/index.ts';
+import { type Client, createClient, type PresenceEvent } from '../../src/client/index.ts';
 import { isSwitchyardError } from '../../src/errors.ts';
 import { nodeTransports } from '../../transports/index.node.ts';
 import { until } from '../client/harness.ts';
@@ -57,7 +57,7 @@ function follow(node: ServerChild, topics: readonly string[]): Follower {
 }
 
 async function nodes(count: number): Promise<Cluster> {
-  const cluster = await startCluster(count, { redisUrl: rc.url, env: { SESSIONS: 'memory' } });
+  const cluster = await startCluster(count, { redisUrl: rc.url });
   defer(() => cluster.close());
   return cluster;
 }
@@ -133,6 +133,38 @@ describe('switchyard on a 3-master Redis Cluster, two nodes', () => {
     await Promise.all(topics.flatMap((t) => range(1, 30).map((n) => writer.client.publish(t, { n }))));
     for (const t of topics) await until(() => (reader.seen.get(t)?.length ?? 0) >= 30, `${t} delivered`);
     for (const t of topics) expect(reader.seen.get(t), t).toEqual(range(1, 30));
+  });
+
+  it('presence on topics of every shard: joins and leaves seen across nodes', {
+    timeout: 60_000,
+  }, async () => {
+    const cluster = await nodes(2);
+    const [a, b] = cluster.nodes as [ServerChild, ServerChild];
+    const topics = [...(await topicsOn(0, 2)), ...(await topicsOn(1, 2)), ...(await topicsOn(2, 2))];
+    const make = (url: string) =>
+      createClient({ url, transports: nodeTransports, order: ['websocket'], rememberRung: false });
+    const alice = make(a.url);
+    const bob = make(b.url);
+    defer(() => alice.dispose());
+    defer(() => bob.dispose());
+    const seen: PresenceEvent[] = [];
+    alice.on('presence', (e) => seen.push(e));
+    for (const t of topics) alice.subscribe(t, { presence: true });
+    await alice.connect();
+    await until(() => seen.length === topics.length, 'alice sees her own joins');
+    for (const t of topics) bob.subscribe(t, { info: { name: 'bob' } });
+    await bob.connect();
+    await until(() => seen.length === 2 * topics.length, "bob's joins on node B reach alice on node A");
+    for (const t of topics) expect(await alice.presence(t), t).toHaveLength(2);
+    bob.close();
+    await until(() => seen.length === 3 * topics.length, "bob's leaves reach alice");
+    expect(
+      seen
+        .filter((e) => e.action === 'leave')
+        .map((e) => e.topic)
+        .sort(),
+    ).toEqual([...topics].sort());
+    for (const t of topics) expect(await alice.presence(t), t).toHaveLength(1);
   });
 
   it('SSE upstream batches forwarded between nodes over sharded pub/sub; a gone owner known at once', async () => {
@@ -239,7 +271,7 @@ describe('switchyard on a 3-master Redis Cluster, two nodes', () => {
   }, async () => {
     const withReplicas = await startRedisCluster(3, 1);
     defer(() => withReplicas.stop());
-    const cluster = await startCluster(2, { redisUrl: withReplicas.url, env: { SESSIONS: 'memory' } });
+    const cluster = await startCluster(2, { redisUrl: withReplicas.url });
     defer(() => cluster.close());
     const [, b] = cluster.nodes as [ServerChild, ServerChild];
     let logB = '';

@@ -6,26 +6,15 @@
  * the 24 h history window it receives an explicit `reset` per topic instead, never a silent gap.
  */
 import { describe, expect, it } from 'vitest';
-import { type Client, createClient } from '../../src/client/index.ts';
-import { nodeTransports } from '../../transports/index.node.ts';
 import { until } from '../client/harness.ts';
 import { SteeringBalancer } from './support/balancer.ts';
 import { type Cluster, startCluster } from './support/cluster.ts';
 import { scaleTestHooks } from './support/redis.ts';
+import { wsClient } from './support/ws-client.ts';
 
 const defer = scaleTestHooks();
 
-function client(url: string): Client<{ n: number }> {
-  const c = createClient<{ n: number }>({
-    url,
-    transports: nodeTransports,
-    order: ['websocket'],
-    rememberRung: false,
-    backoff: { baseMs: 50, maxMs: 200 },
-  });
-  defer(() => c.dispose());
-  return c;
-}
+const client = (url: string) => wsClient(url, defer);
 
 const HOUR = 3600_000;
 

@@ -15,6 +15,8 @@ export interface NodeStats {
   readonly redis: { readonly state: string; readonly outages: number; readonly epochChanges: number };
   readonly forwarding: { readonly forwarded: number; readonly served: number; readonly ownerGone: number };
   readonly hub: { readonly catchUps: number; readonly resets: number };
+  /** Tokens recorded as spent, replays refused (nodes started with TOKEN_SECRET). */
+  readonly replay: { readonly spent: number; readonly replays: number; readonly unavailable: number };
 }
 
 export interface Cluster {

@@ -7,7 +7,8 @@
  * env: REDIS_URL, REDIS_PREFIX, PORT (default 0), HEARTBEAT_MS (default 15000), HISTORY_SIZE, COMMAND_TIMEOUT_MS,
  * HUB=memory (the embedded hub and sessions instead, for the one-node baseline of bench/scale-throughput.ts),
  * SESSIONS=memory (the Redis hub with the embedded session store: tests of the hub alone, clients pinned to
- * one node), API_KEY (the server API and metrics on this node).
+ * one node), API_KEY (the server API and metrics on this node), TOKEN_SECRET (hex: tokens required on every
+ * connection, verified with this shared key and spent in Redis, as `npm start` does), MAX_CONNECTIONS_PER_SESSION.
  */
 import { mountServerApi } from '../../../server/api/index.ts';
 import { presenceRoutes } from '../../../server/api/presence.ts';
@@ -15,7 +16,9 @@ import { MemoryHub } from '../../../server/hub/memory.ts';
 import { createMetrics } from '../../../server/metrics/index.ts';
 import { startNodeServer } from '../../../server/node.ts';
 import { createProtocol } from '../../../server/protocol/index.ts';
+import { tokenSecretFromEnv } from '../../../server/redis/env.ts';
 import { createRedisEngine } from '../../../server/redis/index.ts';
+import { createSecurity } from '../../../server/security/index.ts';
 
 const heartbeatMs = Number(process.env.HEARTBEAT_MS ?? 15_000);
 let offsetMs = 0;
@@ -25,14 +28,24 @@ const engine = await createRedisEngine({
   commandTimeoutMs: Number(process.env.COMMAND_TIMEOUT_MS ?? 2000),
   log: (line) => process.stderr.write(`${line}\n`),
   hub: { historySize: Number(process.env.HISTORY_SIZE ?? 1000), now: () => Date.now() + offsetMs },
-  sessions: { graceMs: 30_000 },
+  sessions: {
+    graceMs: 30_000,
+    ...(process.env.MAX_CONNECTIONS_PER_SESSION
+      ? { maxConnectionsPerSession: Number(process.env.MAX_CONNECTIONS_PER_SESSION) }
+      : {}),
+  },
 });
+const secret = tokenSecretFromEnv((name) => process.env[name]);
+const security = secret
+  ? createSecurity({ requireTokens: true, tokens: { secret, replay: engine.replay } })
+  : undefined;
 const memory = process.env.HUB === 'memory';
 const protocol = createProtocol({
   hub: memory ? new MemoryHub() : engine.hub,
   ...(memory || process.env.SESSIONS === 'memory' ? {} : { sessionStore: engine.sessions }),
   ...(memory ? {} : { presence: engine.presence }),
   heartbeatMs,
+  ...(security ? { authenticate: security.authenticateHello } : {}),
 });
 // API_KEY: the server API (and metrics) behind that key, on this node's hub (test/api/api-redis.test.ts).
 const metrics = process.env.API_KEY ? createMetrics({ redis: engine.link, process: false }) : undefined;
@@ -40,6 +53,7 @@ const server = await startNodeServer({
   port: Number(process.env.PORT ?? 0),
   heartbeatMs,
   admission: engine.admission,
+  ...(security ? { security } : {}),
   sseForwarder: engine.forwarder,
   onConnection: protocol.onConnection,
   configure: (app) => {
@@ -55,7 +69,12 @@ const server = await startNodeServer({
       return c.json({ offsetMs });
     });
     app.app.get('/__test/stats', (c) =>
-      c.json({ ...protocol.stats, active: protocol.activeConnections, ...engine.health() }),
+      c.json({
+        ...protocol.stats,
+        active: protocol.activeConnections,
+        ...engine.health(),
+        replay: engine.replay.stats,
+      }),
     );
   },
 });
