@@ -4,6 +4,7 @@
  * within their bound. Each failure names the field, and in a batch the item's index.
  */
 import { MAX_STRING_FIELD } from '../../src/envelope.ts';
+import { utf8Length } from '../../src/utf8.ts';
 import { ApiError } from './errors.ts';
 
 /** Longest publish `id`. */
@@ -14,8 +15,6 @@ export interface PublishItem {
   readonly data: unknown;
   readonly id: string | undefined;
 }
-
-const encoder = new TextEncoder();
 
 export function checkTopic(value: unknown, index?: number): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_STRING_FIELD) {
@@ -37,7 +36,7 @@ export function checkPublishItem(value: unknown, maxMessageBytes: number, index?
   const { topic, data, id } = value as Record<string, unknown>;
   checkTopic(topic, index);
   if (data === undefined) throw new ApiError('ERR_INVALID', 'data is missing', { field: 'data', ...at });
-  const bytes = encoder.encode(JSON.stringify(data)).byteLength;
+  const bytes = utf8Length(JSON.stringify(data));
   if (bytes > maxMessageBytes) {
     throw new ApiError('ERR_TOO_LARGE', `data is ${bytes} bytes as JSON, over ${maxMessageBytes}`, {
       field: 'data',
