@@ -5,7 +5,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type MetricType, Registry } from 'prom-client';
 import { CloseCode } from '../../src/close-codes.ts';
-import type { Counters, LatencyBuckets } from './counters.ts';
+import { bump, type Counters, type LatencyBuckets } from './counters.ts';
 import type { LagSampler } from './lag.ts';
 
 /** What the registry reads besides the counters; each source is optional. */
@@ -130,8 +130,7 @@ export function createRegistry(sources: MetricSources, options: { process?: bool
       const failed = new Map<string, number>();
       for (const [key, n] of counters.fallbacks) {
         const [from, , reason] = key.split('\n') as [string, string, string];
-        const k = `${from}\n${reason}`;
-        failed.set(k, (failed.get(k) ?? 0) + n);
+        bump(failed, `${from}\n${reason}`, n);
       }
       for (const [key, n] of failed) {
         const [rung, result] = key.split('\n') as [string, string];
