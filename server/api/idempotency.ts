@@ -36,8 +36,4 @@ export class IdempotencyCache {
       this.#entries.delete(key);
     }
   }
-
-  get size(): number {
-    return this.#entries.size;
-  }
 }
