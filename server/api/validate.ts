@@ -1,10 +1,10 @@
 /**
- * The checks every server API input passes before anything is published: topics as the wire protocol bounds
- * them, a message's data within the rungs' size limit (as JSON, the way a client's message is counted), ids
- * within their bound. Each failure names the field, and in a batch the item's index.
+ * The checks every server API input passes before anything is published: topics by the protocol's own topic
+ * rule (a topic no client could subscribe to is refused), a message's data within the rungs' size limit (as
+ * JSON, the way a client's message is counted), ids within their bound. Each failure names the field, and in a batch the item's index.
  */
-import { MAX_STRING_FIELD } from '../../src/envelope.ts';
 import { utf8Length } from '../../src/utf8.ts';
+import { MAX_TOPIC_LENGTH, validTopic } from '../protocol/outcomes.ts';
 import { ApiError } from './errors.ts';
 
 /** Longest publish `id`. */
@@ -17,10 +17,10 @@ export interface PublishItem {
 }
 
 export function checkTopic(value: unknown, index?: number): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_STRING_FIELD) {
+  if (typeof value !== 'string' || !validTopic(value)) {
     throw new ApiError(
       'ERR_INVALID',
-      `topic must be a non-empty string of at most ${MAX_STRING_FIELD} characters`,
+      `topic must be a non-empty string of at most ${MAX_TOPIC_LENGTH} characters`,
       { field: 'topic', ...(index === undefined ? {} : { index }) },
     );
   }

@@ -108,6 +108,7 @@ describe('server API: publish', () => {
       [undefined, { data: 1 }, 400, 'ERR_INVALID', { field: 'topic' }],
       [undefined, { topic: '', data: 1 }, 400, 'ERR_INVALID', { field: 'topic' }],
       [undefined, { topic: 'x'.repeat(4097), data: 1 }, 400, 'ERR_INVALID', { field: 'topic' }],
+      [undefined, { topic: 'x'.repeat(257), data: 1 }, 400, 'ERR_INVALID', { field: 'topic' }],
       [undefined, { topic: 'bad' }, 400, 'ERR_INVALID', { field: 'data' }],
       [undefined, { topic: 'bad', data: 1, id: 7 }, 400, 'ERR_INVALID', { field: 'id' }],
       [
