@@ -46,6 +46,15 @@ export function decodeData(bytes: Uint8Array): unknown {
   return bytes.byteLength === 0 ? undefined : decode(bytes);
 }
 
+/** The entries of a history or replay script's reply: `seq, data` pairs after head, status and epoch. */
+function entriesOf(reply: readonly (number | Buffer)[]): { seq: number; data: unknown }[] {
+  const entries: { seq: number; data: unknown }[] = [];
+  for (let i = 3; i + 1 < reply.length; i += 2) {
+    entries.push({ seq: Number(String(reply[i])), data: decodeData(reply[i + 1] as Buffer) });
+  }
+  return entries;
+}
+
 function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
@@ -139,14 +148,10 @@ export class HubCalls {
       ],
     )) as (number | Buffer)[];
     const status = String(reply[1]);
-    const messages: { seq: number; data: unknown }[] = [];
-    for (let i = 3; i + 1 < reply.length; i += 2) {
-      messages.push({ seq: Number(String(reply[i])), data: decodeData(reply[i + 1] as Buffer) });
-    }
     return {
       head: Number(reply[0]),
       epoch: String(reply[2]),
-      messages,
+      messages: entriesOf(reply),
       ...(status === 'ok' ? {} : { reset: status as NonNullable<HubHistoryPage['reset']> }),
     };
   }
@@ -159,13 +164,7 @@ export class HubCalls {
       [keys.meta, keys.history],
       [since, this.#now(), this.#windowMs, this.pageSize, newEpoch(), this.#topicTtlMs, epoch ?? ''],
     )) as (number | Buffer)[];
-    const head = Number(reply[0]);
     const status = String(reply[1]) as ReplayResult['status'];
-    const topicEpoch = String(reply[2]);
-    const entries: ReplayResult['entries'] = [];
-    for (let i = 3; i + 1 < reply.length; i += 2) {
-      entries.push({ seq: Number(String(reply[i])), data: decodeData(reply[i + 1] as Buffer) });
-    }
-    return { head, status, epoch: topicEpoch, entries };
+    return { head: Number(reply[0]), status, epoch: String(reply[2]), entries: entriesOf(reply) };
   }
 }

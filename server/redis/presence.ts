@@ -60,14 +60,6 @@ export class RedisPresence implements PresenceStore {
     return this.#link.key('pchan', `{${topic}}`);
   }
 
-  /**
-   * SPUBLISH where the link runs on a Redis Cluster (its channels are sharded), PUBLISH otherwise. Read from the
-   * link when it says (`publishCommand`), so this store follows the link's choice instead of making its own.
-   */
-  #publish(): string {
-    return (this.#link as { readonly publishCommand?: string }).publishCommand ?? 'PUBLISH';
-  }
-
   #nodeTopics(node: string): string {
     return this.#link.key('presnode', `{${node}}`);
   }
@@ -110,7 +102,7 @@ export class RedisPresence implements PresenceStore {
     await this.#link.script(
       PRESENCE_JOIN,
       [this.#hash(topic)],
-      [member.client, entry, this.#channel(topic), this.#publish()],
+      [member.client, entry, this.#channel(topic), this.#link.publishCommand],
     );
     this.stats.joins++;
   }
@@ -123,7 +115,7 @@ export class RedisPresence implements PresenceStore {
       await this.#link.script(
         PRESENCE_LEAVE,
         [this.#hash(topic)],
-        [client, this.#channel(topic), this.#publish()],
+        [client, this.#channel(topic), this.#link.publishCommand],
       );
       this.stats.leaves++;
       if (members.size === 0 && !this.#local.has(topic)) {
@@ -204,7 +196,7 @@ export class RedisPresence implements PresenceStore {
           const removed = await this.#link.script(
             PRESENCE_PURGE,
             [this.#hash(topic)],
-            [node, this.#channel(topic), this.#publish()],
+            [node, this.#channel(topic), this.#link.publishCommand],
           );
           this.stats.purged += Number(removed);
         }
@@ -227,7 +219,7 @@ export class RedisPresence implements PresenceStore {
           await this.#link.script(
             PRESENCE_LEAVE,
             [this.#hash(topic)],
-            [client, this.#channel(topic), this.#publish()],
+            [client, this.#channel(topic), this.#link.publishCommand],
           );
           clients.delete(client);
         }

@@ -355,15 +355,16 @@ export class RedisSessionStore implements SessionStore {
     // One pipeline per session, not one for all: on a Redis Cluster a pipeline must stay within one slot (a
     // session's keys share one); on one Redis they still leave together on the one command connection.
     await Promise.all(
-      [...this.#local.keys()].map((id) =>
-        this.link
+      [...this.#local.keys()].map((id) => {
+        const keys = this.keys(id);
+        return this.link
           .call((redis) => {
             const pipeline = redis.pipeline();
-            for (const key of this.keys(id)) pipeline.pexpire(key, this.graceMs);
+            for (const key of keys) pipeline.pexpire(key, this.graceMs);
             return pipeline.exec();
-          }, this.keys(id)[0])
-          .catch(() => undefined),
-      ),
+          }, keys[0])
+          .catch(() => undefined);
+      }),
     );
   }
 

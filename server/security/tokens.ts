@@ -62,8 +62,7 @@ export class TokenAuthority {
     this.ttlSeconds = options.ttlSeconds ?? 30;
     this.#now = options.now ?? Date.now;
     this.#replay =
-      options.replay ??
-      new MemoryReplayStore({ maxEntries: options.maxReplayEntries ?? 100_000, now: this.#now });
+      options.replay ?? new MemoryReplayStore({ maxEntries: options.maxReplayEntries, now: this.#now });
     const secret = options.secret ?? crypto.getRandomValues(new Uint8Array(32));
     this.#key = crypto.subtle.importKey(
       'raw',
