@@ -52,12 +52,14 @@ export class RedisPresence implements PresenceStore {
     this.#sweep.unref?.();
   }
 
+  // link.tag, as the hub's topic keys: a topic such as `}x` would otherwise give an empty tag, and the hash
+  // and the channel would hash whole, to different slots.
   #hash(topic: string): string {
-    return this.#link.key('pres', `{${topic}}`);
+    return this.#link.key('pres', this.#link.tag(topic));
   }
 
   #channel(topic: string): string {
-    return this.#link.key('pchan', `{${topic}}`);
+    return this.#link.key('pchan', this.#link.tag(topic));
   }
 
   #nodeTopics(node: string): string {
