@@ -176,6 +176,21 @@ describe('server protocol', () => {
     expect(w.session).not.toBe('made-up');
   });
 
+  it("onPublish sees the whole context, authenticate's user included", async () => {
+    const users: (string | undefined)[] = [];
+    await start({ authenticate: () => ({ user: 'ada' }), onPublish: (e) => void users.push(e.user) });
+    const p = await peer();
+    p.send({ type: 'hello', v: 1 });
+    await p.next('welcome');
+    p.send({ type: 'pub', id: 'a', topic: 't', data: 1 });
+    await p.next('ack');
+    // The unreliable one too; the reliable one after it on the same topic is applied after it.
+    p.send({ type: 'vpub', topic: 't', data: 2 });
+    p.send({ type: 'pub', id: 'b', topic: 't', data: 3 });
+    await p.next('ack');
+    expect(users).toEqual(['ada', 'ada', 'ada']);
+  });
+
   it('a failing onPublish answers with an error envelope whose ref is the message id', async () => {
     await start({
       onPublish: () => {

@@ -44,21 +44,18 @@ function deliver(
   const context = conn.hookContext();
   let done: void | Promise<void>;
   try {
+    // The whole context (user included, as ProtocolContext promises), then what this message adds.
     done = onPublish(
       reliable
         ? {
-            connection: context.connection,
-            session: context.session,
-            hello: context.hello,
+            ...context,
             reliable: true,
             id: (envelope as PublishEnvelope).id,
             topic: envelope.topic,
             data: envelope.data,
           }
         : {
-            connection: context.connection,
-            session: context.session,
-            hello: context.hello,
+            ...context,
             reliable: false,
             id: undefined,
             topic: envelope.topic as string,
