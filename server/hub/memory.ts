@@ -5,7 +5,7 @@
  * topics kept.
  */
 import { newEpoch } from './epoch.ts';
-import { DEFAULT_HISTORY_BYTES, type MessageEvent, TopicHistory } from './history.ts';
+import { DEFAULT_HISTORY_BYTES, type HistoryLimits, type MessageEvent, TopicHistory } from './history.ts';
 import type {
   Hub,
   HubEvent,
@@ -15,8 +15,6 @@ import type {
   HubSubscription,
   ResetReason,
 } from './hub.ts';
-
-export { DEFAULT_HISTORY_BYTES };
 
 export interface MemoryHubOptions {
   /** Messages kept per topic for resume (default 1000). */
@@ -62,7 +60,7 @@ export class MemoryHub implements Hub {
   readonly #topics = new Map<string, TopicState>();
   /** The topic published last (already at the end of the Map's order). */
   #last: TopicState | undefined;
-  readonly #history: { readonly maxMessages: number; readonly maxBytes: number };
+  readonly #history: HistoryLimits;
   readonly #maxTopics: number;
 
   constructor(options: MemoryHubOptions = {}) {
