@@ -84,7 +84,7 @@ export async function freePort(host: string): Promise<number> {
  * Completes a WebSocket opening handshake (RFC 6455 section 4.2.2, echoing the switchyard subprotocol), then
  * closes the TCP connection right after the 101, or (`silent`) keeps it open and ignores everything after.
  */
-async function startHandshakeThenClose(
+async function startUpgradeStandIn(
   silent: boolean,
 ): Promise<{ port: number; count: () => number; close: () => Promise<void> }> {
   let count = 0;
@@ -148,8 +148,9 @@ function proxyServerBlock(listen: string, options: ProxyOptions, dropPort: numbe
       : `
       # No Upgrade/Connection forwarding; clear Connection so keep-alive works, like a typical API proxy.
       proxy_set_header Connection "";`;
+  // Set for the modes whose WebSocket upgrade goes to the stand-in upstream.
   const drop =
-    options.mode === 'upgrade-then-drop' || options.mode === 'upgrade-then-silence'
+    dropPort !== undefined
       ? `
     location = /rt/ws {
       proxy_pass http://127.0.0.1:${dropPort};
@@ -242,7 +243,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const host = options.host ?? '127.0.0.1';
   const drop =
     options.mode === 'upgrade-then-drop' || options.mode === 'upgrade-then-silence'
-      ? await startHandshakeThenClose(options.mode === 'upgrade-then-silence')
+      ? await startUpgradeStandIn(options.mode === 'upgrade-then-silence')
       : undefined;
   // A port freed a moment ago may be taken by someone else in between: retry with another one.
   for (let attempt = 0; ; attempt++) {

@@ -5,7 +5,7 @@
  * topics kept.
  */
 import { newEpoch } from './epoch.ts';
-import { DEFAULT_HISTORY_BYTES, type MessageEvent, TopicHistory } from './history.ts';
+import { DEFAULT_HISTORY_BYTES, type HistoryLimits, type MessageEvent, TopicHistory } from './history.ts';
 import type {
   Hub,
   HubEvent,
@@ -15,8 +15,6 @@ import type {
   HubSubscription,
   ResetReason,
 } from './hub.ts';
-
-export { DEFAULT_HISTORY_BYTES };
 
 export interface MemoryHubOptions {
   /** Messages kept per topic for resume (default 1000). */
@@ -58,11 +56,26 @@ function deliver(state: TopicState, event: HubEvent): void {
   }
 }
 
+/**
+ * Why a resume after `since` (in `epoch`, when given) cannot continue the topic's history, or undefined when
+ * it can: the rule a subscription and a history read share.
+ */
+function resumeReset(
+  state: TopicState,
+  since: number,
+  epoch: string | undefined,
+): Exclude<ResetReason, 'subscribed'> | undefined {
+  if (epoch !== undefined && epoch !== state.epoch) return 'history-lost';
+  if (since > state.head) return 'ahead-of-history';
+  if (since + 1 < (state.history.oldestSeq ?? state.head + 1)) return 'history-gap';
+  return undefined;
+}
+
 export class MemoryHub implements Hub {
   readonly #topics = new Map<string, TopicState>();
   /** The topic published last (already at the end of the Map's order). */
   #last: TopicState | undefined;
-  readonly #history: { readonly maxMessages: number; readonly maxBytes: number };
+  readonly #history: HistoryLimits;
   readonly #maxTopics: number;
 
   constructor(options: MemoryHubOptions = {}) {
@@ -135,14 +148,14 @@ export class MemoryHub implements Hub {
     epoch?: string,
   ): Promise<HubSubscription> {
     const state = this.#topic(topic);
-    const oldest = state.history.oldestSeq ?? state.head + 1;
     const reset = (reason: ResetReason) =>
       listener({ type: 'reset', topic, seq: state.head, reason, epoch: state.epoch });
     if (since === undefined) reset('subscribed');
-    else if (epoch !== undefined && epoch !== state.epoch) reset('history-lost');
-    else if (since > state.head) reset('ahead-of-history');
-    else if (since + 1 < oldest) reset('history-gap');
-    else state.history.replay(topic, since, listener);
+    else {
+      const reason = resumeReset(state, since, epoch);
+      if (reason) reset(reason);
+      else state.history.replay(topic, since, listener);
+    }
     state.listeners.add(listener);
     state.snapshot = undefined;
     return {
@@ -162,11 +175,10 @@ export class MemoryHub implements Hub {
     };
     const { since } = query;
     if (since === undefined) return page(count - query.limit);
-    if (query.epoch !== undefined && query.epoch !== epoch) return page(0, 'history-lost');
-    if (since > head) return { head, epoch, messages: [], reset: 'ahead-of-history' };
-    const oldest = state.history.oldestSeq ?? head + 1;
-    if (since + 1 < oldest) return page(0, 'history-gap');
-    return page(since + 1 - oldest);
+    const reset = resumeReset(state, since, query.epoch);
+    if (reset === 'ahead-of-history') return { head, epoch, messages: [], reset };
+    if (reset) return page(0, reset);
+    return page(since + 1 - (state.history.oldestSeq ?? head + 1));
   }
 
   async head(topic: string): Promise<number> {

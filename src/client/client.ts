@@ -11,6 +11,7 @@ import { type Codec, jsonCodec } from '../codec.ts';
 import { Emitter } from '../emitter.ts';
 import type { Envelope } from '../envelope.ts';
 import { SwitchyardError } from '../errors.ts';
+import type { PresenceMember } from '../presence.ts';
 import type { TransportKind } from '../transport.ts';
 import { Backoff } from './backoff.ts';
 import { type Climber, createClimber } from './climber.ts';
@@ -28,7 +29,6 @@ import type {
   ClientOptions,
   ClientState,
   ClientStats,
-  PresenceMember,
   PublishOptions,
   SubscribeOptions,
   Subscription,

@@ -34,7 +34,7 @@ export class PresenceRequests<In> {
     this.#send = send;
     // A lost link never answers: its requests fail; after a switch to a better rung they are asked again there.
     events.on('rung', (rung) => {
-      if (rung === null) this.rejectAll('connection lost');
+      if (rung === null) this.#rejectAll('connection lost');
       else for (const [id, pending] of this.#pending) send({ type: 'presence', id, topic: pending.topic });
     });
   }
@@ -86,7 +86,7 @@ export class PresenceRequests<In> {
     }
   }
 
-  rejectAll(reason: string): void {
+  #rejectAll(reason: string): void {
     for (const id of [...this.#pending.keys()]) {
       this.#settle(id)?.reject(new SwitchyardError('ERR_DISCONNECTED', reason));
     }

@@ -193,7 +193,8 @@ export class TokenSupply {
   }
 
   get(index: number): string | undefined | Promise<string | undefined> {
-    if (index in this.#tokens || !this.#fetch) return this.#tokens[index in this.#tokens ? index : 0];
+    if (!this.#fetch) return this.#tokens[0];
+    if (index in this.#tokens) return this.#tokens[index];
     const token = this.#fetch();
     // A failed fetch fails the rung that uses it (its attempt reports why); never an unhandled rejection.
     token.catch(() => undefined);

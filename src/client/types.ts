@@ -6,9 +6,6 @@ import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { Codec } from '../codec.ts';
 import type { SwitchyardError } from '../errors.ts';
 import type { PresenceInfo, PresenceMember } from '../presence.ts';
-
-export type { PresenceMember } from '../presence.ts';
-
 import type { TransportKind } from '../transport.ts';
 import type { BackoffOptions } from './backoff.ts';
 import type { OutboxOptions } from './outbox.ts';

@@ -20,7 +20,7 @@ import type {
 import { DEFAULT_CHANNEL } from '../../src/transport.ts';
 import { decodeUtf8Strict, encodeUtf8 } from '../../src/utf8.ts';
 import { chunkReader } from './chunks.ts';
-import { closeFrame, delay, helloFrame, readControl, readyFrame } from './control.ts';
+import { closeFrame, helloFrame, readControl, readyFrame } from './control.ts';
 import type { DatagramSender } from './datagram-sender.ts';
 import { datagramTooBig, FALLBACK_MAX_DATAGRAM, openDatagramSender, readDatagrams } from './datagrams.ts';
 import {
@@ -32,9 +32,6 @@ import {
   FrameType,
   invalid,
 } from './framing.ts';
-
-export { PROTOCOL_VERSION } from './control.ts';
-export { FALLBACK_MAX_DATAGRAM } from './datagrams.ts';
 
 export interface BidirectionalStreamLike {
   readonly readable: ReadableStream<Uint8Array>;
@@ -359,4 +356,11 @@ export class WebTransportConnection {
   on<K extends keyof TransportEvents>(type: K, listener: (event: TransportEvents[K]) => void): () => void {
     return this.core.events.on(type, listener);
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    (timer as { unref?: () => void }).unref?.();
+  });
 }

@@ -54,10 +54,3 @@ export function readControl(frame: Frame, role: 'client' | 'server'): ControlMes
       throw invalid(`unexpected frame type ${frame.type} on the control stream`);
   }
 }
-
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    (timer as { unref?: () => void }).unref?.();
-  });
-}
