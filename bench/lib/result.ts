@@ -23,6 +23,8 @@ export interface BenchResult {
     readonly workers: number;
     readonly latencySamplesPerRound: number;
     readonly memoryConnections: number;
+    /** glibc allocator thresholds of the servers under test (bench/lib/procs.ts FIXED_MALLOC_ENV). */
+    readonly malloc?: 'fixed' | 'default';
   };
   readonly serverBound?: { readonly row: string; readonly results: ProofResult[] };
   readonly throughput: RowResult[];
