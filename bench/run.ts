@@ -96,6 +96,15 @@ try {
         results: await runServerBoundProof({ ...ctx, workers }, proofRow, proofCounts),
       }
     : undefined;
+  // And on a large row: a window of 256 KiB messages loads the clients differently (every reply is parsed).
+  const largeProofRow = rows.find((r) => r.id === 'rt-262144-100');
+  const serverBoundLarge =
+    runs('proof') && largeProofRow
+      ? {
+          row: largeProofRow.label,
+          results: await runServerBoundProof({ ...ctx, workers }, largeProofRow, proofCounts),
+        }
+      : undefined;
   const throughput = runs('throughput') ? await runThroughput(ctx, rows) : [];
   for (const s of Object.values(servers)) await s.stop();
   const latency = runs('latency')
@@ -142,6 +151,7 @@ try {
     },
     settings,
     ...(serverBound ? { serverBound } : {}),
+    ...(serverBoundLarge ? { serverBoundLarge } : {}),
     throughput,
     latency,
     memory,

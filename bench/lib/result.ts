@@ -27,6 +27,8 @@ export interface BenchResult {
     readonly malloc?: 'fixed' | 'default';
   };
   readonly serverBound?: { readonly row: string; readonly results: ProofResult[] };
+  /** The same check on a large-message row (256 KiB, 100 connections): its own bottleneck may differ. */
+  readonly serverBoundLarge?: { readonly row: string; readonly results: ProofResult[] };
   readonly throughput: RowResult[];
   readonly latency: LatencyResult[];
   readonly memory: MemoryResult[];
