@@ -17,14 +17,21 @@ export interface CoreEvents {
   error: SwitchyardError;
 }
 
-export class ConnectionCore<Events extends CoreEvents = CoreEvents> {
+/**
+ * Is its own emitter (one object per connection instead of two: every connection holds one, mostly idle);
+ * `events` is the same object under the name the rungs use.
+ */
+export class ConnectionCore<Events extends CoreEvents = CoreEvents> extends Emitter<Events> {
   state: TransportState = 'connecting';
-  readonly events = new Emitter<Events>();
+
+  get events(): Emitter<Events> {
+    return this;
+  }
 
   markOpen(): boolean {
     if (this.state !== 'connecting') return false;
     this.state = 'open';
-    this.events.emit('open', undefined as Events['open']);
+    this.emit('open', undefined as Events['open']);
     return true;
   }
 
@@ -32,12 +39,12 @@ export class ConnectionCore<Events extends CoreEvents = CoreEvents> {
   markClosed(code: number, reason: string, wasClean: boolean): boolean {
     if (this.state === 'closed') return false;
     this.state = 'closed';
-    this.events.emit('close', { code, reason, wasClean } as Events['close']);
+    this.emit('close', { code, reason, wasClean } as Events['close']);
     return true;
   }
 
   emitError(error: SwitchyardError): void {
-    this.events.emit('error', error as Events['error']);
+    this.emit('error', error as Events['error']);
   }
 
   /**

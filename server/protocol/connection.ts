@@ -16,7 +16,7 @@ import { type Codec, codecs } from '../../src/codec.ts';
 import { type Envelope, type HelloEnvelope, PROTOCOL_VERSION } from '../../src/envelope.ts';
 import { isSwitchyardError } from '../../src/errors.ts';
 import { DEFAULT_MAX_LANES, LaneMap } from '../../src/lanes.ts';
-import type { Payload, ServerConnection } from '../../src/transport.ts';
+import type { CloseEvent, MessageEvent, Payload, ServerConnection } from '../../src/transport.ts';
 import type { HubSubscription } from '../hub/hub.ts';
 import type { ProtocolContext, Settings } from './index.ts';
 import { describeError } from './outcomes.ts';
@@ -39,6 +39,12 @@ export { MAX_TOPIC_LENGTH } from './outcomes.ts';
 /** Every topic on the default channel: holds no state, so all connections without lanes share it. */
 const NO_LANES = new LaneMap(0);
 const MAX_EARLY_MESSAGES = 64;
+
+const EPOCH = Date.now();
+/** The protocol's clock: ms since this module loaded (a small integer for the first 24 days of a process). */
+export function now(): number {
+  return Date.now() - EPOCH;
+}
 
 /**
  * Members without `#` are shared with the sibling modules that hold the protocol's other concerns
@@ -66,8 +72,12 @@ export class ProtocolConnection {
   readonly out: Outgoing;
   /** Incoming work that must keep its order, per channel the client sends on. */
   #incoming: SerialChannels<Envelope> | undefined;
-  readonly #openedAt = Date.now();
-  #lastSeen = this.#openedAt;
+  /**
+   * When the client was last heard from, in ms since this module loaded (`now()`): a small integer is stored in
+   * the object itself, a `Date.now()` would be a 16-byte heap number per connection. Until hello it is the time
+   * the connection opened (the first message is the hello, and nothing is swept while it is authenticated).
+   */
+  #lastSeen = now();
   /** Messages that arrived while hello was being authenticated. */
   #early: { payload: Payload; channel: string }[] | undefined;
   /** What the app's hooks are told about this connection; one object, made when a hook first needs it. */
@@ -77,25 +87,37 @@ export class ProtocolConnection {
     this.connection = connection;
     this.settings = settings;
     this.out = new Outgoing(connection, settings.outgoingLimits);
-    connection.on('message', (event) => this.#onPayload(event.data, event.channel));
-    connection.on('close', () => this.dispose());
+    const listener = ProtocolConnection.#listenerOf(this);
+    connection.on('message', listener);
+    connection.on('close', listener);
     settings.all.add(this);
     if (connection.state === 'closed') this.dispose();
   }
 
   /**
+   * One listener for both events of the rung (a closure is 56 bytes per connection). Made by a function, not
+   * assigned to a name here: tsx (`keepNames`) would give a named closure its own property table.
+   */
+  static #listenerOf(conn: ProtocolConnection): (event: MessageEvent | CloseEvent) => void {
+    return (event) => {
+      if ('data' in event) conn.#onPayload(event.data, event.channel);
+      else conn.dispose();
+    };
+  }
+
+  /**
    * Called by the protocol's one sweep timer: a connection must say hello within `helloTimeoutMs`, and the
    * client pings every `heartbeatMs`, so silence for over two intervals (plus slack for one late ping) means a
-   * dead path.
+   * dead path. `at`: the protocol's clock (`now()`).
    */
-  sweep(now: number): void {
+  sweep(at: number): void {
     if (!this.#hello) {
-      if (now - this.#openedAt > this.settings.helloTimeoutMs && !this.#helloPending) {
+      if (at - this.#lastSeen > this.settings.helloTimeoutMs && !this.#helloPending) {
         this.close(CloseCode.HeartbeatTimeout, 'no hello within the allowed time');
       }
       return;
     }
-    if (now - this.#lastSeen > this.settings.heartbeatMs * 2.5) {
+    if (at - this.#lastSeen > this.settings.heartbeatMs * 2.5) {
       this.close(CloseCode.HeartbeatTimeout, 'no message from the client within two heartbeat intervals');
     }
   }
@@ -109,7 +131,7 @@ export class ProtocolConnection {
     if (this.closed) return;
     this.closed = true;
     this.settings.all.delete(this);
-    this.settings.live.delete(this);
+    if (this.#hello) this.settings.live.size--;
     dropSubscriptions(this);
     dropPresence(this);
     this.out.close();
@@ -168,7 +190,7 @@ export class ProtocolConnection {
 
   #onPayload(payload: Payload, channel: string): void {
     if (this.closed || this.#failing) return;
-    this.#lastSeen = Date.now();
+    this.#lastSeen = now();
     let envelope: Envelope;
     try {
       envelope = (typeof payload === 'string' ? codecs.json : codecs.msgpack).decode(payload);
@@ -271,7 +293,7 @@ export class ProtocolConnection {
       ? Math.min(hello.lanes ?? DEFAULT_MAX_LANES, this.settings.maxLanes)
       : 0;
     if (lanes > 0) this.lanes = new LaneMap(lanes);
-    this.settings.live.add(this);
+    this.settings.live.size++;
     this.send({
       type: 'welcome',
       session: session.id,
