@@ -3,7 +3,7 @@
  * must stay exact across the switch between one member and several, in both directions.
  */
 import { describe, expect, it } from 'vitest';
-import { SessionMembers, type SessionMember } from './sessions.ts';
+import { type SessionMember, SessionMembers } from './sessions.ts';
 
 function member(name: string, log: string[]): SessionMember {
   return { replace: () => log.push(`replaced ${name}`) };
