@@ -41,9 +41,13 @@ const NO_LANES = new LaneMap(0);
 const MAX_EARLY_MESSAGES = 64;
 
 const EPOCH = Date.now();
-/** The protocol's clock: ms since this module loaded (a small integer for the first 24 days of a process). */
+/**
+ * The protocol's clock: ms since this module loaded, as an int32 (`| 0`: V8 stores a small integer in the object
+ * itself, any other number as a 16-byte heap number). It wraps every 49 days: compare two readings by
+ * `(a - b) | 0`, which is exact while they are less than 24 days apart.
+ */
 export function now(): number {
-  return Date.now() - EPOCH;
+  return (Date.now() - EPOCH) | 0;
 }
 
 /**
@@ -73,8 +77,8 @@ export class ProtocolConnection {
   /** Incoming work that must keep its order, per channel the client sends on. */
   #incoming: SerialChannels<Envelope> | undefined;
   /**
-   * When the client was last heard from, in ms since this module loaded (`now()`): a small integer is stored in
-   * the object itself, a `Date.now()` would be a 16-byte heap number per connection. Until hello it is the time
+   * When the client was last heard from, on the protocol's clock (`now()`): a small integer is stored in the
+   * object itself, a `Date.now()` would be a 16-byte heap number per connection. Until hello it is the time
    * the connection opened (the first message is the hello, and nothing is swept while it is authenticated).
    */
   #lastSeen = now();
@@ -112,12 +116,12 @@ export class ProtocolConnection {
    */
   sweep(at: number): void {
     if (!this.#hello) {
-      if (at - this.#lastSeen > this.settings.helloTimeoutMs && !this.#helloPending) {
+      if (((at - this.#lastSeen) | 0) > this.settings.helloTimeoutMs && !this.#helloPending) {
         this.close(CloseCode.HeartbeatTimeout, 'no hello within the allowed time');
       }
       return;
     }
-    if (at - this.#lastSeen > this.settings.heartbeatMs * 2.5) {
+    if (((at - this.#lastSeen) | 0) > this.settings.heartbeatMs * 2.5) {
       this.close(CloseCode.HeartbeatTimeout, 'no message from the client within two heartbeat intervals');
     }
   }
