@@ -3,7 +3,7 @@
  * sweep, a server's socket group. Observable effects only (writes on the net socket, bytes the peer receives, close codes), no timings.
  */
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { CloseCode } from '../../src/close-codes.ts';
 import { decodeBinaryFrame, decodeTextFrame, encodeBinaryFrame, encodeTextFrame } from '../../src/frame.ts';
@@ -256,5 +256,25 @@ describe('Node WebSocket binding', () => {
     expect(await Promise.all(peers)).toEqual([CloseCode.Abnormal, CloseCode.Abnormal]);
     expect(await Promise.all(servers)).toEqual([CloseCode.Abnormal, CloseCode.Abnormal]);
     expect(group.size).toBe(0);
+  });
+
+  it('anything the peer sends proves it alive, not only a pong; silence since the last ping is death', async () => {
+    // Only the group's sweep timer is driven by hand; sockets and `ws` keep real time.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    cleanups.push(() => vi.useRealTimers());
+    const group = new NodeSocketGroup(1000);
+    const pair = await (await listen(0, group))({ autoPong: false });
+    const codes: number[] = [];
+    pair.server.on('close', (event) => codes.push(event.code));
+    const closed = new Promise<void>((resolve) => pair.server.on('close', () => resolve()));
+    vi.advanceTimersByTime(1000);
+    const heard = new Promise<void>((resolve) => pair.server.on('message', () => resolve()));
+    pair.client.send(':still talking');
+    await heard;
+    vi.advanceTimersByTime(1000);
+    expect(pair.server.state).toBe('open');
+    vi.advanceTimersByTime(1000);
+    await closed;
+    expect(codes).toEqual([CloseCode.HeartbeatTimeout]);
   });
 });
