@@ -300,20 +300,14 @@ class NodeServerSocket implements RawServerSocket {
 
   ping(): void {
     const net = this.#net;
-    if (net) {
-      // Anything read since the last ping (its pong, a message) proves the peer alive.
-      const read = net.bytesRead | 0;
-      if (read === this.heard) return this.#dead();
-      this.heard = read;
-    } else {
-      if (this.heard === PINGED) return this.#dead();
-      this.heard = PINGED;
+    // Anything read since the last ping (its pong, a message) proves the peer alive.
+    const heard = net ? net.bytesRead | 0 : PINGED;
+    if (heard === this.heard) {
+      this.connection?.terminate(CloseCode.HeartbeatTimeout, 'no pong within the ping interval');
+      return;
     }
+    this.heard = heard;
     this.#ws.ping();
-  }
-
-  #dead(): void {
-    this.connection?.terminate(CloseCode.HeartbeatTimeout, 'no pong within the ping interval');
   }
 
   #cork(): void {
