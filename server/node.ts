@@ -197,6 +197,7 @@ async function upgrade(
     if (server.listenerCount('upgrade') === 1) refuseUpgrade(socket, response.status, response.headers);
     return;
   }
+  forgetPeerAddress(socket);
   const addHeaders = (lines: string[]) => appendResponseHeaders(lines, response.headers);
   wss.on('headers', addHeaders);
   try {
@@ -207,6 +208,16 @@ async function upgrade(
   } finally {
     wss.off('headers', addHeaders);
   }
+}
+
+/**
+ * Node caches the peer's address on a socket once it is read (`_peername`, 88 bytes), for the socket's whole life.
+ * The app has read it for the request (`ip`); an upgraded socket keeps it as long as the WebSocket is open and
+ * nothing reads it again (a later read fetches it anew). Not public API: where it is missing this does nothing.
+ */
+function forgetPeerAddress(socket: Duplex): void {
+  const cached = socket as Duplex & { _peername?: unknown };
+  if (cached._peername !== undefined) cached._peername = undefined;
 }
 
 /** Headers a WebSocket handshake response must not copy from the app's response (`ws` writes its own). */
