@@ -6,7 +6,7 @@ import { CloseCode, capCloseReason, isSendableCloseCode } from './close-codes.ts
 import { Emitter } from './emitter.ts';
 import { SwitchyardError } from './errors.ts';
 import { assertChannel } from './frame.ts';
-import type { CloseEvent, Payload, SendOptions, TransportState } from './transport.ts';
+import type { CloseEvent, Payload, SendOptions, ServerConnection, TransportState } from './transport.ts';
 import { DEFAULT_CHANNEL } from './transport.ts';
 import { payloadByteLength } from './utf8.ts';
 
@@ -82,6 +82,21 @@ export class ConnectionCore<Events extends CoreEvents = CoreEvents> extends Emit
     }
     return { channel, bytes };
   }
+}
+
+/**
+ * How the server's registry of open connections learns that one closed, where the connection offers it (this
+ * package's server connections): told once, after the `close` listeners, instead of through a `close` listener
+ * of its own (a closure and its context per connection, and a listener array once the app listens too).
+ */
+export const WATCH_CLOSE: unique symbol = Symbol('switchyard.watchClose');
+
+export interface CloseWatcher {
+  connectionClosed(connection: ServerConnection): void;
+}
+
+export interface CloseWatchable {
+  [WATCH_CLOSE](watcher: CloseWatcher): void;
 }
 
 /** Normalises the arguments of `close(code, reason)` the same way on every rung. */
