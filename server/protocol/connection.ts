@@ -13,14 +13,16 @@
 import type { Refusal } from '../../src/admission.ts';
 import { CloseCode } from '../../src/close-codes.ts';
 import { type Codec, codecs } from '../../src/codec.ts';
+import { SENT } from '../../src/connection-core.ts';
 import { type Envelope, type HelloEnvelope, PROTOCOL_VERSION } from '../../src/envelope.ts';
 import { isSwitchyardError } from '../../src/errors.ts';
 import { DEFAULT_MAX_LANES, LaneMap } from '../../src/lanes.ts';
 import type { CloseEvent, MessageEvent, Payload, ServerConnection } from '../../src/transport.ts';
+import { DEFAULT_CHANNEL } from '../../src/transport.ts';
 import type { HubSubscription } from '../hub/hub.ts';
 import type { ProtocolContext, Settings } from './index.ts';
 import { describeError } from './outcomes.ts';
-import { Outgoing, type Sized } from './outgoing.ts';
+import { Outgoing, type Sized, sendIdle } from './outgoing.ts';
 import {
   answerPresence,
   type ConnectionPresence,
@@ -73,7 +75,11 @@ export class ProtocolConnection {
   presence: ConnectionPresence | undefined;
   /** Who `authenticate` said this is (ProtocolContext.user). */
   #user: string | undefined;
-  readonly out: Outgoing;
+  /**
+   * The queue towards the client, made the first time a send has to wait or a lane is used: until then every
+   * message goes straight to the rung, and an idle connection holds no queue (`sendIdle`).
+   */
+  #out: Outgoing | undefined;
   /** Incoming work that must keep its order, per channel the client sends on. */
   #incoming: SerialChannels<Envelope> | undefined;
   /**
@@ -90,7 +96,6 @@ export class ProtocolConnection {
   constructor(connection: ServerConnection, settings: Settings) {
     this.connection = connection;
     this.settings = settings;
-    this.out = new Outgoing(connection, settings.outgoingLimits);
     const listener = ProtocolConnection.#listenerOf(this);
     connection.on('message', listener);
     connection.on('close', listener);
@@ -138,7 +143,7 @@ export class ProtocolConnection {
     if (this.#hello) this.settings.live.size--;
     dropSubscriptions(this);
     dropPresence(this);
-    this.out.close();
+    this.#out?.close();
     if (this.session) this.settings.sessions.detach(this.session, this);
   }
 
@@ -169,8 +174,29 @@ export class ProtocolConnection {
     this.enqueueOut(this.lanes.channelFor(topic), this.codec.encode(envelope), undefined);
   }
 
+  /** Bytes queued here, not yet handed to the rung. */
+  get queuedBytes(): number {
+    return this.#out?.bytes ?? 0;
+  }
+
   enqueueOut(channel: string, payload: Payload, size: Sized | undefined): void {
-    if (this.out.push(channel, payload, size)) return;
+    if (this.closed) return;
+    let out = this.#out;
+    if (out === undefined && channel === DEFAULT_CHANNEL) {
+      const sent = sendIdle(this.connection, this.settings.outgoingLimits, payload, size);
+      if (sent === SENT) return;
+      if (sent !== false) {
+        this.#out = new Outgoing(this.connection, this.settings.outgoingLimits);
+        this.#out.waitOnDefault(sent);
+        return;
+      }
+    } else {
+      if (out === undefined) {
+        out = new Outgoing(this.connection, this.settings.outgoingLimits);
+        this.#out = out;
+      }
+      if (out.push(channel, payload, size)) return;
+    }
     this.settings.stats.slowConsumers++;
     this.close(CloseCode.SlowConsumer, 'outgoing queue full: the client does not read fast enough');
   }
