@@ -57,11 +57,16 @@ function isUpgradeEnv(env: unknown): env is UpgradeEnv {
 /** The Response an accepted upgrade returns to the app (its middleware may still add headers to it). */
 const upgraded = () => new Response(null);
 
+/** The sockets are pinged every `pingIntervalMs()` and tracked by whoever runs the `ws` server. */
+export function nodeBinding(pingIntervalMs: () => number): RuntimeBinding {
+  return bindingWithGroup(pingIntervalMs);
+}
+
 /**
- * `group`: where the server keeps its sockets (pinged at its interval, terminated at shutdown); without one, the
- * sockets are pinged every `pingIntervalMs()` and tracked by whoever runs the `ws` server.
+ * `group`: where the server keeps its sockets (pinged at its interval, terminated at shutdown). Not exported: the
+ * group's type would pull `ws`'s types into the published declarations.
  */
-export function nodeBinding(pingIntervalMs: () => number, group?: () => NodeSocketGroup): RuntimeBinding {
+function bindingWithGroup(pingIntervalMs: () => number, group?: () => NodeSocketGroup): RuntimeBinding {
   const options = (limits: ServerTransportLimits) => ({
     limits,
     pingIntervalMs: pingIntervalMs(),
@@ -96,7 +101,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
   let sockets: NodeSocketGroup | undefined;
   // Made on the first upgrade, once the interval is known.
   const group = () => (sockets ??= new NodeSocketGroup(pingMs));
-  const switchyard = createSwitchyardApp({ ...options, binding: nodeBinding(() => pingMs, group) });
+  const switchyard = createSwitchyardApp({ ...options, binding: bindingWithGroup(() => pingMs, group) });
   pingMs = options.wsPingIntervalMs ?? switchyard.heartbeatMs;
   options.configure?.(switchyard);
   const wss = new WebSocketServer({
