@@ -140,7 +140,19 @@ export async function startRedisCluster(count = 3, replicas = 0): Promise<RedisC
   const masters: ClusterMaster[] = [];
   const nodes: ClusterMaster[] = [];
   try {
-    for (let i = 0; i < processes; i++) await launch(i);
+    for (let i = 0; i < processes; i++) {
+      // A port found free can be taken by another test's socket before redis-server binds it (tests run in
+      // parallel, each on port 0): a server that exits at start gets fresh ports, twice at most.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await launch(i);
+          break;
+        } catch (error) {
+          if (attempt >= 2 || children[i]?.exitCode === null) throw error;
+          ports[i] = { port: await freePort('127.0.0.1'), bus: await freePort('127.0.0.1') };
+        }
+      }
+    }
     await cli(
       '--cluster',
       'create',
