@@ -69,7 +69,7 @@ export class ProtocolConnection {
   readonly #openedAt = Date.now();
   #lastSeen = this.#openedAt;
   /** Messages that arrived while hello was being authenticated. */
-  #early: { payload: Payload; channel: string }[] | undefined;
+  #early: { payload: Payload; channel: string; utf8: boolean }[] | undefined;
   /** What the app's hooks are told about this connection; one object, made when a hook first needs it. */
   #context: ProtocolContext | undefined;
 
@@ -77,7 +77,12 @@ export class ProtocolConnection {
     this.connection = connection;
     this.settings = settings;
     this.out = new Outgoing(connection, settings.outgoingLimits);
-    connection.on('message', (event) => this.#onPayload(event.data, event.channel));
+    connection.on('message', (event) => {
+      // A large text the rung has as bytes is decoded from them: `data` (a string made on read) is not touched.
+      const utf8 = event.utf8;
+      if (utf8 === undefined) this.#onPayload(event.data, event.channel);
+      else this.#onPayload(utf8, event.channel, true);
+    });
     connection.on('close', () => this.dispose());
     settings.all.add(this);
     if (connection.state === 'closed') this.dispose();
@@ -166,12 +171,19 @@ export class ProtocolConnection {
     this.connection.send(payload).then(close, close);
   }
 
-  #onPayload(payload: Payload, channel: string): void {
+  /** `utf8`: `payload` is a text message's UTF-8 bytes (a large one: its `data` may stay bytes, RawJson). */
+  #onPayload(payload: Payload, channel: string, utf8 = false): void {
     if (this.closed || this.#failing) return;
     this.#lastSeen = Date.now();
+    const text = utf8 || typeof payload === 'string';
     let envelope: Envelope;
     try {
-      envelope = (typeof payload === 'string' ? codecs.json : codecs.msgpack).decode(payload);
+      envelope =
+        typeof payload === 'string'
+          ? codecs.json.decode(payload)
+          : utf8
+            ? codecs.json.decodeUtf8(payload)
+            : codecs.msgpack.decode(payload);
     } catch (error) {
       const message = isSwitchyardError(error) ? error.message : describeError(error);
       this.#fail(CloseCode.BadEnvelope, 'ERR_INVALID_ENVELOPE', message);
@@ -185,7 +197,7 @@ export class ProtocolConnection {
           this.#fail(CloseCode.TryAgainLater, 'ERR_RATE_LIMITED', 'too many messages before welcome');
           return;
         }
-        this.#early.push({ payload, channel });
+        this.#early.push({ payload, channel, utf8 });
         return;
       }
       if (envelope.type !== 'hello') {
@@ -196,7 +208,7 @@ export class ProtocolConnection {
         );
         return;
       }
-      this.codec = typeof payload === 'string' ? codecs.json : codecs.msgpack;
+      this.codec = text ? codecs.json : codecs.msgpack;
       void this.#onHello(envelope);
       return;
     }
@@ -281,7 +293,7 @@ export class ProtocolConnection {
     });
     const early = this.#early;
     this.#early = undefined;
-    for (const message of early ?? []) this.#onPayload(message.payload, message.channel);
+    for (const message of early ?? []) this.#onPayload(message.payload, message.channel, message.utf8);
   }
 
   #enqueue(channel: string, envelope: Envelope): void {
