@@ -174,11 +174,11 @@ function scanValueAt(bytes: Uint8Array, at: number, end: number): number {
     const c = bytes[at] as number;
     if (c === QUOTE) at = scanString(bytes, at + 1, end);
     else if (c === 0x7b || c === 0x5b) {
+      if (depth === MAX_JSON_DEPTH) fail(`nested deeper than ${MAX_JSON_DEPTH}`, at);
       const close = c === 0x7b ? 0x7d : 0x5d;
       const inner = skipWhitespace(bytes, at + 1, end);
       if (inner < end && bytes[inner] === close) at = inner + 1;
       else {
-        if (depth === MAX_JSON_DEPTH) fail(`nested deeper than ${MAX_JSON_DEPTH}`, at);
         stack[depth++] = c === 0x7b ? OBJECT : ARRAY;
         at = c === 0x7b ? scanKey(bytes, inner, end) : inner;
         continue;
