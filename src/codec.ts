@@ -46,7 +46,7 @@ export const jsonCodec: JsonCodec = {
     return JSON.stringify(envelope);
   },
   decodeUtf8(bytes) {
-    if (bytes.byteLength < RAW_JSON_MIN_BYTES) return this.decode(decodeValidUtf8(bytes));
+    if (bytes.byteLength < RAW_JSON_MIN_BYTES) return jsonCodec.decode(decodeValidUtf8(bytes));
     return decodeJsonEnvelopeBytes(bytes);
   },
   decode(payload) {

@@ -234,7 +234,7 @@ describe('envelope decoding from UTF-8 bytes', () => {
     'gives what decode of the text gives: %s',
     (_, envelope) => {
       const text = JSON.stringify(envelope, null, envelope.type === 'vpub' ? 1 : undefined);
-      const fromBytes = jsonCodec.decodeUtf8(utf8(text)) as Record<string, unknown>;
+      const fromBytes = jsonCodec.decodeUtf8(utf8(text)) as unknown as Record<string, unknown>;
       const data = fromBytes.data;
       const large = JSON.stringify(envelope.data).length >= RAW_JSON_MIN_BYTES;
       expect(data instanceof RawJson).toBe(large);
