@@ -207,8 +207,12 @@ function scanValueAt(bytes: Uint8Array, at: number, end: number): number {
   }
 }
 
-/** Runs `scan` with the aligned word view of `bytes[start..end)` in place when the range is long enough. */
-function withWords<T>(bytes: Uint8Array, start: number, end: number, scan: () => T): T {
+/**
+ * Runs `scan` with the aligned word view of `bytes[start..end)` in place when the range is long enough: the
+ * scans inside it (scanJsonValue, scanString) skip string runs by words. One view for several scans of the same
+ * bytes (the fields of an envelope) instead of one each.
+ */
+export function scanning<T>(bytes: Uint8Array, start: number, end: number, scan: () => T): T {
   if (words !== undefined || end - start < WORDS_MIN_BYTES) return scan();
   const from = start + ((4 - ((bytes.byteOffset + start) & 3)) & 3);
   words = new Uint32Array(bytes.buffer, bytes.byteOffset + from, (end - from) >> 2);
@@ -225,7 +229,7 @@ function withWords<T>(bytes: Uint8Array, start: number, end: number, scan: () =>
  * just after it (trailing bytes are the caller's). Throws a `JsonBytesError` where the JSON breaks.
  */
 export function scanJsonValue(bytes: Uint8Array, start: number, end: number = bytes.length): number {
-  return withWords(bytes, start, end, () => scanValueAt(bytes, start, end));
+  return scanning(bytes, start, end, () => scanValueAt(bytes, start, end));
 }
 
 /** Whether `bytes[start..end)` is exactly one JSON value with optional whitespace around it, as JSON.parse. */
