@@ -253,6 +253,23 @@ describe('envelope decoding from UTF-8 bytes', () => {
     expect(JSON.stringify(envelope)).toBe(JSON.stringify(parseEnvelope(JSON.parse(text))));
   });
 
+  it('small fields: escaped and non-ASCII keys and strings, numbers like -0 and 1e5, literals, nested values', () => {
+    const text = `{"t\\u0079pe":"vpub","topic":"caf\u00e9\\n","data":"${big}","n":-0,"e":1E5,"f":-1.25e-2,"b":true,"z":null,"o":{"a":[1]},"long":"${'k'.repeat(100)}"}`;
+    const envelope = decodeJsonEnvelopeBytes(utf8(text)) as unknown as Record<string, unknown>;
+    const expected = JSON.parse(text) as Record<string, unknown>;
+    expect(Object.keys(envelope)).toEqual(Object.keys(expected));
+    for (const key of Object.keys(expected)) {
+      if (key === 'data') expect((envelope.data as RawJson).value()).toBe(expected.data);
+      else
+        expect(
+          Object.is(envelope[key], expected[key]) ||
+            JSON.stringify(envelope[key]) === JSON.stringify(expected[key]),
+          key,
+        ).toBe(true);
+    }
+    expect(Object.is(envelope.n, -0)).toBe(true);
+  });
+
   const broken: [string, string][] = [
     ['a raw control character in data', `{"type":"pub","id":"1","topic":"t","data":"${big}\u0001"}`],
     ['an unterminated data string', `{"type":"pub","id":"1","topic":"t","data":"${big}`],
