@@ -7,6 +7,7 @@ import { decode, encode } from '@msgpack/msgpack';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { CloseCode } from '../../src/close-codes.ts';
+import { RAW_JSON_MIN_BYTES } from '../../src/json-envelope.ts';
 import { RawJson } from '../../src/raw-json.ts';
 import { MemoryHub } from '../hub/memory.ts';
 import { type RunningServer, startNodeServer } from '../node.ts';
@@ -33,6 +34,9 @@ async function start(options: Partial<ProtocolOptions> = {}): Promise<MemoryHub>
 }
 
 type Received = Record<string, unknown> & { type: string };
+
+/** Over the size from which `data` stays bytes, whatever that threshold is set to. */
+const LARGE = RAW_JSON_MIN_BYTES + 4096;
 
 interface Client {
   send(envelope: object | string): void;
@@ -130,7 +134,7 @@ describe('large JSON messages through the protocol', () => {
     const json = await connect('json');
     json.send({ type: 'sub', topic: 't' });
     await json.next('reset');
-    const data = { blob: 'x'.repeat(100_000) };
+    const data = { blob: 'x'.repeat(LARGE) };
     (await connect('json')).send({ type: 'vpub', topic: 't', data });
     expect(await json.next('vmsg')).toEqual({ type: 'vmsg', topic: 't', data });
   });
@@ -138,7 +142,7 @@ describe('large JSON messages through the protocol', () => {
   it('the hub holds a RawJson (the data was never parsed) and the API history page gives values', async () => {
     const hub = await start();
     const publisher = await connect('json');
-    const data = { big: 'y'.repeat(70_000) };
+    const data = { big: 'y'.repeat(LARGE) };
     publisher.send({ type: 'pub', id: '1', topic: 'h', data });
     await publisher.next('ack');
     let seen: unknown;
@@ -153,9 +157,9 @@ describe('large JSON messages through the protocol', () => {
   });
 
   const BROKEN: [string, string][] = [
-    ['a raw control character in a string', `"${'a'.repeat(40_000)}\u0001"`],
-    ['an unterminated string', `"${'a'.repeat(40_000)}`],
-    ['a trailing comma', `["${'a'.repeat(40_000)}",]`],
+    ['a raw control character in a string', `"${'a'.repeat(LARGE)}\u0001"`],
+    ['an unterminated string', `"${'a'.repeat(LARGE)}`],
+    ['a trailing comma', `["${'a'.repeat(LARGE)}",]`],
   ];
   it.each(BROKEN)('invalid large data (%s) closes with BadEnvelope', async (_, data) => {
     await start();
@@ -175,7 +179,7 @@ describe('large JSON messages through the protocol', () => {
       },
     });
     const publisher = await connect('json');
-    const data = { list: Array.from({ length: 3000 }, (_, i) => `item ${i}`) };
+    const data = { list: Array.from({ length: LARGE / 8 }, (_, i) => `item ${i}`) };
     publisher.send({ type: 'pub', id: '1', topic: 't', data });
     await publisher.next('ack');
     publisher.send({ type: 'vpub', topic: 't', data });
@@ -194,7 +198,7 @@ describe('large JSON messages through the protocol', () => {
     const got: Received[] = [];
     ws.on('message', (d: Buffer) => got.push(JSON.parse(d.toString('utf8').slice(1)) as Received));
     await new Promise((resolve) => ws.on('open', resolve));
-    const data = { big: 'z'.repeat(50_000) };
+    const data = { big: 'z'.repeat(LARGE) };
     ws.send(`:${JSON.stringify({ type: 'hello', v: 1 })}`);
     ws.send(`:${JSON.stringify({ type: 'sub', topic: 'early' })}`);
     ws.send(`:${JSON.stringify({ type: 'pub', id: 'e', topic: 'early', data })}`);
