@@ -78,6 +78,27 @@ const SCENARIOS: readonly Scenario[] = [
     row: 'rt-65536-1',
     system: 'proto-bin',
   },
+  {
+    id: 'ws-echo-256k',
+    label: 'raw ws echo, 256 KiB, 1 conn',
+    server: 'ws',
+    row: 'rt-262144-1',
+    system: 'ws',
+  },
+  {
+    id: 'rung-echo-256k',
+    label: 'WebSocket rung echo, 256 KiB, 1 conn',
+    server: 'rung',
+    row: 'rt-262144-1',
+    system: 'rung',
+  },
+  {
+    id: 'proto-bin-puback-256k',
+    label: 'protocol pub -> ack, 256 KiB MessagePack binary, 1 conn',
+    server: 'proto',
+    row: 'rt-262144-1',
+    system: 'proto-bin',
+  },
   { id: 'ws-echo-1m', label: 'raw ws echo, 1 MiB, 1 conn', server: 'ws', row: 'rt-1048576-1', system: 'ws' },
   {
     id: 'rung-echo-1m',

@@ -120,43 +120,8 @@ export function renderResults(runs: readonly BenchResult[]): string {
       `${a.settings.rounds} rounds of ${a.settings.windowMs} ms per system and row (after ${a.settings.warmupMs} ms warm-up), systems rotating round by round; ${a.settings.workers} load processes.`,
     '',
   );
-  if (a.serverBound) {
-    const counts = a.serverBound.results.map((r) => r.processes);
-    out.push(
-      '### Server-bound check: raw `ws` with more client processes',
-      '',
-      `${a.serverBound.row}, raw \`ws\`, with 1, 2 and 4 client processes: when the server is the bottleneck, more client processes add nothing, and the clients spend less CPU per message than the server.`,
-      '',
-      table(
-        [
-          'client processes',
-          'raw ws msgs/s (median)',
-          'rounds',
-          'server CPU',
-          'clients CPU',
-          'CPU µs per message: server / clients',
-        ],
-        counts.map((n) => {
-          const cells = runs.map((run) => run.serverBound?.results.find((r) => r.processes === n));
-          return [
-            String(n),
-            cells.map((c) => (c ? fmtRate(c.rate) : '–')).join(' / '),
-            cells.map((c) => (c ? c.rates.map(fmtRate).join(', ') : '–')).join(' / '),
-            cells.map((c) => (c ? pct(c.serverCpu) : '–')).join(' / '),
-            cells.map((c) => (c ? pct(c.clientCpu) : '–')).join(' / '),
-            cells
-              .map((c) =>
-                c
-                  ? `${((c.serverCpu * 1e6) / c.rate).toFixed(2)} / ${((c.clientCpu * 1e6) / c.rate).toFixed(2)}`
-                  : '–',
-              )
-              .join(' ; '),
-          ];
-        }),
-      ),
-      '',
-    );
-  }
+  out.push(...proofTables(runs, (run) => run.serverBound, ''));
+  out.push(...proofTables(runs, (run) => run.serverBoundLarge, ', large messages'));
   out.push(sectionTables(runs, 'roundtrip', 'Round trips over WebSocket (echo, ack, pub -> ack)'));
   out.push(sectionTables(runs, 'fanout', 'Fan-out: one publisher, deliveries to subscribers'));
   out.push(sectionTables(runs, 'sse-push', 'SSE push (server -> client events)'));
@@ -272,4 +237,47 @@ export function renderDocs(dir: string, count = 2): string {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const runs = Number(process.argv.find((a) => a.startsWith('--runs='))?.slice(7) ?? 2);
   process.stdout.write(`${renderDocs(fileURLToPath(new URL('./results/', import.meta.url)), runs)}\n`);
+}
+
+type Proof = BenchResult['serverBound'];
+
+/** The server-bound check's table (raw `ws` with more client processes), for the proof `of` picks. */
+function proofTables(runs: readonly BenchResult[], of: (run: BenchResult) => Proof, title: string): string[] {
+  const proof = of(runs[0] as BenchResult);
+  if (!proof) return [];
+  const counts = proof.results.map((r) => r.processes);
+  return [
+    `### Server-bound check${title}: raw \`ws\` with more client processes`,
+    '',
+    `${proof.row}, raw \`ws\`, with ${counts.join(', ')} client processes: when the server is the bottleneck, more client processes add nothing, and the clients spend less CPU per message than the server.`,
+    '',
+    table(
+      [
+        'client processes',
+        'raw ws msgs/s (median)',
+        'rounds',
+        'server CPU',
+        'clients CPU',
+        'CPU µs per message: server / clients',
+      ],
+      counts.map((n) => {
+        const cells = runs.map((run) => of(run)?.results.find((r) => r.processes === n));
+        return [
+          String(n),
+          cells.map((c) => (c ? fmtRate(c.rate) : '–')).join(' / '),
+          cells.map((c) => (c ? c.rates.map(fmtRate).join(', ') : '–')).join(' / '),
+          cells.map((c) => (c ? pct(c.serverCpu) : '–')).join(' / '),
+          cells.map((c) => (c ? pct(c.clientCpu) : '–')).join(' / '),
+          cells
+            .map((c) =>
+              c
+                ? `${((c.serverCpu * 1e6) / c.rate).toFixed(2)} / ${((c.clientCpu * 1e6) / c.rate).toFixed(2)}`
+                : '–',
+            )
+            .join(' ; '),
+        ];
+      }),
+    ),
+    '',
+  ];
 }

@@ -8,7 +8,7 @@
  *   npm run bench                  full run (about 6 minutes on 2 shared cores)
  *   npm run bench -- --quick       smoke run: every phase but scale, tiny sizes (20-30 s); writes quick-latest.json
  *   npm run bench -- --profile     CPU profiles and heap snapshots of our servers (bench/profile.ts)
- * Options: --rounds=N --latency-rounds=N --window=MS --workers=N
+ * Options: --rounds=N --latency-rounds=N --window=MS --workers=N --malloc=default (glibc's adaptive thresholds)
  *          --only=proof,throughput,latency,memory,webtransport,bundle,scale
  *          --rows=ID,... (rows whose id contains one, e.g. rt-65536,fan-) --out=DIR (results directory) --no-docs
  */
@@ -17,7 +17,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type ServerName, ServerProc, WorkerProc } from './lib/procs.ts';
+import { mallocMode, type ServerName, ServerProc, WorkerProc } from './lib/procs.ts';
 import type { BenchResult } from './lib/result.ts';
 import { buildRows } from './lib/rows.ts';
 import { runBundles } from './phases/bundle.ts';
@@ -37,6 +37,7 @@ if (flag('profile')) {
   process.exit(0);
 }
 
+if (option('malloc') === 'default') process.env.BENCH_MALLOC = 'default';
 const quick = flag('quick');
 const PHASES = ['bundle', 'proof', 'throughput', 'latency', 'memory', 'webtransport', 'scale'] as const;
 const only = option('only')?.split(',');
@@ -54,6 +55,7 @@ const settings = {
   latencyRounds: Number(option('latency-rounds') ?? (quick ? 1 : 6)),
   latencyLoadMs: quick ? 200 : 1000,
   memoryConnections: quick ? 50 : 5000,
+  malloc: mallocMode(),
 };
 const outDir = option('out') ?? fileURLToPath(new URL('./results/', import.meta.url));
 const started = Date.now();
@@ -94,6 +96,15 @@ try {
         results: await runServerBoundProof({ ...ctx, workers }, proofRow, proofCounts),
       }
     : undefined;
+  // And on a large row: a window of 256 KiB messages loads the clients differently (every reply is parsed).
+  const largeProofRow = rows.find((r) => r.id === 'rt-262144-100');
+  const serverBoundLarge =
+    runs('proof') && largeProofRow
+      ? {
+          row: largeProofRow.label,
+          results: await runServerBoundProof({ ...ctx, workers }, largeProofRow, proofCounts),
+        }
+      : undefined;
   const throughput = runs('throughput') ? await runThroughput(ctx, rows) : [];
   for (const s of Object.values(servers)) await s.stop();
   const latency = runs('latency')
@@ -140,6 +151,7 @@ try {
     },
     settings,
     ...(serverBound ? { serverBound } : {}),
+    ...(serverBoundLarge ? { serverBoundLarge } : {}),
     throughput,
     latency,
     memory,

@@ -25,7 +25,33 @@ export interface RuntimeBinding {
 export function connectionRequest(c: Context, binding: RuntimeBinding): ConnectionRequest {
   const headers: Record<string, string> = {};
   c.req.raw.headers.forEach((value, key) => {
-    headers[key] = value;
+    headers[key] = UNIQUE_HEADERS.has(key) ? value : intern(value);
   });
-  return { url: c.req.url, origin: c.req.header('origin') ?? null, ip: binding.remoteAddress(c), headers };
+  const origin = c.req.header('origin');
+  return {
+    url: intern(c.req.url),
+    origin: origin === undefined ? null : intern(origin),
+    ip: intern(binding.remoteAddress(c)),
+    headers,
+  };
+}
+
+// A request's strings live as long as its connection, and most are the same for every connection (the URL, Host,
+// Origin, User-Agent, the handshake's fixed values, a proxy's address): each would be a copy per connection,
+// ~200 bytes of an idle WebSocket's heap. So one copy of each is shared, from a bounded table (emptied when
+// full: values unique to each request only cost the sharing of those made before it).
+
+const interned = new Map<string, string>();
+const MAX_INTERNED = 512;
+const MAX_INTERNED_LENGTH = 256;
+/** Unique per request by design: not worth a table entry. */
+const UNIQUE_HEADERS = new Set(['sec-websocket-key', 'cookie', 'authorization']);
+
+function intern(value: string): string {
+  if (value.length > MAX_INTERNED_LENGTH) return value;
+  const known = interned.get(value);
+  if (known !== undefined) return known;
+  if (interned.size >= MAX_INTERNED) interned.clear();
+  interned.set(value, value);
+  return value;
 }

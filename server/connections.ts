@@ -3,9 +3,10 @@
  * with 1001 after their queued data has drained, and so that limits can count them.
  */
 import { CloseCode } from '../src/close-codes.ts';
+import { type CloseWatchable, type CloseWatcher, WATCH_CLOSE } from '../src/connection-core.ts';
 import type { ConnectionHandler, ServerConnection } from '../src/transport.ts';
 
-export class ConnectionRegistry {
+export class ConnectionRegistry implements CloseWatcher {
   readonly #open = new Set<ServerConnection>();
 
   get size(): number {
@@ -33,9 +34,14 @@ export class ConnectionRegistry {
       }
       this.#open.add(connection);
       this.tap?.(connection);
-      connection.on('close', () => this.#open.delete(connection));
+      if (WATCH_CLOSE in connection) (connection as ServerConnection & CloseWatchable)[WATCH_CLOSE](this);
+      else connection.on('close', () => this.#open.delete(connection));
       handler(connection);
     };
+  }
+
+  connectionClosed(connection: ServerConnection): void {
+    this.#open.delete(connection);
   }
 
   /** Waits (up to `drainMs`) for queued data to leave, then closes every connection with `code`. */

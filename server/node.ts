@@ -13,8 +13,9 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { CloseCode } from '../src/close-codes.ts';
+import type { ServerTransportLimits } from '../src/transport.ts';
 import { WEBSOCKET_PROTOCOL } from '../transports/websocket/client.ts';
-import { acceptNodeWebSocket } from '../transports/websocket/server-node.ts';
+import { acceptNodeWebSocket, NodeSocketGroup } from '../transports/websocket/server-node.ts';
 import { createSwitchyardApp, type SwitchyardApp, type SwitchyardAppOptions } from './app.ts';
 import type { RuntimeBinding } from './binding.ts';
 
@@ -56,7 +57,21 @@ function isUpgradeEnv(env: unknown): env is UpgradeEnv {
 /** The Response an accepted upgrade returns to the app (its middleware may still add headers to it). */
 const upgraded = () => new Response(null);
 
+/** The sockets are pinged every `pingIntervalMs()` and tracked by whoever runs the `ws` server. */
 export function nodeBinding(pingIntervalMs: () => number): RuntimeBinding {
+  return bindingWithGroup(pingIntervalMs);
+}
+
+/**
+ * `group`: where the server keeps its sockets (pinged at its interval, terminated at shutdown). Not exported: the
+ * group's type would pull `ws`'s types into the published declarations.
+ */
+function bindingWithGroup(pingIntervalMs: () => number, group?: () => NodeSocketGroup): RuntimeBinding {
+  const options = (limits: ServerTransportLimits) => ({
+    limits,
+    pingIntervalMs: pingIntervalMs(),
+    ...(group ? { group: group() } : {}),
+  });
   const binding: RuntimeBinding = {
     runtime: 'node',
     remoteAddress: (c: Context) => getConnInfo(c).remote.address ?? 'unknown',
@@ -65,16 +80,14 @@ export function nodeBinding(pingIntervalMs: () => number): RuntimeBinding {
       if (isUpgradeEnv(env)) {
         // Our own upgrade path (attachWebSocketUpgrades): this closure keeps only `request` (the copy the
         // connection carries), not the Context, the Request or the IncomingMessage.
-        const ping = pingIntervalMs();
-        env[UPGRADE] = (ws) => accept(acceptNodeWebSocket(ws, request, { limits, pingIntervalMs: ping }));
+        const accepted = options(limits);
+        env[UPGRADE] = (ws) => accept(acceptNodeWebSocket(ws, request, accepted));
         return upgraded();
       }
       // A server started with @hono/node-server's own `websocket` option (bench/scale-fanout.ts): its helper.
       const handler = upgradeWebSocket(() => ({
         onOpen: (_event, ws) => {
-          accept(
-            acceptNodeWebSocket(ws.raw as WebSocket, request, { limits, pingIntervalMs: pingIntervalMs() }),
-          );
+          accept(acceptNodeWebSocket(ws.raw as WebSocket, request, options(limits)));
         },
       }));
       return handler(c, async () => {}) as Promise<Response>;
@@ -85,13 +98,18 @@ export function nodeBinding(pingIntervalMs: () => number): RuntimeBinding {
 
 export async function startNodeServer(options: NodeServerOptions): Promise<RunningServer> {
   let pingMs = 0;
-  const switchyard = createSwitchyardApp({ ...options, binding: nodeBinding(() => pingMs) });
+  let sockets: NodeSocketGroup | undefined;
+  // Made on the first upgrade, once the interval is known.
+  const group = () => (sockets ??= new NodeSocketGroup(pingMs));
+  const switchyard = createSwitchyardApp({ ...options, binding: bindingWithGroup(() => pingMs, group) });
   pingMs = options.wsPingIntervalMs ?? switchyard.heartbeatMs;
   options.configure?.(switchyard);
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: switchyard.limits.maxMessageBytes + 65,
     perMessageDeflate: false,
+    // The binding's socket group tracks the sockets (one Set entry, no closure and second `close` listener each).
+    clientTracking: false,
     // Echo our subprotocol when offered, accept clients that offer none (tools, fuzzers).
     handleProtocols: (protocols) => (protocols.has(WEBSOCKET_PROTOCOL) ? WEBSOCKET_PROTOCOL : false),
   });
@@ -120,7 +138,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
     app: switchyard,
     async close(code = CloseCode.GoingAway) {
       await switchyard.registry.closeAll(code);
-      for (const client of wss.clients) client.terminate();
+      sockets?.terminateAll();
       // Streams that ended (SSE after its close event) finish on their own; cut what is left after a grace.
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -184,6 +202,7 @@ async function upgrade(
     if (server.listenerCount('upgrade') === 1) refuseUpgrade(socket, response.status, response.headers);
     return;
   }
+  forgetPeerAddress(socket);
   const addHeaders = (lines: string[]) => appendResponseHeaders(lines, response.headers);
   wss.on('headers', addHeaders);
   try {
@@ -194,6 +213,16 @@ async function upgrade(
   } finally {
     wss.off('headers', addHeaders);
   }
+}
+
+/**
+ * Node caches the peer's address on a socket once it is read (`_peername`, 88 bytes), for the socket's whole life.
+ * The app has read it for the request (`ip`); an upgraded socket keeps it as long as the WebSocket is open and
+ * nothing reads it again (a later read fetches it anew). Not public API: where it is missing this does nothing.
+ */
+function forgetPeerAddress(socket: Duplex): void {
+  const cached = socket as Duplex & { _peername?: unknown };
+  if (cached._peername !== undefined) cached._peername = undefined;
 }
 
 /** Headers a WebSocket handshake response must not copy from the app's response (`ws` writes its own). */

@@ -6,7 +6,7 @@ import { CloseCode, capCloseReason, isSendableCloseCode } from './close-codes.ts
 import { Emitter } from './emitter.ts';
 import { SwitchyardError } from './errors.ts';
 import { assertChannel } from './frame.ts';
-import type { CloseEvent, Payload, SendOptions, TransportState } from './transport.ts';
+import type { CloseEvent, Payload, SendOptions, ServerConnection, TransportState } from './transport.ts';
 import { DEFAULT_CHANNEL } from './transport.ts';
 import { payloadByteLength } from './utf8.ts';
 
@@ -17,14 +17,21 @@ export interface CoreEvents {
   error: SwitchyardError;
 }
 
-export class ConnectionCore<Events extends CoreEvents = CoreEvents> {
+/**
+ * Is its own emitter (one object per connection instead of two: every connection holds one, mostly idle);
+ * `events` is the same object under the name the rungs use.
+ */
+export class ConnectionCore<Events extends CoreEvents = CoreEvents> extends Emitter<Events> {
   state: TransportState = 'connecting';
-  readonly events = new Emitter<Events>();
+
+  get events(): Emitter<Events> {
+    return this;
+  }
 
   markOpen(): boolean {
     if (this.state !== 'connecting') return false;
     this.state = 'open';
-    this.events.emit('open', undefined as Events['open']);
+    this.emit('open', undefined as Events['open']);
     return true;
   }
 
@@ -32,12 +39,12 @@ export class ConnectionCore<Events extends CoreEvents = CoreEvents> {
   markClosed(code: number, reason: string, wasClean: boolean): boolean {
     if (this.state === 'closed') return false;
     this.state = 'closed';
-    this.events.emit('close', { code, reason, wasClean } as Events['close']);
+    this.emit('close', { code, reason, wasClean } as Events['close']);
     return true;
   }
 
   emitError(error: SwitchyardError): void {
-    this.events.emit('error', error as Events['error']);
+    this.emit('error', error as Events['error']);
   }
 
   /**
@@ -75,6 +82,21 @@ export class ConnectionCore<Events extends CoreEvents = CoreEvents> {
     }
     return { channel, bytes };
   }
+}
+
+/**
+ * How the server's registry of open connections learns that one closed, where the connection offers it (this
+ * package's server connections): told once, after the `close` listeners, instead of through a `close` listener
+ * of its own (a closure and its context per connection, and a listener array once the app listens too).
+ */
+export const WATCH_CLOSE: unique symbol = Symbol('switchyard.watchClose');
+
+export interface CloseWatcher {
+  connectionClosed(connection: ServerConnection): void;
+}
+
+export interface CloseWatchable {
+  [WATCH_CLOSE](watcher: CloseWatcher): void;
 }
 
 /** Normalises the arguments of `close(code, reason)` the same way on every rung. */

@@ -126,8 +126,16 @@ export class WsConn {
     if (this.errors.length < 3) this.errors.push(message);
   }
 
-  send(data: Buffer): void {
-    if (!this.#closed && data.length > 0) this.socket.write(data);
+  send(data: Buffer | readonly Buffer[]): void {
+    if (this.#closed) return;
+    if (!Array.isArray(data)) {
+      if ((data as Buffer).length > 0) this.socket.write(data as Buffer);
+      return;
+    }
+    // Pieces of requests (a fresh head, a shared payload): one writev, as one buffer would be.
+    this.socket.cork();
+    for (const piece of data) this.socket.write(piece);
+    this.socket.uncork();
   }
 
   /** A clean close (1000), then the TCP connection is cut if the server has not closed it within a bound. */

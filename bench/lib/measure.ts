@@ -4,7 +4,7 @@
  * The server's CPU time per message is the cost that does not depend on how busy the machine is.
  */
 import type { LoadJob } from '../clients/messages.ts';
-import { cpuMicros, type ServerProc, sleep, type WorkerProc } from './procs.ts';
+import { cpuMicros, minorFaults, type ServerProc, sleep, type WorkerProc } from './procs.ts';
 
 export interface Timing {
   readonly warmupMs: number;
@@ -20,6 +20,8 @@ export interface Sample {
   readonly serverUsPerMsg: number;
   /** CPU of all load workers together, in cores. */
   readonly clientCpu: number;
+  /** The server's minor page faults per counted message (what large messages cost on top of the work). */
+  readonly serverFaultsPerMsg?: number;
 }
 
 /** CLOCK_MONOTONIC in µs: the clock V8 stamps `.cpuprofile` samples with, the same in every process. */
@@ -32,6 +34,7 @@ async function mark(server: ServerProc, workers: readonly WorkerProc[]) {
     monotonic: monotonicMicros(),
     received: counts.reduce((n, c) => n + c.received, 0),
     server: server.cpu(),
+    faults: minorFaults(server.pid),
     clients: workers.reduce((n, w) => n + cpuMicros(w.pid), 0),
   };
 }
@@ -80,6 +83,7 @@ export async function measureWindow(
       serverCpu: serverMicros / 1e6 / seconds,
       serverUsPerMsg: serverMicros / messages,
       clientCpu: (end.clients - start.clients) / 1e6 / seconds,
+      serverFaultsPerMsg: (end.faults - start.faults) / messages,
     },
     window: [start.monotonic, end.monotonic],
   };

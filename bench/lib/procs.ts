@@ -25,6 +25,34 @@ export function cpuMicros(pid: number): number {
   }
 }
 
+/** Minor page faults of a process so far (each costs ~10 µs of CPU on these nested-paging VMs). */
+export function minorFaults(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * glibc's allocator settings for every server under test, the baseline included. By default glibc adapts its
+ * mmap and trim thresholds as the program frees large blocks, so whether a freed 256 KiB message buffer is
+ * reused or handed back to the kernel (to be faulted in again, page by page, for the next message) depends on
+ * when V8's GC happened to free it: on these VMs a page fault costs ~10 µs, and the same server's rate on the
+ * same row moved 3x between rounds with 7-60 faults per message (docs/benchmarks.md, "Large messages"). Fixed
+ * thresholds keep freed memory for reuse, alike for every system, so a row measures the servers' work;
+ * `--malloc=default` (BENCH_MALLOC=default) runs with glibc's adaptive defaults instead.
+ */
+export const FIXED_MALLOC_ENV: Readonly<Record<string, string>> = {
+  MALLOC_MMAP_THRESHOLD_: String(32 << 20),
+  MALLOC_TRIM_THRESHOLD_: String(256 << 20),
+};
+
+export function mallocMode(): 'fixed' | 'default' {
+  return process.env.BENCH_MALLOC === 'default' ? 'default' : 'fixed';
+}
+
 /** Request/response over a child's IPC channel, in order; unsolicited messages go to `onOther`. */
 class Channel<In extends { type: string }, Out> {
   readonly #child: ChildProcess;
@@ -69,7 +97,7 @@ const SERVER_SCRIPTS: Record<ServerName, [string, string[]]> = {
   sio: ['servers/socketio.ts', []],
   rung: ['servers/ours.ts', ['rung']],
   proto: ['servers/ours.ts', ['protocol']],
-  'proto-m': ['servers/ours.ts', ['protocol', 'metrics']],
+  'proto-m': ['servers/ours-metrics.ts', []],
   'sse-raw': ['servers/sse-raw.ts', []],
 };
 
@@ -124,8 +152,15 @@ export class ServerProc {
     this.#channel = channel;
   }
 
-  /** `extraArgv` e.g. `--cpu-prof` flags for the profile mode. */
-  static async start(name: ServerName, extraArgv: string[] = []): Promise<ServerProc> {
+  /**
+   * `extraArgv` e.g. `--cpu-prof` flags for the profile mode; `malloc` 'default' for measurements of resident
+   * memory (fixed thresholds keep freed memory in the process, which would flatter RSS per connection).
+   */
+  static async start(
+    name: ServerName,
+    extraArgv: string[] = [],
+    malloc: 'fixed' | 'default' = mallocMode(),
+  ): Promise<ServerProc> {
     const [script, args] = SERVER_SCRIPTS[name];
     const { path, loader } = runnable(script);
     const child = fork(path, args, {
@@ -136,6 +171,7 @@ export class ServerProc {
         ...(process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? []),
       ],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: malloc === 'fixed' ? { ...process.env, ...FIXED_MALLOC_ENV } : process.env,
     });
     const channel = new Channel<FromServer, ToServer>(child, `server ${name}`);
     const ready = await new Promise<FromServer>((resolve, reject) => {
@@ -152,6 +188,10 @@ export class ServerProc {
 
   cpu(): number {
     return cpuMicros(this.pid);
+  }
+
+  faults(): number {
+    return minorFaults(this.pid);
   }
 
   async memory(): Promise<MemoryReading> {

@@ -23,8 +23,12 @@ export interface BenchResult {
     readonly workers: number;
     readonly latencySamplesPerRound: number;
     readonly memoryConnections: number;
+    /** glibc allocator thresholds of the servers under test (bench/lib/procs.ts FIXED_MALLOC_ENV). */
+    readonly malloc?: 'fixed' | 'default';
   };
   readonly serverBound?: { readonly row: string; readonly results: ProofResult[] };
+  /** The same check on a large-message row (256 KiB, 100 connections): its own bottleneck may differ. */
+  readonly serverBoundLarge?: { readonly row: string; readonly results: ProofResult[] };
   readonly throughput: RowResult[];
   readonly latency: LatencyResult[];
   readonly memory: MemoryResult[];

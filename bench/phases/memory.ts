@@ -106,7 +106,8 @@ export async function runMemory(
   const results: MemoryResult[] = [];
   for (const system of systems) {
     if (system.server === 'deno-wt') continue;
-    const server = await ServerProc.start(system.server);
+    // What users get: glibc's own thresholds (bench/lib/procs.ts FIXED_MALLOC_ENV would keep freed memory resident).
+    const server = await ServerProc.start(system.server, [], 'default');
     try {
       const id = system.id as LoadSystem;
       await openIdle(workers, id, server.port, 20, 'warm');

@@ -55,6 +55,7 @@ function medianSample(samples: readonly Sample[]): Sample {
     serverCpu: median(samples.map((s) => s.serverCpu)),
     serverUsPerMsg: median(samples.map((s) => s.serverUsPerMsg)),
     clientCpu: median(samples.map((s) => s.clientCpu)),
+    serverFaultsPerMsg: median(samples.map((s) => s.serverFaultsPerMsg ?? Number.NaN)),
   };
 }
 
@@ -62,7 +63,7 @@ const rotate = <T>(items: readonly T[], by: number): T[] =>
   items.map((_, i) => items[(i + by) % items.length]!);
 
 function describeSample(s: Sample): string {
-  return `${fmtRate(s.rate).padStart(7)} msgs/s  server ${(s.serverCpu * 100).toFixed(0).padStart(3)}% cpu, ${s.serverUsPerMsg.toFixed(2)} µs/msg  clients ${(s.clientCpu * 100).toFixed(0)}%`;
+  return `${fmtRate(s.rate).padStart(7)} msgs/s  server ${(s.serverCpu * 100).toFixed(0).padStart(3)}% cpu, ${s.serverUsPerMsg.toFixed(2)} µs/msg, ${(s.serverFaultsPerMsg ?? Number.NaN).toFixed(1)} faults/msg  clients ${(s.clientCpu * 100).toFixed(0)}%`;
 }
 
 /**

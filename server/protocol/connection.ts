@@ -13,14 +13,16 @@
 import type { Refusal } from '../../src/admission.ts';
 import { CloseCode } from '../../src/close-codes.ts';
 import { type Codec, codecs } from '../../src/codec.ts';
+import { SENT } from '../../src/connection-core.ts';
 import { type Envelope, type HelloEnvelope, PROTOCOL_VERSION } from '../../src/envelope.ts';
 import { isSwitchyardError } from '../../src/errors.ts';
 import { DEFAULT_MAX_LANES, LaneMap } from '../../src/lanes.ts';
-import type { Payload, ServerConnection } from '../../src/transport.ts';
+import type { CloseEvent, MessageEvent, Payload, ServerConnection } from '../../src/transport.ts';
+import { DEFAULT_CHANNEL } from '../../src/transport.ts';
 import type { HubSubscription } from '../hub/hub.ts';
 import type { ProtocolContext, Settings } from './index.ts';
 import { describeError } from './outcomes.ts';
-import { Outgoing, type Sized } from './outgoing.ts';
+import { Outgoing, type Sized, sendIdle } from './outgoing.ts';
 import {
   answerPresence,
   type ConnectionPresence,
@@ -39,6 +41,16 @@ export { MAX_TOPIC_LENGTH } from './outcomes.ts';
 /** Every topic on the default channel: holds no state, so all connections without lanes share it. */
 const NO_LANES = new LaneMap(0);
 const MAX_EARLY_MESSAGES = 64;
+
+const EPOCH = Date.now();
+/**
+ * The protocol's clock: ms since this module loaded, as an int32 (`| 0`: V8 stores a small integer in the object
+ * itself, any other number as a 16-byte heap number). It wraps every 49 days: compare two readings by
+ * `(a - b) | 0`, which is exact while they are less than 24 days apart.
+ */
+export function now(): number {
+  return (Date.now() - EPOCH) | 0;
+}
 
 /**
  * Members without `#` are shared with the sibling modules that hold the protocol's other concerns
@@ -63,11 +75,19 @@ export class ProtocolConnection {
   presence: ConnectionPresence | undefined;
   /** Who `authenticate` said this is (ProtocolContext.user). */
   #user: string | undefined;
-  readonly out: Outgoing;
+  /**
+   * The queue towards the client, made the first time a send has to wait or a lane is used: until then every
+   * message goes straight to the rung, and an idle connection holds no queue (`sendIdle`).
+   */
+  #out: Outgoing | undefined;
   /** Incoming work that must keep its order, per channel the client sends on. */
   #incoming: SerialChannels<Envelope> | undefined;
-  readonly #openedAt = Date.now();
-  #lastSeen = this.#openedAt;
+  /**
+   * When the client was last heard from, on the protocol's clock (`now()`): a small integer is stored in the
+   * object itself, a `Date.now()` would be a 16-byte heap number per connection. Until hello it is the time
+   * the connection opened (the first message is the hello, and nothing is swept while it is authenticated).
+   */
+  #lastSeen = now();
   /** Messages that arrived while hello was being authenticated. */
   #early: { payload: Payload; channel: string; utf8: boolean }[] | undefined;
   /** What the app's hooks are told about this connection; one object, made when a hook first needs it. */
@@ -76,31 +96,39 @@ export class ProtocolConnection {
   constructor(connection: ServerConnection, settings: Settings) {
     this.connection = connection;
     this.settings = settings;
-    this.out = new Outgoing(connection, settings.outgoingLimits);
-    connection.on('message', (event) => {
-      // A large text the rung has as bytes is decoded from them: `data` (a string made on read) is not touched.
-      const utf8 = event.utf8;
-      if (utf8 === undefined) this.#onPayload(event.data, event.channel);
-      else this.#onPayload(utf8, event.channel, true);
-    });
-    connection.on('close', () => this.dispose());
+    const listener = ProtocolConnection.#listenerOf(this);
+    connection.on('message', listener);
+    connection.on('close', listener);
     settings.all.add(this);
     if (connection.state === 'closed') this.dispose();
   }
 
   /**
+   * One listener for both events of the rung (a closure is 56 bytes per connection). Made by a function, not
+   * assigned to a name here: tsx (`keepNames`) would give a named closure its own property table.
+   */
+  static #listenerOf(conn: ProtocolConnection): (event: MessageEvent | CloseEvent) => void {
+    return (event) => {
+      if (!('data' in event)) conn.dispose();
+      // A large text the rung has as bytes is decoded from them: `data` (a string made on read) is not touched.
+      else if (event.utf8 === undefined) conn.#onPayload(event.data, event.channel);
+      else conn.#onPayload(event.utf8, event.channel, true);
+    };
+  }
+
+  /**
    * Called by the protocol's one sweep timer: a connection must say hello within `helloTimeoutMs`, and the
    * client pings every `heartbeatMs`, so silence for over two intervals (plus slack for one late ping) means a
-   * dead path.
+   * dead path. `at`: the protocol's clock (`now()`).
    */
-  sweep(now: number): void {
+  sweep(at: number): void {
     if (!this.#hello) {
-      if (now - this.#openedAt > this.settings.helloTimeoutMs && !this.#helloPending) {
+      if (((at - this.#lastSeen) | 0) > this.settings.helloTimeoutMs && !this.#helloPending) {
         this.close(CloseCode.HeartbeatTimeout, 'no hello within the allowed time');
       }
       return;
     }
-    if (now - this.#lastSeen > this.settings.heartbeatMs * 2.5) {
+    if (((at - this.#lastSeen) | 0) > this.settings.heartbeatMs * 2.5) {
       this.close(CloseCode.HeartbeatTimeout, 'no message from the client within two heartbeat intervals');
     }
   }
@@ -114,10 +142,10 @@ export class ProtocolConnection {
     if (this.closed) return;
     this.closed = true;
     this.settings.all.delete(this);
-    this.settings.live.delete(this);
+    if (this.#hello) this.settings.live.size--;
     dropSubscriptions(this);
     dropPresence(this);
-    this.out.close();
+    this.#out?.close();
     if (this.session) this.settings.sessions.detach(this.session, this);
   }
 
@@ -148,8 +176,29 @@ export class ProtocolConnection {
     this.enqueueOut(this.lanes.channelFor(topic), this.codec.encode(envelope), undefined);
   }
 
+  /** Bytes queued here, not yet handed to the rung. */
+  get queuedBytes(): number {
+    return this.#out?.bytes ?? 0;
+  }
+
   enqueueOut(channel: string, payload: Payload, size: Sized | undefined): void {
-    if (this.out.push(channel, payload, size)) return;
+    if (this.closed) return;
+    let out = this.#out;
+    if (out === undefined && channel === DEFAULT_CHANNEL) {
+      const sent = sendIdle(this.connection, this.settings.outgoingLimits, payload, size);
+      if (sent === SENT) return;
+      if (sent !== false) {
+        this.#out = new Outgoing(this.connection, this.settings.outgoingLimits);
+        this.#out.waitOnDefault(sent);
+        return;
+      }
+    } else {
+      if (out === undefined) {
+        out = new Outgoing(this.connection, this.settings.outgoingLimits);
+        this.#out = out;
+      }
+      if (out.push(channel, payload, size)) return;
+    }
     this.settings.stats.slowConsumers++;
     this.close(CloseCode.SlowConsumer, 'outgoing queue full: the client does not read fast enough');
   }
@@ -174,7 +223,7 @@ export class ProtocolConnection {
   /** `utf8`: `payload` is a text message's UTF-8 bytes (a large one: its `data` may stay bytes, RawJson). */
   #onPayload(payload: Payload, channel: string, utf8 = false): void {
     if (this.closed || this.#failing) return;
-    this.#lastSeen = Date.now();
+    this.#lastSeen = now();
     const text = utf8 || typeof payload === 'string';
     let envelope: Envelope;
     try {
@@ -283,7 +332,7 @@ export class ProtocolConnection {
       ? Math.min(hello.lanes ?? DEFAULT_MAX_LANES, this.settings.maxLanes)
       : 0;
     if (lanes > 0) this.lanes = new LaneMap(lanes);
-    this.settings.live.add(this);
+    this.settings.live.size++;
     this.send({
       type: 'welcome',
       session: session.id,

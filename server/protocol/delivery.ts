@@ -57,7 +57,7 @@ function sendVolatile(conn: ProtocolConnection, topic: string, encoded: Sized): 
   let sent: Promise<void>;
   if (capabilities.datagrams && bytes <= (capabilities.maxDatagramBytes ?? 0)) {
     sent = connection.send(payload, { reliable: false });
-  } else if (connection.bufferedAmount + conn.out.bytes + bytes > conn.settings.volatileHighWaterMark) {
+  } else if (connection.bufferedAmount + conn.queuedBytes + bytes > conn.settings.volatileHighWaterMark) {
     stats.volatileDropped++;
     return;
   } else {

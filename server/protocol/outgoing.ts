@@ -42,6 +42,29 @@ export interface OutgoingLimits {
   readonly maxBytes: number;
 }
 
+/**
+ * `Outgoing.push` on the default channel of a connection that has no queue (all it holds when idle): hands
+ * `payload` to the rung when it fits the bounds. SENT: nothing to wait for; false: over the bounds (the caller
+ * closes: SlowConsumer); any other promise: the rung asks to wait, and the caller makes the queue
+ * (`waitOnDefault`).
+ */
+export function sendIdle(
+  connection: ServerConnection,
+  limits: OutgoingLimits,
+  payload: Payload,
+  size: Sized | undefined,
+): Promise<void> | false {
+  if (limits.maxMessages < 1) return false;
+  // As in push: the exact size only where the cheap upper bound does not settle the check.
+  let bytes = size !== undefined && size.bytes >= 0 ? size.bytes : -1;
+  if (bytes < 0) {
+    const upper = typeof payload === 'string' ? payload.length * 3 : payload.byteLength;
+    if (upper > limits.maxBytes) bytes = size ? sizeOf(size) : payloadByteLength(payload);
+  }
+  if (bytes > limits.maxBytes) return false;
+  return connection.send(payload);
+}
+
 export class Outgoing {
   readonly #connection: ServerConnection;
   readonly #limits: OutgoingLimits;
@@ -109,6 +132,13 @@ export class Outgoing {
     this.#bytes += bytes;
     if (!lane.pumping) this.#pump(lane);
     return true;
+  }
+
+  /** The queue was made because the default channel's last send (`sendIdle`) asked to wait for `sent`. */
+  waitOnDefault(sent: Promise<void>): void {
+    const lane = newLane(undefined);
+    this.#default = lane;
+    this.#wait(lane, sent);
   }
 
   #wait(lane: LaneQueue, sent: Promise<void>): void {

@@ -6,7 +6,14 @@
  */
 import { bytesToBase64url } from '../../src/base64.ts';
 import { CloseCode } from '../../src/close-codes.ts';
-import { ConnectionCore, normalizeClose, SENT } from '../../src/connection-core.ts';
+import {
+  type CloseWatchable,
+  type CloseWatcher,
+  ConnectionCore,
+  normalizeClose,
+  SENT,
+  WATCH_CLOSE,
+} from '../../src/connection-core.ts';
 import { SwitchyardError } from '../../src/errors.ts';
 import type {
   ConnectionRequest,
@@ -47,7 +54,7 @@ export interface SessionSettings {
   readonly replayBytes: number;
 }
 
-export class SseSession implements ServerConnection, SinkOwner {
+export class SseSession implements ServerConnection, SinkOwner, CloseWatchable {
   readonly id: string;
   /** 256 bits; authorises upstream POSTs. Sent once, in the `session` event, never in a URL. */
   readonly secret = randomToken(32);
@@ -63,6 +70,7 @@ export class SseSession implements ServerConnection, SinkOwner {
   readonly #limits: ServerTransportLimits;
   readonly #settings: SessionSettings;
   readonly #onGone: () => void;
+  #watcher: CloseWatcher | undefined;
   /**
    * Stored events: `#events[#head]` has sequence `#firstSeq`, sequences are contiguous. Events up to
    * `#writtenSeq` were handed to the current stream and are kept for replay up to `replayBytes`.
@@ -335,6 +343,7 @@ export class SseSession implements ServerConnection, SinkOwner {
     this.#graceTimer = undefined;
     if (!this.#core.markClosed(code, reason, wasClean)) return;
     this.#onGone();
+    this.#watcher?.connectionClosed(this);
     const waiters = this.#drainWaiters;
     this.#drainWaiters = undefined;
     if (waiters) {
@@ -351,6 +360,10 @@ export class SseSession implements ServerConnection, SinkOwner {
     }
     // Ends the response after what was written (the close event included).
     this.#detach();
+  }
+
+  [WATCH_CLOSE](watcher: CloseWatcher): void {
+    this.#watcher = watcher;
   }
 
   on<K extends keyof ServerConnectionEvents>(

@@ -1,9 +1,9 @@
 /**
  * The Node binding's own behaviour: corked bursts, the fan-out frame cache, Buffer framing and the shared ping
- * sweep. Observable effects only (writes on the net socket, bytes the peer receives, close codes), no timings.
+ * sweep, a server's socket group. Observable effects only (writes on the net socket, bytes the peer receives, close codes), no timings.
  */
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { CloseCode } from '../../src/close-codes.ts';
 import { decodeBinaryFrame, decodeTextFrame, encodeBinaryFrame, encodeTextFrame } from '../../src/frame.ts';
@@ -13,6 +13,7 @@ import {
   encodeBinaryFrameBuffer,
   encodeTextFrameBuffer,
   LARGE_MESSAGE_BYTES,
+  NodeSocketGroup,
 } from './server-node.ts';
 
 interface Pair {
@@ -31,7 +32,10 @@ afterEach(() => {
   for (const cleanup of cleanups.splice(0)) cleanup();
 });
 
-async function listen(pingIntervalMs = 0): Promise<(options?: { autoPong?: boolean }) => Promise<Pair>> {
+async function listen(
+  pingIntervalMs = 0,
+  group?: NodeSocketGroup,
+): Promise<(options?: { autoPong?: boolean }) => Promise<Pair>> {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
   await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
   cleanups.push(() => {
@@ -49,6 +53,7 @@ async function listen(pingIntervalMs = 0): Promise<(options?: { autoPong?: boole
             {
               limits: DEFAULT_LIMITS,
               pingIntervalMs,
+              ...(group ? { group } : {}),
             },
           ),
           ws,
@@ -218,15 +223,58 @@ describe('Node WebSocket binding', () => {
     }
   });
 
-  it('one ping sweep terminates the peer that stopped answering and keeps the one that answers', async () => {
-    const connect = await listen(250);
-    const live = await connect();
-    const dead = await connect({ autoPong: false });
-    const closed = new Promise<number>((resolve) => dead.server.on('close', (event) => resolve(event.code)));
-    expect(await closed).toBe(CloseCode.HeartbeatTimeout);
-    expect(live.server.state).toBe('open');
-    void live.server.send('still here');
-    await live.receivedCount(1);
-    expect(text(live)).toEqual([':still here']);
+  it.each([
+    ['the shared sweep of an interval', () => listen(250)],
+    ["a server's own group", () => listen(0, new NodeSocketGroup(250))],
+  ])(
+    'one ping sweep (%s) terminates the peer that stopped answering and keeps the one that answers',
+    async (_, make) => {
+      const connect = await make();
+      const live = await connect();
+      const dead = await connect({ autoPong: false });
+      const closed = new Promise<number>((resolve) =>
+        dead.server.on('close', (event) => resolve(event.code)),
+      );
+      expect(await closed).toBe(CloseCode.HeartbeatTimeout);
+      expect(live.server.state).toBe('open');
+      void live.server.send('still here');
+      await live.receivedCount(1);
+      expect(text(live)).toEqual([':still here']);
+    },
+  );
+
+  it("a server's socket group finds its sockets: terminateAll drops them (1006) and leaves the group empty", async () => {
+    const group = new NodeSocketGroup(0);
+    const connect = await listen(0, group);
+    const pairs = [await connect(), await connect()];
+    expect(group.size).toBe(2);
+    const peers = pairs.map((p) => new Promise<number>((resolve) => p.client.once('close', resolve)));
+    const servers = pairs.map(
+      (p) => new Promise<number>((resolve) => p.server.on('close', (e) => resolve(e.code))),
+    );
+    group.terminateAll();
+    expect(await Promise.all(peers)).toEqual([CloseCode.Abnormal, CloseCode.Abnormal]);
+    expect(await Promise.all(servers)).toEqual([CloseCode.Abnormal, CloseCode.Abnormal]);
+    expect(group.size).toBe(0);
+  });
+
+  it('anything the peer sends proves it alive, not only a pong; silence since the last ping is death', async () => {
+    // Only the group's sweep timer is driven by hand; sockets and `ws` keep real time.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    cleanups.push(() => vi.useRealTimers());
+    const group = new NodeSocketGroup(1000);
+    const pair = await (await listen(0, group))({ autoPong: false });
+    const codes: number[] = [];
+    pair.server.on('close', (event) => codes.push(event.code));
+    const closed = new Promise<void>((resolve) => pair.server.on('close', () => resolve()));
+    vi.advanceTimersByTime(1000);
+    const heard = new Promise<void>((resolve) => pair.server.on('message', () => resolve()));
+    pair.client.send(':still talking');
+    await heard;
+    vi.advanceTimersByTime(1000);
+    expect(pair.server.state).toBe('open');
+    vi.advanceTimersByTime(1000);
+    await closed;
+    expect(codes).toEqual([CloseCode.HeartbeatTimeout]);
   });
 });

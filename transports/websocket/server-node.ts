@@ -5,7 +5,7 @@
  *
  * Per idle connection this keeps one small object (`NodeServerSocket`) and no closures: the `ws` listeners are
  * shared functions that find their socket through a symbol on the `ws` object, and the pings of every
- * connection with the same interval run from one sweep timer.
+ * connection of a server (or with the same interval) run from one sweep timer.
  */
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
@@ -18,6 +18,8 @@ export interface NodeWebSocketOptions {
   readonly limits: ServerTransportLimits;
   /** Interval of protocol pings; a peer that misses one full interval is terminated. 0 disables. */
   readonly pingIntervalMs: number;
+  /** The server's sockets: pinged at the group's interval instead of `pingIntervalMs`, and found at shutdown. */
+  readonly group?: NodeSocketGroup;
 }
 
 /** Where the shared `ws` listeners find the binding of their socket. */
@@ -38,6 +40,7 @@ const COLON = 58;
 interface Corkable {
   readonly writableCorked: number;
   readonly destroyed: boolean;
+  readonly bytesRead: number;
   cork(): void;
   uncork(): void;
 }
@@ -47,7 +50,8 @@ function netSocketOf(ws: WebSocket): Corkable | undefined {
   return socket &&
     typeof socket.cork === 'function' &&
     typeof socket.uncork === 'function' &&
-    typeof socket.writableCorked === 'number'
+    typeof socket.writableCorked === 'number' &&
+    typeof socket.bytesRead === 'number'
     ? (socket as Corkable)
     : undefined;
 }
@@ -166,21 +170,37 @@ function largeTextBody(text: string): string | Buffer {
   return text;
 }
 
-// --- Pings ---------------------------------------------------------------------------------------------------
+// --- Pings and the server's sockets ---------------------------------------------------------------------------
 
-/** One timer for every connection pinged at the same interval (a timer and its closure per socket otherwise). */
-class PingSweep {
+/**
+ * Sockets pinged at one interval by one timer (a timer and its closure per socket otherwise). A server keeps its
+ * own group (`NodeSocketGroup`, which is also how it finds its sockets at shutdown: `ws`'s own client tracking
+ * costs a closure, its context and a second `close` listener per socket); sockets accepted without one share a
+ * group per interval.
+ */
+export class NodeSocketGroup {
   readonly #members = new Set<NodeServerSocket>();
   readonly #intervalMs: number;
+  readonly #onEmpty: (() => void) | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(intervalMs: number) {
+  /** `intervalMs` 0: no pings, the group only tracks its sockets. */
+  constructor(intervalMs: number, onEmpty?: () => void) {
     this.#intervalMs = intervalMs;
+    this.#onEmpty = onEmpty;
+  }
+
+  get size(): number {
+    return this.#members.size;
+  }
+
+  get pings(): boolean {
+    return this.#intervalMs > 0;
   }
 
   add(member: NodeServerSocket): void {
     this.#members.add(member);
-    if (!this.#timer) {
+    if (!this.#timer && this.#intervalMs > 0) {
       this.#timer = setInterval(() => this.#sweep(), this.#intervalMs);
       this.#timer.unref?.();
     }
@@ -191,8 +211,13 @@ class PingSweep {
     if (this.#members.size === 0 && this.#timer) {
       clearInterval(this.#timer);
       this.#timer = undefined;
-      sweeps.delete(this.#intervalMs);
+      this.#onEmpty?.();
     }
+  }
+
+  /** Drops every socket of the group without a handshake (shutdown, after the graceful closes). */
+  terminateAll(): void {
+    for (const member of [...this.#members]) member.terminate();
   }
 
   #sweep(): void {
@@ -200,16 +225,20 @@ class PingSweep {
   }
 }
 
-const sweeps = new Map<number, PingSweep>();
+const sweeps = new Map<number, NodeSocketGroup>();
 
-function sweepFor(intervalMs: number): PingSweep {
+function sweepFor(intervalMs: number): NodeSocketGroup {
   let sweep = sweeps.get(intervalMs);
   if (!sweep) {
-    sweep = new PingSweep(intervalMs);
+    sweep = new NodeSocketGroup(intervalMs, () => sweeps.delete(intervalMs));
     sweeps.set(intervalMs, sweep);
   }
   return sweep;
 }
+
+/** `NodeServerSocket.heard` without a net socket: a pong came since the last ping, or none did. */
+const PONGED = -1;
+const PINGED = -2;
 
 // --- The binding -----------------------------------------------------------------------------------------------
 
@@ -217,9 +246,13 @@ class NodeServerSocket implements RawServerSocket {
   readonly #ws: WebSocket;
   readonly #net: Corkable | undefined;
   connection: WebSocketServerConnection | undefined;
-  /** Set by a pong, cleared by each ping; a peer still unset at the next sweep is dead. */
-  alive = true;
-  sweep: PingSweep | undefined;
+  /**
+   * Liveness. With the net socket at hand: its `bytesRead` (int32) when last pinged, so that a peer that sent
+   * nothing since, not even the pong, is dead at the next sweep (no `pong` listener: a fourth `ws` listener
+   * doubles the size of the socket's listener table, 96 bytes). Without it: PONGED when a pong came since.
+   */
+  heard = PONGED;
+  group: NodeSocketGroup | undefined;
 
   constructor(ws: WebSocket) {
     this.#ws = ws;
@@ -260,12 +293,20 @@ class NodeServerSocket implements RawServerSocket {
     this.#ws.terminate();
   }
 
+  /** True when pongs must be reported (`heard = PONGED`) because the bytes read cannot be seen. */
+  get needsPongs(): boolean {
+    return this.#net === undefined;
+  }
+
   ping(): void {
-    if (!this.alive) {
+    const net = this.#net;
+    // Anything read since the last ping (its pong, a message) proves the peer alive.
+    const heard = net ? net.bytesRead | 0 : PINGED;
+    if (heard === this.heard) {
       this.connection?.terminate(CloseCode.HeartbeatTimeout, 'no pong within the ping interval');
       return;
     }
-    this.alive = false;
+    this.heard = heard;
     this.#ws.ping();
   }
 
@@ -295,13 +336,13 @@ function onMessage(this: OwnedWebSocket, data: Buffer | ArrayBuffer | Buffer[], 
 
 function onPong(this: OwnedWebSocket): void {
   const owner = this[OWNER];
-  if (owner) owner.alive = true;
+  if (owner) owner.heard = PONGED;
 }
 
 function onClose(this: OwnedWebSocket, code: number, reason: Buffer): void {
   const owner = this[OWNER];
   if (!owner) return;
-  owner.sweep?.delete(owner);
+  owner.group?.delete(owner);
   owner.connection?.receiveClose(
     code || CloseCode.Abnormal,
     reason.toString('utf8'),
@@ -324,10 +365,11 @@ export function acceptNodeWebSocket(
   raw.connection = connection;
   owned[OWNER] = raw;
   socket.on('message', onMessage);
-  if (options.pingIntervalMs > 0) {
-    socket.on('pong', onPong);
-    raw.sweep = sweepFor(options.pingIntervalMs);
-    raw.sweep.add(raw);
+  const group = options.group ?? (options.pingIntervalMs > 0 ? sweepFor(options.pingIntervalMs) : undefined);
+  if (group) {
+    if (group.pings && raw.needsPongs) socket.on('pong', onPong);
+    raw.group = group;
+    group.add(raw);
   }
   socket.on('close', onClose);
   socket.on('error', onError);

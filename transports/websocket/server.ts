@@ -3,7 +3,15 @@
  * ./server-deno.ts for Deno) feeds raw frames in and supplies a `RawServerSocket` to write to.
  */
 import { CloseCode } from '../../src/close-codes.ts';
-import { ConnectionCore, normalizeClose, SENT, waitForDrain } from '../../src/connection-core.ts';
+import {
+  type CloseWatchable,
+  type CloseWatcher,
+  ConnectionCore,
+  normalizeClose,
+  SENT,
+  WATCH_CLOSE,
+  waitForDrain,
+} from '../../src/connection-core.ts';
 import { SwitchyardError } from '../../src/errors.ts';
 import { decodeBinaryFrame, decodeTextFrame } from '../../src/frame.ts';
 import type {
@@ -72,7 +80,7 @@ function exceeds(data: Payload, max: number): boolean {
   return data.length > max || (data.length * 3 > max && payloadByteLength(data) > max);
 }
 
-export class WebSocketServerConnection implements ServerConnection {
+export class WebSocketServerConnection implements ServerConnection, CloseWatchable {
   readonly id = `ws-${(++nextId).toString(36)}`;
   readonly kind = 'websocket' as const;
   readonly capabilities = WEBSOCKET_CAPABILITIES;
@@ -80,6 +88,7 @@ export class WebSocketServerConnection implements ServerConnection {
   readonly #core = new ConnectionCore();
   readonly #socket: RawServerSocket;
   readonly #limits: ServerTransportLimits;
+  #watcher: CloseWatcher | undefined;
 
   constructor(socket: RawServerSocket, request: ConnectionRequest, limits: ServerTransportLimits) {
     this.#socket = socket;
@@ -169,7 +178,15 @@ export class WebSocketServerConnection implements ServerConnection {
 
   /** Called by the binding once, when the socket is gone. */
   receiveClose(code: number, reason: string, wasClean: boolean): void {
-    this.#core.markClosed(code, reason, wasClean);
+    this.#closed(code, reason, wasClean);
+  }
+
+  #closed(code: number, reason: string, wasClean: boolean): void {
+    if (this.#core.markClosed(code, reason, wasClean)) this.#watcher?.connectionClosed(this);
+  }
+
+  [WATCH_CLOSE](watcher: CloseWatcher): void {
+    this.#watcher = watcher;
   }
 
   send(data: Payload, options?: SendOptions): Promise<void> {
@@ -202,7 +219,7 @@ export class WebSocketServerConnection implements ServerConnection {
   /** Ends the connection without a handshake and reports `code` locally (e.g. HeartbeatTimeout). */
   terminate(code: number, reason: string): void {
     this.#socket.terminate();
-    this.#core.markClosed(code, reason, false);
+    this.#closed(code, reason, false);
   }
 
   on<K extends keyof ServerConnectionEvents>(
