@@ -6,7 +6,10 @@ import { Decoder, Encoder } from '@msgpack/msgpack';
 import { CloseCode } from './close-codes.ts';
 import { type Envelope, parseEnvelope } from './envelope.ts';
 import { SwitchyardError } from './errors.ts';
+import { decodeJsonEnvelopeBytes, RAW_JSON_MIN_BYTES } from './json-envelope.ts';
+import { RawJson } from './raw-json.ts';
 import type { Payload } from './transport.ts';
+import { decodeValidUtf8 } from './utf8.ts';
 
 export type CodecName = 'json' | 'msgpack';
 
@@ -21,12 +24,30 @@ function invalid(message: string, cause: unknown): SwitchyardError {
   return new SwitchyardError('ERR_INVALID_ENVELOPE', message, { closeCode: CloseCode.BadEnvelope, cause });
 }
 
-export const jsonCodec: Codec = {
+/** The JSON codec also decodes a text message from its UTF-8 bytes, where a rung has them (src/transport.ts). */
+export interface JsonCodec extends Codec {
+  /**
+   * The same envelope as `decode` of the text, except that a `data` of RAW_JSON_MIN_BYTES or more is a
+   * `RawJson` (its validated bytes, never made a string). `bytes` must be valid UTF-8; they are kept.
+   */
+  decodeUtf8(bytes: Uint8Array): Envelope;
+}
+
+export const jsonCodec: JsonCodec = {
   name: 'json',
   encode(envelope) {
     // The server's most frequent envelope, built without the generic serializer; the same text as it.
     if (envelope.type === 'ack') return `{"type":"ack","id":${JSON.stringify(envelope.id)}}`;
+    // A RawJson's text goes in as it is (JSON.stringify would parse it, via toJSON, to write it again).
+    if ((envelope.type === 'msg' || envelope.type === 'vmsg') && envelope.data instanceof RawJson) {
+      const seq = envelope.type === 'msg' ? `,"seq":${envelope.seq}` : '';
+      return `{"type":"${envelope.type}","topic":${JSON.stringify(envelope.topic)}${seq},"data":${envelope.data.text()}}`;
+    }
     return JSON.stringify(envelope);
+  },
+  decodeUtf8(bytes) {
+    if (bytes.byteLength < RAW_JSON_MIN_BYTES) return jsonCodec.decode(decodeValidUtf8(bytes));
+    return decodeJsonEnvelopeBytes(bytes);
   },
   decode(payload) {
     if (typeof payload !== 'string')
@@ -56,6 +77,10 @@ const msgpackDecoder = new Decoder({
 export const msgpackCodec: Codec = {
   name: 'msgpack',
   encode(envelope) {
+    // A RawJson (a large JSON `pub`'s data) goes out as its value: correct for MessagePack clients, not free.
+    if ('data' in envelope && envelope.data instanceof RawJson) {
+      return msgpackEncoder.encode({ ...envelope, data: envelope.data.value() });
+    }
     return msgpackEncoder.encode(envelope);
   },
   decode(payload) {
@@ -71,7 +96,10 @@ export const msgpackCodec: Codec = {
   },
 };
 
-export const codecs: Record<CodecName, Codec> = { json: jsonCodec, msgpack: msgpackCodec };
+export const codecs: { readonly json: JsonCodec; readonly msgpack: Codec } = {
+  json: jsonCodec,
+  msgpack: msgpackCodec,
+};
 
 /** Picks the codec by the payload itself, so one server serves text and binary clients alike. */
 export function decodeAny(payload: Payload): Envelope {

@@ -7,5 +7,7 @@ export * from './close-codes.ts';
 export * from './codec.ts';
 export * from './envelope.ts';
 export * from './errors.ts';
+export { RAW_JSON_MIN_BYTES } from './json-envelope.ts';
 export * from './negotiate.ts';
+export * from './raw-json.ts';
 export * from './transport.ts';

@@ -46,6 +46,12 @@ export type TransportState = 'connecting' | 'open' | 'closing' | 'closed';
 
 export interface MessageEvent {
   readonly data: Payload;
+  /**
+   * For a text message, its UTF-8 bytes, where the rung received it as bytes and it is large (the Node WebSocket
+   * rung, from 16 KiB on): `data` is then decoded only when read, and a reader that can work on the bytes (the
+   * protocol's JSON codec) spares making a string of a large message. Valid UTF-8; do not change them.
+   */
+  readonly utf8?: Uint8Array;
   readonly channel: string;
   /** True when the payload arrived unreliably (a datagram). */
   readonly unreliable: boolean;

@@ -21,6 +21,23 @@ export function decodeUtf8Strict(bytes: Uint8Array): string {
   }
 }
 
+/** Node's Buffer decodes UTF-8 faster than TextDecoder; other runtimes use that. */
+const NodeBuffer = (
+  globalThis as {
+    Buffer?: {
+      from(buffer: ArrayBufferLike, offset: number, length: number): { toString(e: 'utf8'): string };
+    };
+  }
+).Buffer;
+const decoder = /* @__PURE__ */ new TextDecoder('utf-8', { ignoreBOM: true });
+
+/** Text of bytes already known to be valid UTF-8 (a rung validated them): no check, the fastest decoder. */
+export function decodeValidUtf8(bytes: Uint8Array): string {
+  return NodeBuffer
+    ? NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')
+    : decoder.decode(bytes);
+}
+
 export function encodeUtf8(text: string): Uint8Array {
   return encoder.encode(text);
 }

@@ -10,6 +10,7 @@
  * collection, and those then came every few dozen milliseconds (42 % of the CPU of a MessagePack `pub`). One
  * buffer per topic is neither. A replay decodes or copies the bytes again, which only a resuming client pays.
  */
+import { plainData, RawJson } from '../../src/raw-json.ts';
 import type { HubEvent } from './hub.ts';
 
 export type MessageEvent = Extract<HubEvent, { type: 'msg' }>;
@@ -45,6 +46,8 @@ const utf8Length = (text: string) =>
 const NOT_PACKED = 0;
 const TEXT = 1;
 const BINARY = 2;
+/** A RawJson (a large JSON `pub`'s data, never parsed): its bytes, given back as a RawJson. */
+const RAW = 3;
 /** The first size of a topic's byte log (it doubles from there up to the budget). */
 const MIN_LOG_BYTES = 64 * 1024;
 
@@ -53,7 +56,7 @@ interface Entry {
   readonly bytes: number;
   /** The live event (and its cached encodings), or undefined when the data was packed into the log. */
   readonly event: MessageEvent | undefined;
-  readonly kind: typeof NOT_PACKED | typeof TEXT | typeof BINARY;
+  readonly kind: typeof NOT_PACKED | typeof TEXT | typeof BINARY | typeof RAW;
   /** Offset of the packed bytes in the log (moves when the log grows). */
   at: number;
 }
@@ -67,6 +70,7 @@ export function approximateSize(data: unknown): number {
   // The common cases without the walker (a closure per call on every publish).
   if (typeof data === 'string') return data.length + 2;
   if (data === null || typeof data !== 'object') return 8;
+  if (data instanceof RawJson) return data.byteLength;
   let nodes = 0;
   const walk = (value: unknown, depth: number): number => {
     if (++nodes > MAX_NODES || depth > MAX_DEPTH) return 0;
@@ -131,15 +135,19 @@ export class TopicHistory {
         ? packable(data)
           ? TEXT
           : NOT_PACKED
-        : data instanceof Uint8Array && data.byteLength >= PACK_MIN_CHARS
-          ? BINARY
-          : NOT_PACKED;
+        : data instanceof RawJson
+          ? RAW
+          : data instanceof Uint8Array && data.byteLength >= PACK_MIN_CHARS
+            ? BINARY
+            : NOT_PACKED;
     const bytes =
       kind === TEXT
         ? utf8Length(data as string)
         : kind === BINARY
           ? (data as Uint8Array).byteLength
-          : approximateSize(data);
+          : kind === RAW
+            ? (data as RawJson).byteLength
+            : approximateSize(data);
     // A message bigger than the whole budget is not kept, and nothing older fits beside it: a resume across it
     // is an explicit reset.
     if (bytes > this.#limits.maxBytes) {
@@ -151,7 +159,7 @@ export class TopicHistory {
       at = this.#reserve(bytes);
       const log = this.#log as Uint8Array;
       if (kind === TEXT) encoder.encodeInto(data as string, log.subarray(at, at + bytes));
-      else log.set(data as Uint8Array, at);
+      else log.set(kind === RAW ? (data as RawJson).bytes : (data as Uint8Array), at);
     }
     const entry: Entry = { seq: event.seq, bytes, event: kind === NOT_PACKED ? event : undefined, kind, at };
     if (this.#count === this.#ring.length) this.#grow();
@@ -175,12 +183,15 @@ export class TopicHistory {
     }
   }
 
-  /** Up to `limit` kept messages from the `from`-th oldest on (a history page), data unpacked. */
+  /**
+   * Up to `limit` kept messages from the `from`-th oldest on (a history page), data unpacked: as values (a
+   * RawJson parsed), for the app or the server API that reads them.
+   */
   page(from: number, limit: number): { seq: number; data: unknown }[] {
     const out: { seq: number; data: unknown }[] = [];
     for (let i = Math.max(0, from); i < this.#count && out.length < limit; i++) {
       const entry = this.#entry(i);
-      out.push({ seq: entry.seq, data: entry.event ? entry.event.data : this.#unpack(entry) });
+      out.push({ seq: entry.seq, data: plainData(entry.event ? entry.event.data : this.#unpack(entry)) });
     }
     return out;
   }
@@ -189,9 +200,11 @@ export class TopicHistory {
     return this.#ring[(this.#start + i) % this.#ring.length] as Entry;
   }
 
-  #unpack(entry: Entry): string | Uint8Array {
+  #unpack(entry: Entry): string | Uint8Array | RawJson {
     const log = this.#log as Uint8Array;
     if (entry.kind === BINARY) return log.slice(entry.at, entry.at + entry.bytes);
+    // Validated when it arrived; a copy, as the log's bytes are overwritten later.
+    if (entry.kind === RAW) return new RawJson(log.slice(entry.at, entry.at + entry.bytes), true);
     return NodeBuffer
       ? NodeBuffer.from(log.buffer, log.byteOffset + entry.at, entry.bytes).toString('utf8')
       : decoder.decode(log.subarray(entry.at, entry.at + entry.bytes));

@@ -24,7 +24,8 @@ export type ResetReason = 'subscribed' | 'history-gap' | 'ahead-of-history' | 'h
 
 /**
  * What a subscriber receives. A hub hands the *same* event object to every local listener of one message, so
- * that the protocol can encode it once (per codec) and write the same bytes to every subscriber.
+ * that the protocol can encode it once (per codec) and write the same bytes to every subscriber. `data` is what
+ * was published: from the protocol, a large JSON `data` is a `RawJson` (src/raw-json.ts; `value()` parses it).
  */
 export type HubEvent =
   | { readonly type: 'msg'; readonly topic: string; readonly seq: number; readonly data: unknown }

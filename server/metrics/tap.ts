@@ -16,7 +16,8 @@ export function tapConnection(counters: Counters, connection: ServerConnection):
   rung.opened++;
   connection.on('message', (event) => {
     rung.messagesIn++;
-    rung.bytesIn += size(event.data);
+    // A large text the rung kept as bytes: their count (reading `data` would decode them).
+    rung.bytesIn += event.utf8 === undefined ? size(event.data) : event.utf8.byteLength;
   });
   connection.on('close', (event) => bump(rung.closes, event.code));
   const send = connection.send;

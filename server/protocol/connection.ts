@@ -89,7 +89,7 @@ export class ProtocolConnection {
    */
   #lastSeen = now();
   /** Messages that arrived while hello was being authenticated. */
-  #early: { payload: Payload; channel: string }[] | undefined;
+  #early: { payload: Payload; channel: string; utf8: boolean }[] | undefined;
   /** What the app's hooks are told about this connection; one object, made when a hook first needs it. */
   #context: ProtocolContext | undefined;
 
@@ -109,8 +109,10 @@ export class ProtocolConnection {
    */
   static #listenerOf(conn: ProtocolConnection): (event: MessageEvent | CloseEvent) => void {
     return (event) => {
-      if ('data' in event) conn.#onPayload(event.data, event.channel);
-      else conn.dispose();
+      if (!('data' in event)) conn.dispose();
+      // A large text the rung has as bytes is decoded from them: `data` (a string made on read) is not touched.
+      else if (event.utf8 === undefined) conn.#onPayload(event.data, event.channel);
+      else conn.#onPayload(event.utf8, event.channel, true);
     };
   }
 
@@ -218,12 +220,19 @@ export class ProtocolConnection {
     this.connection.send(payload).then(close, close);
   }
 
-  #onPayload(payload: Payload, channel: string): void {
+  /** `utf8`: `payload` is a text message's UTF-8 bytes (a large one: its `data` may stay bytes, RawJson). */
+  #onPayload(payload: Payload, channel: string, utf8 = false): void {
     if (this.closed || this.#failing) return;
     this.#lastSeen = now();
+    const text = utf8 || typeof payload === 'string';
     let envelope: Envelope;
     try {
-      envelope = (typeof payload === 'string' ? codecs.json : codecs.msgpack).decode(payload);
+      envelope =
+        typeof payload === 'string'
+          ? codecs.json.decode(payload)
+          : utf8
+            ? codecs.json.decodeUtf8(payload)
+            : codecs.msgpack.decode(payload);
     } catch (error) {
       const message = isSwitchyardError(error) ? error.message : describeError(error);
       this.#fail(CloseCode.BadEnvelope, 'ERR_INVALID_ENVELOPE', message);
@@ -237,7 +246,7 @@ export class ProtocolConnection {
           this.#fail(CloseCode.TryAgainLater, 'ERR_RATE_LIMITED', 'too many messages before welcome');
           return;
         }
-        this.#early.push({ payload, channel });
+        this.#early.push({ payload, channel, utf8 });
         return;
       }
       if (envelope.type !== 'hello') {
@@ -248,7 +257,7 @@ export class ProtocolConnection {
         );
         return;
       }
-      this.codec = typeof payload === 'string' ? codecs.json : codecs.msgpack;
+      this.codec = text ? codecs.json : codecs.msgpack;
       void this.#onHello(envelope);
       return;
     }
@@ -333,7 +342,7 @@ export class ProtocolConnection {
     });
     const early = this.#early;
     this.#early = undefined;
-    for (const message of early ?? []) this.#onPayload(message.payload, message.channel);
+    for (const message of early ?? []) this.#onPayload(message.payload, message.channel, message.utf8);
   }
 
   #enqueue(channel: string, envelope: Envelope): void {

@@ -99,7 +99,8 @@ export interface ProtocolOptions {
    * Called once per client message id (and once per unreliable message). Default: publish `data` to `topic`
    * on the hub, reliably or volatile as the client sent it (a `pub` without a topic is acknowledged and
    * dropped). Throwing (or rejecting) answers with an `error` envelope whose `ref` is the message id,
-   * instead of an `ack`.
+   * instead of an `ack`. `data` is always a plain value: a large JSON `data`, which the default handler passes to
+   * the hub as its bytes (a RawJson), is parsed for this hook (docs/protocol.md, "Large JSON messages").
    */
   readonly onPublish?: (event: PublishEvent) => void | Promise<void>;
   readonly sessions?: SessionStoreOptions;

@@ -5,6 +5,7 @@
  * common `pub` -> `ack` needs no promise.
  */
 import type { PublishEnvelope, VolatilePublishEnvelope } from '../../src/envelope.ts';
+import { plainData } from '../../src/raw-json.ts';
 import type { ProtocolConnection } from './connection.ts';
 import type { OperationRefusal } from './index.ts';
 import { failed, MAX_TOPIC_LENGTH, unavailable, validTopic } from './outcomes.ts';
@@ -44,6 +45,8 @@ function deliver(
   const context = conn.hookContext();
   let done: void | Promise<void>;
   try {
+    // A large JSON `data` arrives as its bytes (RawJson): the app sees the value, parsed here, for it only.
+    const data = plainData(envelope.data);
     // The whole context (user included, as ProtocolContext promises), then what this message adds.
     done = onPublish(
       reliable
@@ -52,14 +55,14 @@ function deliver(
             reliable: true,
             id: (envelope as PublishEnvelope).id,
             topic: envelope.topic,
-            data: envelope.data,
+            data,
           }
         : {
             ...context,
             reliable: false,
             id: undefined,
             topic: envelope.topic as string,
-            data: envelope.data,
+            data,
           },
     );
   } catch (error) {

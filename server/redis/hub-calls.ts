@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { decode, encode } from '@msgpack/msgpack';
+import { plainData } from '../../src/raw-json.ts';
 import { newEpoch } from '../hub/epoch.ts';
 import { DEFAULT_HISTORY_BYTES } from '../hub/history.ts';
 import type { HubHistoryPage, HubHistoryQuery, HubPublishOptions, ResetReason } from '../hub/hub.ts';
@@ -106,7 +107,8 @@ export class HubCalls {
       PUBLISH,
       [keys.meta, keys.history, keys.channel, keys.idem(idem)],
       [
-        toBuffer(encode(data, { ignoreUndefined: true })),
+        // History and other nodes hold MessagePack: a RawJson (a large JSON `pub`) is written as its value.
+        toBuffer(encode(plainData(data), { ignoreUndefined: true })),
         this.#now(),
         this.#historySize,
         this.#windowMs,
@@ -121,7 +123,7 @@ export class HubCalls {
   }
 
   async publishVolatile(topic: string, data: unknown): Promise<void> {
-    const payload = Buffer.concat([Buffer.from('v '), encode(data, { ignoreUndefined: true })]);
+    const payload = Buffer.concat([Buffer.from('v '), encode(plainData(data), { ignoreUndefined: true })]);
     await this.#link.publish(this.keys(topic).channel, payload);
   }
 

@@ -329,6 +329,8 @@ function onMessage(this: OwnedWebSocket, data: Buffer | ArrayBuffer | Buffer[], 
       ? Buffer.from(data)
       : data;
   if (isBinary) connection.receiveBinary(bytes);
+  // A large text stays bytes until someone reads it as a string (the protocol's JSON codec does not).
+  else if (bytes.byteLength >= LARGE_MESSAGE_BYTES) connection.receiveTextBytes(bytes);
   else connection.receiveText(bytes.toString('utf8'), bytes.byteLength);
 }
 

@@ -16,6 +16,7 @@ import { SwitchyardError } from '../../src/errors.ts';
 import { decodeBinaryFrame, decodeTextFrame } from '../../src/frame.ts';
 import type {
   ConnectionRequest,
+  MessageEvent,
   Payload,
   SendOptions,
   ServerConnection,
@@ -23,7 +24,7 @@ import type {
   ServerTransportLimits,
   TransportState,
 } from '../../src/transport.ts';
-import { payloadByteLength } from '../../src/utf8.ts';
+import { decodeValidUtf8, payloadByteLength } from '../../src/utf8.ts';
 import { WEBSOCKET_CAPABILITIES } from './client.ts';
 
 /**
@@ -40,6 +41,32 @@ export interface RawServerSocket {
   close(code: number, reason: string): void;
   /** Drop the TCP connection without a handshake (dead or hostile peers). */
   terminate(): void;
+}
+
+/** A decoded frame, or a text frame's event with its bytes (`receiveTextBytes`). */
+type Received =
+  | { data: Payload; channel: string; bytes?: number | undefined }
+  | { event: MessageEvent; bytes: number };
+
+/** 0x3a, the ":" after the channel of a text frame (src/frame.ts). */
+const COLON = 58;
+
+/** A text message received as UTF-8 bytes: the string is made on the first read of `data`, if any. */
+class LazyTextEvent implements MessageEvent {
+  readonly utf8: Uint8Array;
+  readonly channel: string;
+  readonly unreliable = false;
+  #data: string | undefined;
+
+  constructor(utf8: Uint8Array, channel: string) {
+    this.utf8 = utf8;
+    this.channel = channel;
+  }
+
+  get data(): string {
+    // biome-ignore lint/suspicious/noAssignInExpressions: decoded once, on the first read
+    return (this.#data ??= decodeValidUtf8(this.utf8));
+  }
 }
 
 let nextId = 0;
@@ -93,14 +120,32 @@ export class WebSocketServerConnection implements ServerConnection, CloseWatchab
     });
   }
 
+  /**
+   * Called by the binding for a (large) text frame it has as UTF-8 bytes, validated by the runtime: the message
+   * event carries the bytes (`utf8`) and decodes its `data` only if someone reads it (src/transport.ts).
+   */
+  receiveTextBytes(frame: Uint8Array): void {
+    if (this.#core.state !== 'open') return;
+    this.#dispatch(() => {
+      // The channel prefix is at most 64 ASCII bytes and a ':'; decodeTextFrame checks it (and its absence).
+      const limit = Math.min(frame.byteLength, 66);
+      let colon = 0;
+      while (colon < limit && frame[colon] !== COLON) colon++;
+      const prefix = String.fromCharCode(...frame.subarray(0, Math.min(colon + 1, limit)));
+      const channel = decodeTextFrame(prefix).channel;
+      const utf8 = frame.subarray(colon + 1);
+      return { event: new LazyTextEvent(utf8, channel), bytes: utf8.byteLength };
+    });
+  }
+
   /** Called by the binding for every binary frame. */
   receiveBinary(bytes: Uint8Array): void {
     if (this.#core.state !== 'open') return;
     this.#dispatch(() => decodeBinaryFrame(bytes));
   }
 
-  #dispatch(decode: () => { data: Payload; channel: string; bytes?: number | undefined }): void {
-    let frame: { data: Payload; channel: string; bytes?: number | undefined };
+  #dispatch(decode: () => Received): void {
+    let frame: Received;
     try {
       frame = decode();
     } catch (error) {
@@ -110,6 +155,11 @@ export class WebSocketServerConnection implements ServerConnection, CloseWatchab
       return;
     }
     const max = this.#limits.maxMessageBytes;
+    if ('event' in frame) {
+      if (frame.bytes > max) this.#tooBig();
+      else this.#core.events.emit('message', frame.event);
+      return;
+    }
     if (frame.bytes === undefined ? exceeds(frame.data, max) : frame.bytes > max) {
       this.#tooBig();
       return;
