@@ -12,6 +12,8 @@ test("a page's presence list follows a second page joining and leaving", async (
   try {
     await page.goto(`${own.url}/`);
     const panels = page.locator('.rung');
+    // The panels are made by the page's script once it knows the server's rungs: wait for them, not for load.
+    await expect(panels.nth(1)).toBeAttached();
     const kinds = await panels.evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).dataset.kind));
     expect(kinds.length).toBeGreaterThanOrEqual(2);
     const presence = (kind: string | undefined) => page.locator(`.rung[data-kind="${kind}"] .presence`);
