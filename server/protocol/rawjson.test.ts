@@ -3,12 +3,12 @@
  * delivered with the same value to JSON and MessagePack subscribers, replayed from history identically,
  * refused with BadEnvelope when broken, and shown to an app's onPublish hook as plain values.
  */
-import { decode, encode } from '@msgpack/msgpack';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { CloseCode } from '../../src/close-codes.ts';
 import { RAW_JSON_MIN_BYTES } from '../../src/json-envelope.ts';
 import { RawJson } from '../../src/raw-json.ts';
+import { type RawProtocolClient, type Received, rawProtocolClient } from '../../test/raw-protocol-client.ts';
 import { MemoryHub } from '../hub/memory.ts';
 import { type RunningServer, startNodeServer } from '../node.ts';
 import { createProtocol, type Protocol, type ProtocolOptions } from './index.ts';
@@ -33,54 +33,11 @@ async function start(options: Partial<ProtocolOptions> = {}): Promise<MemoryHub>
   return hub;
 }
 
-type Received = Record<string, unknown> & { type: string };
-
 /** Over the size from which `data` stays bytes, whatever that threshold is set to. */
 const LARGE = RAW_JSON_MIN_BYTES + 4096;
 
-interface Client {
-  send(envelope: object | string): void;
-  next(type: string): Promise<Received>;
-  closed: Promise<number>;
-}
-
-/** A raw `ws` client speaking JSON text frames or MessagePack binary frames on the default channel. */
-async function connect(codec: 'json' | 'msgpack'): Promise<Client> {
-  const ws = new WebSocket(`${server?.url.replace('http', 'ws')}/rt/ws`);
-  sockets.push(ws);
-  const received: Received[] = [];
-  const waiters: (() => void)[] = [];
-  ws.on('message', (data: Buffer, isBinary: boolean) => {
-    received.push(
-      (isBinary
-        ? decode(data.subarray(1 + (data[0] as number)))
-        : JSON.parse(data.toString('utf8').slice(data.indexOf(0x3a) + 1))) as Received,
-    );
-    for (const w of waiters.splice(0)) w();
-  });
-  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
-  await new Promise((resolve) => ws.on('open', resolve));
-  let cursor = 0;
-  const client: Client = {
-    send(envelope) {
-      if (typeof envelope === 'string') ws.send(`:${envelope}`);
-      else if (codec === 'json') ws.send(`:${JSON.stringify(envelope)}`);
-      else ws.send(Buffer.concat([Buffer.from([0]), encode(envelope)]));
-    },
-    async next(type) {
-      for (;;) {
-        while (cursor < received.length) {
-          const e = received[cursor++] as Received;
-          if (e.type === type) return e;
-        }
-        await new Promise<void>((resolve) => waiters.push(resolve));
-      }
-    },
-    closed,
-  };
-  client.send({ type: 'hello', v: 1 });
-  await client.next('welcome');
-  return client;
+function connect(codec: 'json' | 'msgpack'): Promise<RawProtocolClient> {
+  return rawProtocolClient(server?.url ?? '', codec, (ws) => sockets.push(ws));
 }
 
 function values(size: number): [string, unknown][] {

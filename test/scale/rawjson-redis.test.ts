@@ -3,13 +3,12 @@
  * as its value, so subscribers on another node, JSON or MessagePack, and a replay from the Redis history get
  * the same value the publisher sent (never a RawJson's own fields).
  */
-import { decode, encode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { type RunningServer, startNodeServer } from '../../server/node.ts';
 import { createProtocol } from '../../server/protocol/index.ts';
 import { RedisLink } from '../../server/redis/connection.ts';
 import { RedisHub } from '../../server/redis/hub.ts';
+import { rawProtocolClient } from '../raw-protocol-client.ts';
 import { deletePrefix, SHARED_REDIS_URL, scaleTestHooks, uniquePrefix } from './support/redis.ts';
 
 const defer = scaleTestHooks();
@@ -32,41 +31,8 @@ async function node(prefix: string): Promise<RunningServer> {
   return server;
 }
 
-type Received = Record<string, unknown> & { type: string };
-
-async function connect(server: RunningServer, codec: 'json' | 'msgpack') {
-  const ws = new WebSocket(`${server.url.replace('http', 'ws')}/rt/ws`);
-  defer(() => ws.terminate());
-  const received: Received[] = [];
-  const waiters: (() => void)[] = [];
-  ws.on('message', (data: Buffer, isBinary: boolean) => {
-    received.push(
-      (isBinary
-        ? decode(data.subarray(1 + (data[0] as number)))
-        : JSON.parse(data.toString('utf8').slice(data.indexOf(0x3a) + 1))) as Received,
-    );
-    for (const w of waiters.splice(0)) w();
-  });
-  await new Promise((resolve) => ws.on('open', resolve));
-  let cursor = 0;
-  const client = {
-    send(envelope: object): void {
-      if (codec === 'json') ws.send(`:${JSON.stringify(envelope)}`);
-      else ws.send(Buffer.concat([Buffer.from([0]), encode(envelope)]));
-    },
-    async next(type: string): Promise<Received> {
-      for (;;) {
-        while (cursor < received.length) {
-          const e = received[cursor++] as Received;
-          if (e.type === type) return e;
-        }
-        await new Promise<void>((resolve) => waiters.push(resolve));
-      }
-    },
-  };
-  client.send({ type: 'hello', v: 1 });
-  await client.next('welcome');
-  return client;
+function connect(server: RunningServer, codec: 'json' | 'msgpack') {
+  return rawProtocolClient(server.url, codec, (ws) => defer(() => ws.terminate()));
 }
 
 describe('large JSON messages through the Redis hub', () => {
