@@ -4,7 +4,7 @@
  * The server's CPU time per message is the cost that does not depend on how busy the machine is.
  */
 import type { LoadJob } from '../clients/messages.ts';
-import { cpuMicros, minorFaults, type ServerProc, sleep, type WorkerProc } from './procs.ts';
+import { cpuMicros, procStat, type ServerProc, sleep, type WorkerProc } from './procs.ts';
 
 export interface Timing {
   readonly warmupMs: number;
@@ -29,12 +29,13 @@ const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
 
 async function mark(server: ServerProc, workers: readonly WorkerProc[]) {
   const counts = await Promise.all(workers.map((w) => w.request({ type: 'mark' }, 'count')));
+  const stat = procStat(server.pid);
   return {
     at: performance.now(),
     monotonic: monotonicMicros(),
     received: counts.reduce((n, c) => n + c.received, 0),
-    server: server.cpu(),
-    faults: minorFaults(server.pid),
+    server: stat.cpuMicros,
+    faults: stat.minorFaults,
     clients: workers.reduce((n, w) => n + cpuMicros(w.pid), 0),
   };
 }

@@ -14,25 +14,25 @@ const BENCH = new URL('../', import.meta.url);
 /** Linux reports CPU time in clock ticks of 1/100 s (CLK_TCK is 100 on every mainstream kernel build). */
 const TICK_MICROS = 10_000;
 
-/** User + system CPU time of a process, in microseconds (10 ms resolution). */
-export function cpuMicros(pid: number): number {
+/**
+ * A process's CPU time (user + system, microseconds, 10 ms resolution) and minor page faults so far (each costs
+ * ~10 µs of CPU on these nested-paging VMs), from one read of `/proc/<pid>/stat`; NaN for a process that is gone.
+ */
+export function procStat(pid: number): { readonly cpuMicros: number; readonly minorFaults: number } {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * TICK_MICROS;
+    return {
+      cpuMicros: (Number(fields[11]) + Number(fields[12])) * TICK_MICROS,
+      minorFaults: Number(fields[7]),
+    };
   } catch {
-    return Number.NaN;
+    return { cpuMicros: Number.NaN, minorFaults: Number.NaN };
   }
 }
 
-/** Minor page faults of a process so far (each costs ~10 µs of CPU on these nested-paging VMs). */
-export function minorFaults(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
-  } catch {
-    return Number.NaN;
-  }
+export function cpuMicros(pid: number): number {
+  return procStat(pid).cpuMicros;
 }
 
 /**
@@ -188,10 +188,6 @@ export class ServerProc {
 
   cpu(): number {
     return cpuMicros(this.pid);
-  }
-
-  faults(): number {
-    return minorFaults(this.pid);
   }
 
   async memory(): Promise<MemoryReading> {
