@@ -22,29 +22,36 @@ export const MAX_PRESENCE_INFO_BYTES = 512;
 
 const encoder = new TextEncoder();
 
+/** Why `info` cannot be a member's info: the stable code both sides report, and a sentence. */
+export interface PresenceInfoProblem {
+  readonly code: 'ERR_PRESENCE_INFO_TOO_BIG' | 'ERR_INVALID_ENVELOPE';
+  readonly message: string;
+}
+
+const invalid = (message: string): PresenceInfoProblem => ({ code: 'ERR_INVALID_ENVELOPE', message });
+
 /** Why `info` cannot be a member's info, or null when it can. */
-export function presenceInfoProblem(info: unknown): string | null {
+export function presenceInfoProblem(info: unknown): PresenceInfoProblem | null {
   if (typeof info !== 'object' || info === null || Array.isArray(info)) {
-    return 'presence info: expected a plain object';
+    return invalid('presence info: expected a plain object');
   }
   let json: string;
   try {
     json = JSON.stringify(info);
   } catch {
-    return 'presence info: not serialisable as JSON';
+    return invalid('presence info: not serialisable as JSON');
   }
   const bytes = encoder.encode(json).byteLength;
   return bytes > MAX_PRESENCE_INFO_BYTES
-    ? `presence info: ${bytes} bytes as JSON, at most ${MAX_PRESENCE_INFO_BYTES}`
+    ? {
+        code: 'ERR_PRESENCE_INFO_TOO_BIG',
+        message: `presence info: ${bytes} bytes as JSON, at most ${MAX_PRESENCE_INFO_BYTES}`,
+      }
     : null;
 }
 
-/** Throws ERR_PRESENCE_INFO_TOO_BIG (or ERR_INVALID_ENVELOPE for a non-object) unless `info` is acceptable. */
+/** Throws the problem's code (ERR_PRESENCE_INFO_TOO_BIG, or ERR_INVALID_ENVELOPE) unless `info` is acceptable. */
 export function assertPresenceInfo(info: unknown): asserts info is PresenceInfo {
   const problem = presenceInfoProblem(info);
-  if (problem === null) return;
-  throw new SwitchyardError(
-    problem.includes('bytes') ? 'ERR_PRESENCE_INFO_TOO_BIG' : 'ERR_INVALID_ENVELOPE',
-    problem,
-  );
+  if (problem !== null) throw new SwitchyardError(problem.code, problem.message);
 }

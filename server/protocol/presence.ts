@@ -29,12 +29,12 @@ function randomClientId(): string {
   return id;
 }
 
-/** A `sub` whose info is too big is refused whole, with an error and no subscription: true when refused. */
+/** A `sub` whose info is too big or not an object is refused whole, with an error and no subscription: true when refused. */
 export function refuseInfo(conn: ProtocolConnection, envelope: SubscribeEnvelope): boolean {
   if (envelope.info === undefined) return false;
   const problem = presenceInfoProblem(envelope.info);
   if (problem === null) return false;
-  conn.sendError('ERR_PRESENCE_INFO_TOO_BIG', problem, envelope.topic);
+  conn.sendError(problem.code, problem.message, envelope.topic);
   return true;
 }
 
