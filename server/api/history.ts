@@ -7,6 +7,7 @@
 import type { Hono } from 'hono';
 import { ApiError } from './errors.ts';
 import type { ApiContext } from './index.ts';
+import { API_PATHS } from './paths.ts';
 import { checkCount, checkTopic } from './validate.ts';
 
 const DEFAULT_LIMIT = 100;
@@ -14,7 +15,7 @@ const DEFAULT_LIMIT = 100;
 export function mountHistory(app: Hono, api: ApiContext): void {
   const { hub, limits } = api;
   app.get(
-    '/rt/api/history',
+    API_PATHS.history,
     api.handle(async (c) => {
       const topic = checkTopic(c.req.query('topic'));
       const since = checkCount(c.req.query('since'), 'since');

@@ -14,15 +14,8 @@ import { mountHistory } from './history.ts';
 import { mountPublish } from './publish.ts';
 
 export { API_ERRORS, ApiError, type ApiErrorCode } from './errors.ts';
+export { API_PATHS } from './paths.ts';
 export { presenceRoutes } from './presence.ts';
-
-export const API_PATHS = {
-  publish: '/rt/api/publish',
-  batch: '/rt/api/batch',
-  history: '/rt/api/history',
-  presence: '/rt/api/presence',
-  metrics: '/rt/metrics',
-} as const;
 
 export interface ServerApiOptions {
   /** The API key (or several, during a rotation); undefined or empty: the API is off and its routes are 404. */

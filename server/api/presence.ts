@@ -7,12 +7,13 @@
 import type { PresenceStore } from '../presence/store.ts';
 import { ApiError } from './errors.ts';
 import type { ApiRoutes } from './index.ts';
+import { API_PATHS } from './paths.ts';
 import { checkTopic } from './validate.ts';
 
 export function presenceRoutes(store: PresenceStore | undefined): ApiRoutes {
   return (app, api) => {
     app.get(
-      '/rt/api/presence',
+      API_PATHS.presence,
       api.handle(async (c) => {
         const topic = checkTopic(c.req.query('topic'));
         if (!store) throw new ApiError('ERR_UNSUPPORTED', 'this server keeps no presence');

@@ -9,6 +9,7 @@ import { asObject, readJson } from './body.ts';
 import { ApiError } from './errors.ts';
 import { IdempotencyCache } from './idempotency.ts';
 import type { ApiContext } from './index.ts';
+import { API_PATHS } from './paths.ts';
 import { checkPublishItem, type PublishItem } from './validate.ts';
 
 /** Topics of one batch published at once; messages of one topic always go one after the other, in order. */
@@ -30,7 +31,7 @@ export function mountPublish(app: Hono, api: ApiContext): void {
   };
 
   app.post(
-    '/rt/api/publish',
+    API_PATHS.publish,
     api.handle(async (c) => {
       const body = asObject(await readJson(c, limits.maxMessageBytes + ENVELOPE_BYTES));
       const item = checkPublishItem(body, limits.maxMessageBytes);
@@ -40,7 +41,7 @@ export function mountPublish(app: Hono, api: ApiContext): void {
   );
 
   app.post(
-    '/rt/api/batch',
+    API_PATHS.batch,
     api.handle(async (c) => {
       const body = asObject(await readJson(c, limits.maxBatchBytes));
       const messages = body.messages;

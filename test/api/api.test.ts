@@ -4,8 +4,9 @@
  * pages and resets. The two-node variant on Redis is ./api-redis.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mountServerApi } from '../../server/api/index.ts';
+import { API_PATHS, mountServerApi } from '../../server/api/index.ts';
 import { MemoryHub } from '../../server/hub/memory.ts';
+import { METRICS_PATH } from '../../server/metrics/index.ts';
 import { type RunningServer, startNodeServer } from '../../server/node.ts';
 import { createProtocol, type Protocol } from '../../server/protocol/index.ts';
 import { createClient } from '../../src/client/index.ts';
@@ -40,6 +41,17 @@ afterAll(async () => {
   await off.close();
   protocol.close();
   await hub.close();
+});
+
+describe('server API: paths', () => {
+  it('lists every route where it is served, the metrics endpoint included', async () => {
+    expect(API_PATHS.metrics).toBe(METRICS_PATH);
+    for (const path of [API_PATHS.publish, API_PATHS.batch]) {
+      // Mounted: the body is refused (400), not the path (404).
+      expect((await api(server.url, 'POST', path, {})).status, path).toBe(400);
+    }
+    expect((await api(server.url, 'GET', `${API_PATHS.history}?topic=t`)).status).toBe(200);
+  });
 });
 
 describe('server API: keys', () => {
