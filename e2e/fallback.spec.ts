@@ -47,7 +47,7 @@ interface PageView {
   state: string;
   rung: string | null;
   session: string | undefined;
-  attempts: { kind: string; ok: boolean; elapsedMs: number; error?: string }[];
+  attempts: { kind: string; ok: boolean; elapsedMs: number; error?: string; failure?: string }[];
   messages: { data: unknown; at: number }[];
   connectedAt: number | undefined;
   subscribedAt: number | undefined;
@@ -141,8 +141,11 @@ for (const mode of ['strip-upgrade', 'upgrade-then-drop', 'upgrade-then-silence'
       expect(rungs.map((a) => `${a.kind}:${a.ok}`)).toEqual(
         mode === 'upgrade-then-silence' ? ['sse:true', 'websocket:false'] : ['websocket:false', 'sse:true'],
       );
-      if (mode === 'upgrade-then-silence')
+      if (mode === 'upgrade-then-silence') {
         expect(rungs[1]?.error).toBe('websocket: another rung won the race');
+        // Losing a race is not the rung's failure: the next hello does not report it as a fall-back.
+        expect(rungs[1]?.failure).toBe('abandoned');
+      } else expect(rungs[0]?.failure).toBe('closed');
       if (mode !== 'strip-upgrade') expect(nginx.droppedUpgrades()).toBeGreaterThan(0);
 
       // Downstream: a server publish must arrive while the same event stream stays open (a buffering proxy

@@ -113,7 +113,7 @@ export class Dialer {
         report();
       } catch (error) {
         const message = (error as Error).message;
-        report(message);
+        report(error instanceof AttemptError ? error : new AttemptError(message, undefined, 'error'));
         const close = (error as AttemptError).close;
         return close?.retry === 'never' ? close : describeClose(CloseCode.Abnormal, message);
       }
@@ -229,7 +229,8 @@ export class Dialer {
       let link: Link | undefined;
       let serverError: string | undefined;
       let settled = false;
-      const abandon = (reason: string) => done(new AttemptError(`${kind}: ${reason}`), reason);
+      const abandon = (reason: string) =>
+        done(new AttemptError(`${kind}: ${reason}`, undefined, 'abandoned'), reason);
       const done = (error?: AttemptError, closeReason = 'attempt abandoned') => {
         if (settled) return;
         settled = true;
@@ -237,7 +238,7 @@ export class Dialer {
         this.#pending.delete(abandon);
         race?.signal.removeEventListener('abort', lost);
         race?.gate.gone(attempt);
-        report(error?.message);
+        report(error);
         if (!error) return resolve(link as Link);
         link?.retire(CloseCode.Normal, closeReason);
         reject(error);
@@ -245,7 +246,10 @@ export class Dialer {
       const fail = (error: unknown) =>
         done(new AttemptError(`${kind}: ${(error as Error)?.message ?? error}`));
       const timer = setTimeout(
-        () => done(new AttemptError(`${kind}: no working connection within ${timeoutMs} ms`)),
+        () =>
+          done(
+            new AttemptError(`${kind}: no working connection within ${timeoutMs} ms`, undefined, 'timeout'),
+          ),
         timeoutMs,
       );
       this.#pending.add(abandon);
@@ -321,14 +325,14 @@ export class Dialer {
 
   #reporter(attempt: number, kind: AttemptEvent['kind'], purpose: AttemptEvent['purpose']) {
     const started = Date.now();
-    return (error?: string) =>
+    return (error?: AttemptError) =>
       this.#reports.emit('attempt', {
         attempt,
         kind,
         purpose,
         ok: !error,
         elapsedMs: Date.now() - started,
-        error,
+        ...(error ? { error: error.message, failure: error.failure } : {}),
       });
   }
 }

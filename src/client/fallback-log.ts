@@ -4,15 +4,8 @@
  * An attempt abandoned because another rung won the race is not a failure of its rung and is not kept.
  */
 import type { Emitter } from '../emitter.ts';
-import { encodeFallbacks, type Fallback, type FallbackReason, MAX_FALLBACKS } from '../fallback-report.ts';
+import { encodeFallbacks, type Fallback, MAX_FALLBACKS } from '../fallback-report.ts';
 import type { AttemptEvent } from './types.ts';
-
-function reasonOf(error: string | undefined): FallbackReason | null {
-  if (error === undefined || /abandon|before use|won the race|race ended/.test(error)) return null;
-  if (/no working connection within|timed? ?out/i.test(error)) return 'timeout';
-  if (/\(\d{4}\)$/.test(error)) return 'closed';
-  return 'error';
-}
 
 export class FallbackLog {
   #failed: Fallback[] = [];
@@ -24,8 +17,9 @@ export class FallbackLog {
         this.#failed = [];
         return;
       }
-      const reason = reasonOf(event.error);
-      if (reason) this.#failed = [...this.#failed, { kind: event.kind, reason }].slice(-MAX_FALLBACKS);
+      const reason = event.failure ?? 'error';
+      if (reason !== 'abandoned')
+        this.#failed = [...this.#failed, { kind: event.kind, reason }].slice(-MAX_FALLBACKS);
     });
   }
 

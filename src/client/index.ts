@@ -60,6 +60,7 @@ export { memoryRungMemory, type RungMemory, storageRungMemory } from './rung-mem
 export type { RungConnectOptions, RungFactories, RungFactory } from './rungs.ts';
 export type {
   AttemptEvent,
+  AttemptFailure,
   ClientEvents,
   ClientMessage,
   ClientOptions,

@@ -13,6 +13,7 @@ import type { MessageRate } from '../negotiate.ts';
 import type { CloseEvent, Payload, Transport, TransportKind } from '../transport.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { Pacer } from './pacer.ts';
+import type { AttemptFailure } from './types.ts';
 
 /** Why a connection ended, with the decision from the close-code table (src/close-codes.ts). */
 export interface CloseInfo {
@@ -38,9 +39,11 @@ export function describeClose(code: number, reason: string): CloseInfo {
 /** A failed attempt; `close` is set when the peer closed with a code (which may be fatal). */
 export class AttemptError extends Error {
   readonly close: CloseInfo | undefined;
-  constructor(message: string, close?: CloseInfo) {
+  readonly failure: AttemptFailure;
+  constructor(message: string, close?: CloseInfo, failure: AttemptFailure = close ? 'closed' : 'error') {
     super(message);
     this.close = close;
+    this.failure = failure;
   }
 }
 

@@ -116,7 +116,15 @@ export interface AttemptEvent {
   readonly ok: boolean;
   readonly elapsedMs: number;
   readonly error?: string;
+  /**
+   * Why a failed attempt failed: `timeout` (no working connection within the attempt's budget), `closed` (the
+   * peer or the network closed it during the handshake), `error` (it could not be made: a refused request, a
+   * failed load), `abandoned` (not the rung's fault: another rung won the race, or the client stopped).
+   */
+  readonly failure?: AttemptFailure;
 }
+
+export type AttemptFailure = 'timeout' | 'closed' | 'error' | 'abandoned';
 
 export interface ClientEvents<In = unknown> {
   state: ClientState;
