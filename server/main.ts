@@ -14,14 +14,11 @@
  */
 
 import { apiKeyFromEnv } from './api/index.ts';
-import { createDemo } from './demo/app.ts';
 import { buildDemoBundle } from './demo/bundle.ts';
+import { demoFromEnv } from './demo/from-env.ts';
 import { denoBinary, launchDenoServer } from './deno/launch.ts';
-import { createMetrics } from './metrics/index.ts';
 import { startNodeServer, tlsFromEnv } from './node.ts';
-import { redisEngineFromEnv, tokenSecretFromEnv } from './redis/env.ts';
 import { deploymentFromEnv } from './security/env.ts';
-import { createSecurity } from './security/index.ts';
 
 const port = Number(process.env.PORT ?? 8080);
 const hostname = process.env.HOST ?? '127.0.0.1';
@@ -41,46 +38,32 @@ if (denoBinary() && process.env.SWITCHYARD_RUNTIME !== 'node' && !tls) {
   runtime = 'deno (chosen: native HTTP/3 WebTransport is available through Deno on this machine)';
   close = () => deno.close();
 } else {
-  const env = (name: string) => process.env[name];
-  const engine = await redisEngineFromEnv(env, (line) => console.log(line));
-  const secret = tokenSecretFromEnv(env);
-  // Like a real deployment: same-origin only, short-lived tokens on every connection, request log redacted.
-  const security = createSecurity({
-    requireTokens: true,
-    ...(allowedOrigins ? { allowedOrigins } : {}),
-    // Spent tokens recorded in Redis when there is one: single use holds across every node.
-    tokens: { ...(secret ? { secret } : {}), ...(engine ? { replay: engine.replay } : {}) },
-  });
-  const demo = createDemo({
+  const log = (line: string) => console.log(line);
+  const {
+    server: fromDemo,
+    engine,
+    stop,
+  } = await demoFromEnv((name) => process.env[name], {
     bundle,
     heartbeatMs,
-    authenticate: security.authenticateHello,
-    ...(engine ? { hub: engine.hub, sessionStore: engine.sessions, presence: engine.presence } : {}),
-    ticker: process.env.TICKER !== '0',
-    // The metrics are behind the API key: without one they are neither served nor counted.
-    ...(apiKey ? { apiKey, metrics: createMetrics(engine ? { redis: engine.link } : {}) } : {}),
+    allowedOrigins,
+    apiKey,
+    log,
   });
   const server = await startNodeServer({
     port,
     hostname,
     heartbeatMs,
     ...deployment,
-    security,
+    ...fromDemo,
     ...(tls ? { tls } : {}),
-    ...(engine ? { admission: engine.admission, sseForwarder: engine.forwarder } : {}),
-    log: (line) => console.log(line),
-    onConnection: demo.protocol.onConnection,
-    configure: (app) => {
-      demo.configure(app);
-      engine?.install(app);
-    },
+    log,
   });
   url = server.url;
   runtime = engine ? 'node, hub on redis' : 'node';
   close = async () => {
     await server.close();
-    await demo.stop();
-    await engine?.close();
+    await stop();
   };
 }
 

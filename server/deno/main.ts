@@ -12,10 +12,8 @@
 import type { ConnectionHandler } from '../../src/transport.ts';
 import { apiKeyFromEnv } from '../api/index.ts';
 import { createDemo } from '../demo/app.ts';
-import { createMetrics } from '../metrics/index.ts';
-import { redisEngineFromEnv, tokenSecretFromEnv } from '../redis/env.ts';
+import { demoFromEnv } from '../demo/from-env.ts';
 import { deploymentFromEnv } from '../security/env.ts';
-import { createSecurity } from '../security/index.ts';
 import { serveDeno } from './serve.ts';
 
 const env = (name: string) => Deno.env.get(name);
@@ -41,40 +39,32 @@ const echoApp: ConnectionHandler = (connection) => {
   });
 };
 
-// REDIS_URL: one node of several (hub, sessions, SSE upstream through Redis), as under Node.
-const engine = appName === 'echo' ? undefined : await redisEngineFromEnv(env, (line) => console.error(line));
-const secret = tokenSecretFromEnv(env);
-// Same policy as the Node demo: same-origin only, tokens on every connection (the `echo` test app goes without).
-const security =
+const bundle = bundlePath ? await Deno.readTextFile(bundlePath) : '';
+// The same demo as under Node (./from-env.ts); the `echo` test app goes without tokens, Redis or the API, but
+// with the demo's page, which the rung checks load.
+const app =
   appName === 'echo'
-    ? undefined
-    : createSecurity({
-        requireTokens: true,
-        ...(allowedOrigins ? { allowedOrigins } : {}),
-        // Spent tokens recorded in Redis when there is one: single use holds across every node.
-        tokens: { ...(secret ? { secret } : {}), ...(engine ? { replay: engine.replay } : {}) },
+    ? (() => {
+        const demo = createDemo({ bundle, heartbeatMs });
+        return {
+          server: { onConnection: echoApp, configure: demo.configure },
+          stop: () => demo.stop(),
+        };
+      })()
+    : await demoFromEnv(env, {
+        bundle,
+        heartbeatMs,
+        allowedOrigins,
+        apiKey,
+        log: (line) => console.error(line),
       });
-const demo = createDemo({
-  ...(security ? { authenticate: security.authenticateHello } : {}),
-  bundle: bundlePath ? await Deno.readTextFile(bundlePath) : '',
-  heartbeatMs,
-  ...(engine ? { hub: engine.hub, sessionStore: engine.sessions, presence: engine.presence } : {}),
-  ticker: env('TICKER') !== '0',
-  ...(apiKey ? { apiKey, metrics: createMetrics(engine ? { redis: engine.link } : {}) } : {}),
-});
 
 const server = await serveDeno({
   port: Number(env('PORT') ?? 8080),
   hostname: env('HOST') ?? '127.0.0.1',
   heartbeatMs,
   ...deployment,
-  ...(security ? { security } : {}),
-  ...(engine ? { admission: engine.admission, sseForwarder: engine.forwarder } : {}),
-  onConnection: appName === 'echo' ? echoApp : demo.protocol.onConnection,
-  configure: (app) => {
-    demo.configure(app);
-    engine?.install(app);
-  },
+  ...app.server,
   webTransport: {
     ...(rotateMs ? { rotateMs: Number(rotateMs) } : {}),
     ...(wtPort ? { port: Number(wtPort) } : {}),
@@ -97,8 +87,7 @@ async function shutdown(): Promise<void> {
   if (stopping) return;
   stopping = true;
   await server.close();
-  await demo.stop();
-  await engine?.close();
+  await app.stop();
   Deno.exit(0);
 }
 Deno.addSignalListener('SIGINT', shutdown);
