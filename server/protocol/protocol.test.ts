@@ -8,7 +8,7 @@ import { CloseCode } from '../../src/close-codes.ts';
 import { type Peer, protocolPeers } from '../../test/protocol-peer.ts';
 
 const wire = protocolPeers();
-const { start, peer } = wire;
+const { start, peer, greeted } = wire;
 
 describe('server protocol', () => {
   it('hello -> welcome with a session, ping -> pong', async () => {
@@ -39,9 +39,7 @@ describe('server protocol', () => {
 
   it('closes with BadEnvelope (4004) on JSON that is not an envelope, after an error saying why', async () => {
     await start();
-    const p = await peer();
-    p.send({ type: 'hello', v: 1 });
-    await p.next('welcome');
+    const p = await greeted();
     p.send('{"type":"pub","id":5,"data":1}');
     const close = await p.closed;
     expect(close.code).toBe(CloseCode.BadEnvelope);
@@ -94,9 +92,7 @@ describe('server protocol', () => {
 
   it('closes a client that does not read with SlowConsumer (4008) once its queue is over the bound', async () => {
     const hub = await start({ outgoing: { maxMessages: 50, maxBytes: 1 << 20 } });
-    const p = await peer();
-    p.send({ type: 'hello', v: 1 });
-    await p.next('welcome');
+    const p = await greeted();
     p.send({ type: 'sub', topic: 'flood' });
     await p.next('reset');
     // 1 MiB per message: the rung's send() waits for the socket to drain, so the protocol queue grows.

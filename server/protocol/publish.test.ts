@@ -7,7 +7,7 @@ import { CloseCode } from '../../src/close-codes.ts';
 import { protocolPeers } from '../../test/protocol-peer.ts';
 
 const wire = protocolPeers();
-const { start, peer } = wire;
+const { start, peer, greeted } = wire;
 
 describe('server protocol: publish and subscribe', () => {
   it('dedups pub by id within a session, across connections, and acks every copy', async () => {
@@ -42,9 +42,7 @@ describe('server protocol: publish and subscribe', () => {
   it("onPublish sees the whole context, authenticate's user included", async () => {
     const users: (string | undefined)[] = [];
     await start({ authenticate: () => ({ user: 'ada' }), onPublish: (e) => void users.push(e.user) });
-    const p = await peer();
-    p.send({ type: 'hello', v: 1 });
-    await p.next('welcome');
+    const p = await greeted();
     p.send({ type: 'pub', id: 'a', topic: 't', data: 1 });
     await p.next('ack');
     // The unreliable one too; the reliable one after it on the same topic is applied after it.
@@ -60,9 +58,7 @@ describe('server protocol: publish and subscribe', () => {
         throw new Error('nope');
       },
     });
-    const p = await peer();
-    p.send({ type: 'hello', v: 1 });
-    await p.next('welcome');
+    const p = await greeted();
     p.send({ type: 'pub', id: 'x1', data: 1 });
     expect(await p.next('error')).toEqual({
       type: 'error',
@@ -75,9 +71,7 @@ describe('server protocol: publish and subscribe', () => {
   it('sub replays after `since`, fresh sub gets its baseline, gaps become reset', async () => {
     const hub = await start();
     for (let i = 1; i <= 3; i++) await hub.publish('t', i);
-    const p = await peer();
-    p.send({ type: 'hello', v: 1 });
-    await p.next('welcome');
+    const p = await greeted();
     p.send({ type: 'sub', topic: 't', since: 1 });
     expect(await p.next('msg')).toEqual({ type: 'msg', topic: 't', seq: 2, data: 2 });
     expect(await p.next('msg')).toEqual({ type: 'msg', topic: 't', seq: 3, data: 3 });
@@ -122,9 +116,7 @@ describe('server protocol: publish and subscribe', () => {
     await a.next('pong');
     expect(a.received.map((e) => e.type)).toEqual(['welcome', 'ack', 'pong']);
     // A late subscriber resuming from the start gets the reliable message only.
-    const c = await peer();
-    c.send({ type: 'hello', v: 1 });
-    await c.next('welcome');
+    const c = await greeted();
     c.send({ type: 'sub', topic: 'cursor', since: 0 });
     expect(await c.next('msg')).toMatchObject({ seq: 1 });
     c.send({ type: 'ping', id: 1 });
@@ -138,9 +130,7 @@ describe('server protocol: publish and subscribe', () => {
       authorize: (operation, topic) =>
         topic === 'locked' ? { code: 'ERR_FORBIDDEN_TOPIC', message: `no ${operation} on locked` } : null,
     });
-    const p = await peer();
-    p.send({ type: 'hello', v: 1 });
-    await p.next('welcome');
+    const p = await greeted();
     p.send({ type: 'vpub', topic: 'locked', data: 1 });
     expect(await p.next('error')).toEqual({
       type: 'error',
@@ -155,9 +145,7 @@ describe('server protocol: publish and subscribe', () => {
 
   it('server-side publish with reliable: false reaches subscribers as vmsg', async () => {
     await start();
-    const p = await peer();
-    p.send({ type: 'hello', v: 1 });
-    await p.next('welcome');
+    const p = await greeted();
     p.send({ type: 'sub', topic: 'typing' });
     await p.next('reset');
     expect(await wire.protocol.publish('typing', { who: 'ann' }, { reliable: false })).toBeUndefined();
