@@ -1,6 +1,7 @@
 /**
  * What every connection carries as its request description: equal descriptions are one shared, frozen object
- * (idle memory), without the WebSocket handshake's nonce, and never shared when they hold credentials.
+ * (idle memory), without the WebSocket handshake's nonce, and never shared when they hold credentials; and what a
+ * WebSocket connection keeps of its own (its id, kind and capabilities come from its prototype).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -67,5 +68,13 @@ describe('connection request descriptions', () => {
     expect(a?.capabilities.binary).toBe(true);
     expect(Object.keys(a ?? {})).not.toContain('kind');
     expect(Object.keys(a ?? {})).not.toContain('capabilities');
+  });
+
+  it('have an id made on read: the same for one connection, unique across them', async () => {
+    const [a, b] = await connections([{}, {}]);
+    expect(a?.id).toMatch(/^ws-[0-9a-z]+$/);
+    expect(a?.id).toBe(a?.id);
+    expect(a?.id).not.toBe(b?.id);
+    expect(Object.keys(a ?? {})).not.toContain('id');
   });
 });
