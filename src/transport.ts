@@ -107,6 +107,10 @@ export interface ConnectionRequest {
   readonly origin: string | null;
   /** Remote address as the runtime reports it. */
   readonly ip: string;
+  /**
+   * The request's headers, lower-case names. Without the WebSocket handshake's nonce (`sec-websocket-key`, which
+   * only the handshake uses); equal descriptions may be one frozen object shared by several connections.
+   */
   readonly headers: Readonly<Record<string, string>>;
 }
 

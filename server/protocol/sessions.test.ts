@@ -1,9 +1,10 @@
 /**
  * SessionMembers keeps its one usual member without an array (memory per idle connection): the bookkeeping
- * must stay exact across the switch between one member and several, in both directions.
+ * must stay exact across the switch between one member and several, in both directions; a MemorySession is its
+ * own member list.
  */
 import { describe, expect, it } from 'vitest';
-import { type SessionMember, SessionMembers } from './sessions.ts';
+import { MemorySession, type SessionMember, SessionMembers } from './sessions.ts';
 
 function member(name: string, log: string[]): SessionMember {
   return { replace: () => log.push(`replaced ${name}`) };
@@ -68,5 +69,22 @@ describe('SessionMembers', () => {
     expect(members.size).toBe(1);
     members.delete(b);
     expect(members.size).toBe(0);
+  });
+});
+
+describe('MemorySession', () => {
+  it('is its own member list (one object per idle session), bounded like any other', () => {
+    const log: string[] = [];
+    const session = new MemorySession('s1', 16, 2);
+    expect(session.connections).toBe(session);
+    const [a, b, c] = [member('a', log), member('b', log), member('c', log)];
+    session.connections.add(a);
+    session.connections.add(b);
+    session.connections.add(c);
+    expect(session.connections.size).toBe(2);
+    expect(log).toEqual(['replaced a']);
+    session.connections.delete(b);
+    session.connections.delete(c);
+    expect(session.connections.size).toBe(0);
   });
 });

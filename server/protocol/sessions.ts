@@ -155,10 +155,12 @@ export class SessionMembers {
 const FRESH_PUBLISHED: DedupResult = { outcome: PUBLISHED, duplicate: false };
 const SEEN_PUBLISHED: DedupResult = { outcome: PUBLISHED, duplicate: true };
 
-export class MemorySession implements Session {
+/**
+ * A session is its own member list (it extends SessionMembers): one object per idle session instead of two, and
+ * no field pointing from one to the other (40 bytes per idle connection).
+ */
+export class MemorySession extends SessionMembers implements Session {
   readonly id: string;
-  /** Live connections of this session, oldest first (briefly two while a client climbs to a better rung). */
-  readonly connections: SessionMembers;
   /** Client message id -> outcome (a pending promise while the app handles it); made on the first `pub`. */
   #seen: Map<string, Maybe<PublishOutcome>> | undefined;
   /** The ids in the order they were first seen, as a ring: the oldest is forgotten when the window is full. */
@@ -171,10 +173,15 @@ export class MemorySession implements Session {
   expiryTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(id: string, dedupWindow: number, maxConnections: number, maxBaselines = 1024) {
+    super(maxConnections);
     this.id = id;
     this.#dedupWindow = Math.max(1, dedupWindow);
-    this.connections = new SessionMembers(maxConnections);
     this.#maxBaselines = Math.max(1, maxBaselines);
+  }
+
+  /** Live connections of this session, oldest first (briefly two while a client climbs to a better rung). */
+  get connections(): SessionMembers {
+    return this;
   }
 
   baseline(topic: string): Baseline | undefined {

@@ -208,6 +208,30 @@ describe('Node WebSocket binding', () => {
     expect(decodeTextFrame(Buffer.from(d![1]).toString())).toEqual({ channel: 'doc', data: text });
   });
 
+  it('sockets without extensions share one frozen empty extensions object, and still echo and close', async () => {
+    const connect = await listen();
+    const [a, b] = [await connect(), await connect()];
+    const internals = (ws: WebSocket) =>
+      ws as unknown as {
+        _extensions: object;
+        _receiver: { _extensions: object };
+        _sender: { _extensions: object };
+      };
+    const shared = internals(a.serverWs)._extensions;
+    expect(Object.isFrozen(shared)).toBe(true);
+    expect(internals(b.serverWs)._extensions).toBe(shared);
+    expect(internals(a.serverWs)._receiver._extensions).toBe(shared);
+    expect(internals(a.serverWs)._sender._extensions).toBe(shared);
+    expect(a.serverWs.extensions).toBe('');
+    a.server.on('message', (m) => void a.server.send(m.data, { channel: m.channel }));
+    a.client.send(encodeTextFrame('', 'hi'));
+    await a.receivedCount(1);
+    expect(text(a)).toEqual([':hi']);
+    const closed = new Promise<number>((resolve) => a.client.once('close', resolve));
+    a.server.close(CloseCode.Normal, 'bye');
+    expect(await closed).toBe(CloseCode.Normal);
+  });
+
   it('Buffer framing matches src/frame.ts byte for byte', () => {
     for (const channel of ['', 'a', 'chat.room-1']) {
       for (const data of ['', 'plain', 'é€𝄞 mixed', 'x'.repeat(10_000)]) {

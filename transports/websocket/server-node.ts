@@ -7,12 +7,12 @@
  * shared functions that find their socket through a symbol on the `ws` object, and the pings of every
  * connection of a server (or with the same interval) run from one sweep timer.
  */
-import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { CloseCode } from '../../src/close-codes.ts';
 import type { ConnectionRequest, ServerConnection, ServerTransportLimits } from '../../src/transport.ts';
 import { DEFAULT_CHANNEL } from '../../src/transport.ts';
 import { type RawServerSocket, WebSocketServerConnection } from './server.ts';
+import { type Corkable, netSocketOf, shareEmptyExtensions } from './ws-internals.ts';
 
 export interface NodeWebSocketOptions {
   readonly limits: ServerTransportLimits;
@@ -36,25 +36,6 @@ const COLON = 58;
 // corks the net.Socket and a `process.nextTick` uncorks it, so the burst leaves in one `writev`. Latency does not
 // move: the uncork runs before the event loop waits for I/O again. `_socket` is not public `ws` API, so it is
 // feature-tested: without it (another `ws` version) every frame is simply written as it is sent.
-
-interface Corkable {
-  readonly writableCorked: number;
-  readonly destroyed: boolean;
-  readonly bytesRead: number;
-  cork(): void;
-  uncork(): void;
-}
-
-function netSocketOf(ws: WebSocket): Corkable | undefined {
-  const socket = (ws as unknown as { _socket?: Partial<Socket> })._socket;
-  return socket &&
-    typeof socket.cork === 'function' &&
-    typeof socket.uncork === 'function' &&
-    typeof socket.writableCorked === 'number' &&
-    typeof socket.bytesRead === 'number'
-    ? (socket as Corkable)
-    : undefined;
-}
 
 function uncork(socket: Corkable): void {
   socket.uncork();
@@ -364,6 +345,7 @@ export function acceptNodeWebSocket(
   const connection = new WebSocketServerConnection(raw, request, options.limits);
   raw.connection = connection;
   owned[OWNER] = raw;
+  shareEmptyExtensions(socket);
   socket.on('message', onMessage);
   const group = options.group ?? (options.pingIntervalMs > 0 ? sweepFor(options.pingIntervalMs) : undefined);
   if (group) {

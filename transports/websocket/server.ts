@@ -22,6 +22,7 @@ import type {
   ServerConnection,
   ServerConnectionEvents,
   ServerTransportLimits,
+  TransportCapabilities,
   TransportState,
 } from '../../src/transport.ts';
 import { decodeValidUtf8, payloadByteLength } from '../../src/utf8.ts';
@@ -81,10 +82,9 @@ function exceeds(data: Payload, max: number): boolean {
 }
 
 export class WebSocketServerConnection implements ServerConnection, CloseWatchable {
-  readonly id = `ws-${(++nextId).toString(36)}`;
-  readonly kind = 'websocket' as const;
-  readonly capabilities = WEBSOCKET_CAPABILITIES;
   readonly request: ConnectionRequest;
+  /** The number in `id`: a small integer in the object, where the string would be 24 more bytes per connection. */
+  readonly #serial = ++nextId;
   readonly #core = new ConnectionCore();
   readonly #socket: RawServerSocket;
   readonly #limits: ServerTransportLimits;
@@ -95,6 +95,20 @@ export class WebSocketServerConnection implements ServerConnection, CloseWatchab
     this.request = request;
     this.#limits = limits;
     this.#core.markOpen();
+  }
+
+  /** Made on read (nothing on the server reads it per message): equal strings for the same connection. */
+  get id(): string {
+    return `ws-${this.#serial.toString(36)}`;
+  }
+
+  // The same for every connection: getters on the prototype, not two fields in each idle connection (16 bytes).
+  get kind(): 'websocket' {
+    return 'websocket';
+  }
+
+  get capabilities(): TransportCapabilities {
+    return WEBSOCKET_CAPABILITIES;
   }
 
   get state(): TransportState {
