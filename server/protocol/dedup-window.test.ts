@@ -82,6 +82,23 @@ describe('DedupWindow', () => {
     expect(window.get('a')).toBe('again');
   });
 
+  it('a common value is answered as stored, replaced both ways, and forgotten like any other', () => {
+    const common = { ok: true };
+    const other = { ok: false };
+    const window = new DedupWindow<object>(2, common);
+    window.add('a', common);
+    window.add('b', other);
+    expect([window.get('a'), window.get('b')]).toEqual([common, other]);
+    window.set('b', common);
+    window.set('a', other);
+    expect(window.get('a')).toBe(other);
+    expect(window.get('b')).toBe(common);
+    window.add('c', common);
+    expect([window.get('a'), window.get('b'), window.get('c')]).toEqual([undefined, common, common]);
+    window.set('b', undefined);
+    expect(window.get('b')).toBeUndefined();
+  });
+
   it('keeps long ids and ids beyond one byte per character as strings, telling them apart exactly', () => {
     const window = new DedupWindow<number>(8);
     const long = 'x'.repeat(INLINE_ID_BYTES + 1);
@@ -118,7 +135,9 @@ describe('DedupWindow', () => {
   it('answers as the Map and ring it replaced, over random operations across growth and wrap-around', () => {
     for (const limit of [1, 5, 16, 17, 100, 4096]) {
       const next = random(limit);
-      const window = new DedupWindow<number>(limit);
+      // Half of them with a common value (kept as no value): a session's PUBLISHED.
+      const common = limit % 2 === 1 ? -1 : undefined;
+      const window = new DedupWindow<number>(limit, common);
       const model = new ModelWindow<number>(limit);
       const pool = limit * 3;
       const pick = () => {
@@ -131,11 +150,11 @@ describe('DedupWindow', () => {
         const id = pick();
         const r = next();
         if (r < 0.1) {
-          const value = next() < 0.5 ? undefined : step;
+          const value = next() < 0.5 ? undefined : next() < 0.5 ? -1 : step;
           window.set(id, value);
           model.set(id, value);
         } else if (model.get(id) === undefined) {
-          const value = r < 0.15 ? undefined : step;
+          const value = r < 0.15 ? undefined : r < 0.6 ? -1 : step;
           window.add(id, value);
           model.add(id, value);
         }

@@ -47,8 +47,13 @@ export class DedupWindow<V> {
   #bytes: Uint8Array;
   /** Ring slot -> 0 when it holds no id, 1 + the id's length when kept as bytes, STRING_ID when kept in `#ids`. */
   #lengths: Uint8Array;
-  /** Ring slot -> the id's value. */
-  #values: (V | undefined)[];
+  /**
+   * The value most ids have (a session's: PUBLISHED), kept as no value at all: a slot whose id is remembered
+   * and whose `#values` entry is undefined has this one.
+   */
+  readonly #common: V | undefined;
+  /** Ring slot -> the id's value when it is not the common one; made for the first such value. */
+  #values: (V | undefined)[] | undefined;
   /** Ring slot -> hash of its id (so the table never hashes an id twice). */
   #hashes: Int32Array;
   /** Open addressing, linear probing: ring slot + 1, 0 for an empty cell; at least twice the ring's size. */
@@ -60,11 +65,11 @@ export class DedupWindow<V> {
   /** Ids remembered now. */
   #size = 0;
 
-  constructor(limit: number) {
+  constructor(limit: number, common?: V) {
+    this.#common = common;
     this.#limit = Math.max(1, limit);
     const capacity = Math.min(this.#limit, FIRST_CAPACITY);
     this.#capacity = capacity;
-    this.#values = new Array(capacity);
     this.#bytes = new Uint8Array(capacity * INLINE_ID_BYTES);
     this.#lengths = new Uint8Array(capacity);
     this.#hashes = new Int32Array(capacity);
@@ -78,7 +83,7 @@ export class DedupWindow<V> {
 
   get(id: string): V | undefined {
     const slot = this.#find(id, hashId(id));
-    return slot < 0 ? undefined : this.#values[slot];
+    return slot < 0 ? undefined : (this.#values?.[slot] ?? this.#common);
   }
 
   /**
@@ -105,7 +110,7 @@ export class DedupWindow<V> {
       ids[slot] = id;
       this.#lengths[slot] = STRING_ID;
     }
-    this.#values[slot] = value;
+    this.#store(slot, value);
     this.#hashes[slot] = hash;
     this.#insert(slot, hash);
   }
@@ -115,7 +120,14 @@ export class DedupWindow<V> {
     const slot = this.#find(id, hashId(id));
     if (slot < 0) return;
     if (value === undefined) this.#remove(slot);
-    else this.#values[slot] = value;
+    else this.#store(slot, value);
+  }
+
+  #store(slot: number, value: V): void {
+    if (value !== this.#common) {
+      // biome-ignore lint/suspicious/noAssignInExpressions: made for the first value that needs it
+      (this.#values ??= new Array(this.#capacity))[slot] = value;
+    } else if (this.#values) this.#values[slot] = undefined;
   }
 
   #find(id: string, hash: number): number {
@@ -165,7 +177,7 @@ export class DedupWindow<V> {
     table[hole] = 0;
     if (this.#lengths[slot] === STRING_ID) (this.#ids as (string | undefined)[])[slot] = undefined;
     this.#lengths[slot] = 0;
-    this.#values[slot] = undefined;
+    if (this.#values) this.#values[slot] = undefined;
     this.#size--;
   }
 
@@ -174,9 +186,11 @@ export class DedupWindow<V> {
     const old = this.#capacity;
     const capacity = Math.min(this.#limit, old * 2);
     this.#capacity = capacity;
-    const values: (V | undefined)[] = new Array(capacity);
-    for (let slot = 0; slot < old; slot++) values[slot] = this.#values[slot];
-    this.#values = values;
+    if (this.#values) {
+      const values: (V | undefined)[] = new Array(capacity);
+      for (let slot = 0; slot < old; slot++) values[slot] = this.#values[slot];
+      this.#values = values;
+    }
     if (this.#ids) {
       const ids: (string | undefined)[] = new Array(capacity);
       for (let slot = 0; slot < old; slot++) ids[slot] = this.#ids[slot];

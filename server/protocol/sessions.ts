@@ -196,7 +196,7 @@ export class MemorySession implements Session {
 
   dedup(id: string, apply: () => Maybe<PublishOutcome>): DedupResult {
     // biome-ignore lint/suspicious/noAssignInExpressions: made on first use (idle sessions hold no window)
-    const seen = (this.#seen ??= new DedupWindow(this.#dedupWindow));
+    const seen = (this.#seen ??= new DedupWindow(this.#dedupWindow, PUBLISHED));
     const known = seen.get(id);
     if (known !== undefined) {
       return known === PUBLISHED ? SEEN_PUBLISHED : { outcome: known, duplicate: true };
