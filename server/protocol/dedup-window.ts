@@ -3,8 +3,8 @@
  * that is allocated once (and grown by doubling up to the window), not per id.
  *
  * It replaces a Map of id -> outcome plus a ring of the ids. Under a steady `pub` load that Map churned: one
- * insertion and one deletion per message, its backing store rebuilt (a fresh table of thousands of entries,
- * allocated in the old generation) every time the deleted entries filled it. Here the ring's slots are
+ * insertion and one deletion per message, and a rebuilt backing store (thousands of entries) whenever the
+ * deleted entries filled it. Here the ring's slots are
  * overwritten in place, and the lookup is an open-addressing table of slot numbers in a typed array, keyed by a
  * 32-bit hash of the id; ids are compared in full only on a hash match, so a collision costs a compare, never a
  * wrong answer.
