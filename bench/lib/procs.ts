@@ -134,6 +134,12 @@ function runnable(script: string): { path: string; loader: string[] } {
   return { path, loader: [] };
 }
 
+/** How a server under test is started (built script, loader flags, argv), for tools that fork it themselves. */
+export function serverCommand(name: ServerName): { path: string; loader: string[]; args: string[] } {
+  const [script, args] = SERVER_SCRIPTS[name];
+  return { ...runnable(script), args };
+}
+
 export class ServerProc {
   readonly name: ServerName;
   readonly port: number;

@@ -8,6 +8,7 @@
  * link is filled from there on the next connection, on any node (./baseline.ts).
  */
 
+import { DedupWindow } from './dedup-window.ts';
 import { isPromise, type Maybe } from './serial.ts';
 
 /** A connection as the session sees it: something it can push out when a newer one takes over. */
@@ -161,11 +162,11 @@ const SEEN_PUBLISHED: DedupResult = { outcome: PUBLISHED, duplicate: true };
  */
 export class MemorySession extends SessionMembers implements Session {
   readonly id: string;
-  /** Client message id -> outcome (a pending promise while the app handles it); made on the first `pub`. */
-  #seen: Map<string, Maybe<PublishOutcome>> | undefined;
-  /** The ids in the order they were first seen, as a ring: the oldest is forgotten when the window is full. */
-  #order: (string | undefined)[] | undefined;
-  #next = 0;
+  /**
+   * Client message id -> outcome (a pending promise while the app handles it), the last `dedupWindow` ids;
+   * made on the first `pub`.
+   */
+  #seen: DedupWindow<Maybe<PublishOutcome>> | undefined;
   readonly #dedupWindow: number;
   /** Topic -> baseline, oldest first; made on the first subscription without a position. */
   #baselines: Map<string, Baseline> | undefined;
@@ -202,30 +203,27 @@ export class MemorySession extends SessionMembers implements Session {
 
   dedup(id: string, apply: () => Maybe<PublishOutcome>): DedupResult {
     // biome-ignore lint/suspicious/noAssignInExpressions: made on first use (idle sessions hold no window)
-    const seen = (this.#seen ??= new Map());
+    const seen = (this.#seen ??= new DedupWindow(this.#dedupWindow, PUBLISHED));
     const known = seen.get(id);
     if (known !== undefined) {
       return known === PUBLISHED ? SEEN_PUBLISHED : { outcome: known, duplicate: true };
     }
     const outcome = apply();
-    // biome-ignore lint/suspicious/noAssignInExpressions: made on first use
-    const order = (this.#order ??= []);
-    const forgotten = order[this.#next];
-    if (forgotten !== undefined) seen.delete(forgotten);
-    order[this.#next] = id;
-    this.#next = (this.#next + 1) % this.#dedupWindow;
     if (isPromise(outcome)) {
-      seen.set(id, outcome);
+      seen.add(id, outcome);
       void outcome.then((result) => {
         if (seen.get(id) !== outcome) return;
         // A retryable failure applied nothing: the re-sent message must be applied, not answered from here.
-        if (!result.ok && result.closeCode !== undefined) seen.delete(id);
-        else seen.set(id, result);
+        seen.set(id, !result.ok && result.closeCode !== undefined ? undefined : result);
       });
       return { outcome, duplicate: false };
     }
-    if (!outcome.ok && outcome.closeCode !== undefined) return { outcome, duplicate: false };
-    seen.set(id, outcome);
+    if (!outcome.ok && outcome.closeCode !== undefined) {
+      // Counted in the window (its slot is used) but not remembered: the re-sent message is applied.
+      seen.add(id, undefined);
+      return { outcome, duplicate: false };
+    }
+    seen.add(id, outcome);
     return outcome === PUBLISHED ? FRESH_PUBLISHED : { outcome, duplicate: false };
   }
 

@@ -1,0 +1,117 @@
+/**
+ * What V8's garbage collector does in a server under a steady round-trip load: the bench's own server bundle
+ * forked with `--trace-gc`, driven by `ws` clients, the GC lines counted over the last three quarters of the
+ * messages (the first quarter is warm-up: JIT, the topic's log, the dedup windows growing). Counts of
+ * scavenges and mark-compacts barely depend on the machine's load, where the throughput bench's rates do; this
+ * is how the protocol's own garbage was found (docs/benchmarks.md, "Large messages (issue 20), fifth round").
+ *
+ *   node --import tsx bench/gc-trace.ts --server=proto|rung|ws --size=65536 --inflight=16 --conns=1
+ *        --count=48000 [--flags=--trace-gc-nvp,--max-semi-space-size=8] [--show]
+ *
+ * `proto` gets MessagePack `pub`s with a fresh id each (the server acks), `rung` and `ws` the same frames echoed
+ * back whole. Prints one JSON line: server CPU µs per message, rate, scavenges and mark-compacts measured.
+ */
+import { fork } from 'node:child_process';
+import { encode } from '@msgpack/msgpack';
+import { WebSocket } from 'ws';
+import { FIXED_MALLOC_ENV, procStat, type ServerName, serverCommand } from './lib/procs.ts';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: string) =>
+  args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
+const server = option('server', 'proto') as ServerName;
+const size = Number(option('size', '65536'));
+const inFlight = Number(option('inflight', '16'));
+const conns = Number(option('conns', '1'));
+const count = Number(option('count', '48000'));
+const flags = option('flags', '').split(',').filter(Boolean);
+
+const { path, loader, args: serverArgs } = serverCommand(server);
+const child = fork(path, serverArgs, {
+  execArgv: [...loader, '--expose-gc', '--trace-gc', ...flags],
+  stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  env: { ...process.env, ...FIXED_MALLOC_ENV },
+});
+let trace = '';
+child.stdout?.on('data', (chunk: Buffer) => {
+  trace += chunk.toString('latin1');
+});
+const port = await new Promise<number>((resolve) =>
+  child.once('message', (m: { port: number }) => resolve(m.port)),
+);
+
+/** A binary frame on the default channel: a zero channel byte, then the MessagePack envelope. */
+const frame = (value: unknown) => Buffer.concat([Buffer.from([0]), encode(value)]);
+const ID = '1000000000';
+const template = frame({ type: 'pub', id: ID, topic: 'gc', data: Buffer.alloc(size, 7) });
+const idAt = template.indexOf(ID);
+
+interface Client {
+  readonly ws: WebSocket;
+  /** Frames reused round-robin: one is rewritten only after twice the in-flight count of others went out. */
+  readonly frames: Buffer[];
+  sent: number;
+}
+
+const clients: Client[] = [];
+for (let i = 0; i < conns; i++) {
+  // An all-zero mask: the frame's bytes go out as they are, without a masked copy per message.
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/rt/ws`, 'switchyard.v1', {
+    generateMask: (mask) => mask.fill(0),
+  });
+  await new Promise((resolve) => ws.once('open', resolve));
+  ws.send(frame({ type: 'hello', v: 1 }));
+  await new Promise((resolve) => ws.once('message', resolve));
+  clients.push({ ws, frames: Array.from({ length: inFlight * 2 }, () => Buffer.from(template)), sent: 0 });
+}
+
+let sent = 0;
+let answered = 0;
+let traceFrom = 0;
+let cpuFrom = 0;
+let wallFrom = 0;
+const warmUp = Math.floor(count / 4);
+const send = (client: Client) => {
+  sent++;
+  const next = client.frames[client.sent++ % client.frames.length] as Buffer;
+  next.write(String(1e9 + sent), idAt, 'latin1');
+  client.ws.send(next, { binary: true });
+};
+await new Promise<void>((resolve) => {
+  for (const client of clients) {
+    client.ws.on('message', () => {
+      answered++;
+      if (answered === warmUp) {
+        traceFrom = trace.length;
+        cpuFrom = procStat(child.pid ?? 0).cpuMicros;
+        wallFrom = performance.now();
+      }
+      if (answered === count) resolve();
+      else if (sent < count) send(client);
+    });
+    for (let i = 0; i < inFlight; i++) send(client);
+  }
+});
+const measured = count - warmUp;
+const cpu = procStat(child.pid ?? 0).cpuMicros - cpuFrom;
+const wall = performance.now() - wallFrom;
+// The trace is read after a pause, so that the lines of the last messages have arrived.
+await new Promise((resolve) => setTimeout(resolve, 200));
+const lines = trace.slice(traceFrom).split('\n');
+const counted = (pattern: RegExp) => lines.filter((line) => pattern.test(line)).length;
+console.log(
+  JSON.stringify({
+    server,
+    size,
+    conns,
+    inFlight,
+    measured,
+    serverUsPerMsg: Math.round((cpu / measured) * 10) / 10,
+    rate: Math.round((measured / wall) * 1000),
+    scavenges: counted(/Scavenge|gc=s /),
+    markCompacts: counted(/Mark-Compact|gc=mc/),
+  }),
+);
+if (args.includes('--show')) console.log(lines.join('\n'));
+for (const client of clients) client.ws.close();
+child.kill();
