@@ -16,12 +16,20 @@
  * Longer ids, or ids with other characters, are kept as strings.
  */
 
-/** FNV-1a over the UTF-16 code units: ids are short, and this allocates nothing. */
-function hashId(id: string): number {
-  let h = 0x811c9dc5;
+/**
+ * FNV-1a over the UTF-16 code units (ids are short, and this allocates nothing), from a basis chosen per process:
+ * the ids are the client's, and with the standard basis a client could pick ids whose hashes share their low bits
+ * offline and make every lookup of its session probe the whole table.
+ */
+function hashId(id: string, basis: number): number {
+  let h = basis;
   for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
   return h | 0;
 }
+
+/** The standard FNV-1a offset basis (tests pass it to reproduce known collisions). */
+export const FNV_BASIS = 0x811c9dc5 | 0;
+const PROCESS_BASIS = (Math.random() * 0x1_0000_0000) | 0;
 
 const FIRST_CAPACITY = 16;
 /** Bytes of id kept in the slot itself. */
@@ -65,7 +73,10 @@ export class DedupWindow<V> {
   /** Ids remembered now. */
   #size = 0;
 
-  constructor(limit: number, common?: V) {
+  readonly #basis: number;
+
+  constructor(limit: number, common?: V, hashBasis = PROCESS_BASIS) {
+    this.#basis = hashBasis;
     this.#common = common;
     this.#limit = Math.max(1, limit);
     const capacity = Math.min(this.#limit, FIRST_CAPACITY);
@@ -82,7 +93,7 @@ export class DedupWindow<V> {
   }
 
   get(id: string): V | undefined {
-    const slot = this.#find(id, hashId(id));
+    const slot = this.#find(id, hashId(id, this.#basis));
     return slot < 0 ? undefined : (this.#values?.[slot] ?? this.#common);
   }
 
@@ -98,7 +109,7 @@ export class DedupWindow<V> {
     this.#next = slot + 1 === this.#capacity ? 0 : slot + 1;
     if (this.#used < this.#capacity) this.#used++;
     if (value === undefined) return;
-    const hash = hashId(id);
+    const hash = hashId(id, this.#basis);
     if (inlinable(id)) {
       const bytes = this.#bytes;
       const at = slot * INLINE_ID_BYTES;
@@ -117,7 +128,7 @@ export class DedupWindow<V> {
 
   /** Gives a remembered id another value, or forgets it (undefined); an id not remembered is left so. */
   set(id: string, value: V | undefined): void {
-    const slot = this.#find(id, hashId(id));
+    const slot = this.#find(id, hashId(id, this.#basis));
     if (slot < 0) return;
     if (value === undefined) this.#remove(slot);
     else this.#store(slot, value);
