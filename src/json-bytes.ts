@@ -5,9 +5,11 @@
  * string and parsing it cost 8 ms of a VM's CPU (large-object pages), scanning them costs a fraction of that.
  *
  * Pure and runtime-neutral (Uint8Array only). No recursion (a container stack of bytes) and no allocation per
- * byte; string runs, most of a large payload, are skipped a 32-bit word at a time. The input must be valid
- * UTF-8 (the rungs validate text frames): bytes >= 0x80 are plain string content.
+ * byte; string runs, most of a large payload, are skipped 16 bytes at a time by WebAssembly SIMD
+ * (src/json-simd.ts), or a 32-bit word at a time where that is missing. The input must be valid UTF-8 (the
+ * rungs validate text frames): bytes >= 0x80 are plain string content.
  */
+import { type SimdScanner, simdScanner } from './json-simd.ts';
 
 /** A JSON syntax error, with the byte offset where the JSON broke. */
 export class JsonBytesError extends SyntaxError {
@@ -30,12 +32,24 @@ const ARRAY = 2;
 /** Open containers of the value being scanned; one per module: a scan is synchronous and never reentered. */
 const stack = new Uint8Array(MAX_JSON_DEPTH);
 
-/** Strings shorter than this are scanned byte by byte (a word view is not worth making). */
+/** Ranges shorter than this are scanned byte by byte (neither a word view nor a copy is worth making). */
 const WORDS_MIN_BYTES = 256;
 
 /** The aligned 32-bit words of the current scan's range, and where word 0 starts (an index into `bytes`). */
 let words: Uint32Array | undefined;
 let wordsFrom = 0;
+
+/** The SIMD scanner during a scan of a long range, where the runtime has one (else `words`). */
+let simd: SimdScanner | undefined;
+let simdAllowed = true;
+
+/**
+ * Whether long strings may be skipped with WebAssembly SIMD (default true); false keeps the JS word loop. For
+ * tests and measurements of both paths: the results are the same.
+ */
+export function useSimd(allowed: boolean): void {
+  simdAllowed = allowed;
+}
 
 function fail(message: string, at: number): never {
   throw new JsonBytesError(message, at);
@@ -103,6 +117,7 @@ function plainWordsUntil(w: Uint32Array, k: number): number {
 
 /** `at` is just after an opening quote: the index after the closing one. */
 export function scanString(bytes: Uint8Array, at: number, end: number): number {
+  if (simd !== undefined) return scanStringSimd(simd, bytes, at, end);
   const w = words;
   // Keys and short strings end within a few bytes: the words only from a string's 16th byte on.
   const wordsAt = at + 16;
@@ -119,6 +134,20 @@ export function scanString(bytes: Uint8Array, at: number, end: number): number {
     else at++;
   }
   return fail('unterminated string', end);
+}
+
+/** scanString with the SIMD scanner: keys and short strings end within 16 bytes, scanned here. */
+function scanStringSimd(scanner: SimdScanner, bytes: Uint8Array, at: number, end: number): number {
+  const plainTo = Math.min(end, at + 16);
+  for (;;) {
+    if (at >= plainTo) at = scanner.find(bytes, at, end);
+    if (at >= end) return fail('unterminated string', end);
+    const c = bytes[at] as number;
+    if (c === QUOTE) return at + 1;
+    if (c === BACKSLASH) at = scanEscape(bytes, at, end);
+    else if (c < 0x20) fail('control character in string', at);
+    else at++;
+  }
 }
 
 function isDigit(c: number): boolean {
@@ -213,7 +242,17 @@ function scanValueAt(bytes: Uint8Array, at: number, end: number): number {
  * bytes (the fields of an envelope) instead of one each.
  */
 export function scanning<T>(bytes: Uint8Array, start: number, end: number, scan: () => T): T {
-  if (words !== undefined || end - start < WORDS_MIN_BYTES) return scan();
+  if (words !== undefined || simd !== undefined || end - start < WORDS_MIN_BYTES) return scan();
+  const scanner = simdAllowed ? simdScanner() : undefined;
+  if (scanner !== undefined) {
+    simd = scanner;
+    try {
+      return scan();
+    } finally {
+      simd = undefined;
+      scanner.release();
+    }
+  }
   const from = start + ((4 - ((bytes.byteOffset + start) & 3)) & 3);
   words = new Uint32Array(bytes.buffer, bytes.byteOffset + from, (end - from) >> 2);
   wordsFrom = from;
