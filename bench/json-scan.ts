@@ -5,8 +5,9 @@
  * best time of many repetitions (the machine is shared: the minimum is the cost, the rest is the neighbours),
  * next to two `Buffer.indexOf` passes (quote and backslash: memchr) over the same bytes.
  */
-import { useSimd } from '../src/json-bytes.ts';
+import { useStringScanner } from '../src/json-bytes.ts';
 import { decodeJsonEnvelopeBytes } from '../src/json-envelope.ts';
+import { simdScanner } from '../src/json-simd.ts';
 
 const envelope = (data: string) =>
   Buffer.from(`{"type":"pub","id":"000000000001","topic":"ack","data":${data}}`);
@@ -47,7 +48,7 @@ for (const [label, bytes] of cases) {
     indexOf: Number.POSITIVE_INFINITY,
   };
   for (let turn = 0; turn < 4; turn++) {
-    useSimd(turn % 2 === 0);
+    useStringScanner(turn % 2 === 0 ? simdScanner() : undefined);
     const t = best(bytes.length, 8, () => decodeJsonEnvelopeBytes(bytes));
     if (turn % 2 === 0) ns.simd = Math.min(ns.simd, t);
     else ns.js = Math.min(ns.js, t);
@@ -56,7 +57,6 @@ for (const [label, bytes] of cases) {
       best(bytes.length, 8, () => bytes.indexOf(0x22, 60) + bytes.indexOf(0x5c, 60)),
     );
   }
-  useSimd(true);
   const per = (t: number) => `${(t / 1000).toFixed(1)} µs (${(t / bytes.length).toFixed(3)} ns/B)`;
   console.log(`${label}: SIMD ${per(ns.simd)}, JS words ${per(ns.js)}, 2 x indexOf ${per(ns.indexOf)}`);
 }

@@ -7,8 +7,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonCodec } from './codec.ts';
 import { parseEnvelope } from './envelope.ts';
 import { isSwitchyardError } from './errors.ts';
-import { JsonBytesError, MAX_JSON_DEPTH, scanJsonValue, useSimd, validateJson } from './json-bytes.ts';
+import {
+  JsonBytesError,
+  MAX_JSON_DEPTH,
+  scanJsonValue,
+  stringScanner,
+  useStringScanner,
+  validateJson,
+} from './json-bytes.ts';
 import { decodeJsonEnvelopeBytes, RAW_JSON_MIN_BYTES } from './json-envelope.ts';
+import { simdScanner } from './json-simd.ts';
 import { RawJson } from './raw-json.ts';
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
@@ -124,8 +132,9 @@ describe.each([
   ['SIMD', true],
   ['JS words', false],
 ])('JSON byte scanner (%s)', (_path, simd) => {
-  beforeAll(() => useSimd(simd));
-  afterAll(() => useSimd(true));
+  const before = stringScanner();
+  beforeAll(() => useStringScanner(simd ? simdScanner() : undefined));
+  afterAll(() => useStringScanner(before));
 
   it.each(VALID)('accepts %s as JSON.parse does, at every alignment', (text) => {
     expect(parses(text)).toBe(true);

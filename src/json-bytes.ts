@@ -5,11 +5,12 @@
  * string and parsing it cost 8 ms of a VM's CPU (large-object pages), scanning them costs a fraction of that.
  *
  * Pure and runtime-neutral (Uint8Array only). No recursion (a container stack of bytes) and no allocation per
- * byte; string runs, most of a large payload, are skipped 16 bytes at a time by WebAssembly SIMD
- * (src/json-simd.ts), or a 32-bit word at a time where that is missing. The input must be valid UTF-8 (the
- * rungs validate text frames): bytes >= 0x80 are plain string content.
+ * byte; string runs, most of a large payload, are skipped a 32-bit word at a time, or 16 bytes at a time by
+ * WebAssembly SIMD once a server installed that scanner (src/json-simd.ts, `useStringScanner`: installed by
+ * the server's protocol, so that browser bundles, which never scan bytes, do not carry it). The input must be
+ * valid UTF-8 (the rungs validate text frames): bytes >= 0x80 are plain string content.
  */
-import { type SimdScanner, simdScanner } from './json-simd.ts';
+import type { SimdScanner } from './json-simd.ts';
 
 /** A JSON syntax error, with the byte offset where the JSON broke. */
 export class JsonBytesError extends SyntaxError {
@@ -39,16 +40,21 @@ const WORDS_MIN_BYTES = 256;
 let words: Uint32Array | undefined;
 let wordsFrom = 0;
 
-/** The SIMD scanner during a scan of a long range, where the runtime has one (else `words`). */
+/** The installed SIMD scanner, if any; `simd` is it during a scan of a long range (else `words` are used). */
+let installed: SimdScanner | undefined;
 let simd: SimdScanner | undefined;
-let simdAllowed = true;
 
 /**
- * Whether long strings may be skipped with WebAssembly SIMD (default true); false keeps the JS word loop. For
- * tests and measurements of both paths: the results are the same.
+ * Installs the scanner that skips long strings (`simdScanner()` of src/json-simd.ts; undefined: the JS word
+ * loop). Either accepts exactly the same JSON; the server's protocol installs the SIMD one.
  */
-export function useSimd(allowed: boolean): void {
-  simdAllowed = allowed;
+export function useStringScanner(scanner: SimdScanner | undefined): void {
+  installed = scanner;
+}
+
+/** The scanner in use for long strings (undefined: the JS word loop). */
+export function stringScanner(): SimdScanner | undefined {
+  return installed;
 }
 
 function fail(message: string, at: number): never {
@@ -246,7 +252,7 @@ function scanValueAt(bytes: Uint8Array, at: number, end: number): number {
  */
 export function scanning<T>(bytes: Uint8Array, start: number, end: number, scan: () => T): T {
   if (words !== undefined || simd !== undefined || end - start < WORDS_MIN_BYTES) return scan();
-  const scanner = simdAllowed ? simdScanner() : undefined;
+  const scanner = installed;
   if (scanner !== undefined) {
     simd = scanner;
     try {
