@@ -72,6 +72,13 @@ const SCENARIOS: readonly Scenario[] = [
     system: 'proto',
   },
   {
+    id: 'proto-m-puback-64k',
+    label: 'protocol pub -> ack, 64 KiB JSON text, metrics on, 1 conn',
+    server: 'proto-m',
+    row: 'rt-65536-1',
+    system: 'proto-m',
+  },
+  {
     id: 'proto-bin-puback-64k',
     label: 'protocol pub -> ack, 64 KiB MessagePack binary, 1 conn',
     server: 'proto',

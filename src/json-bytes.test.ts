@@ -3,12 +3,20 @@
  * nesting, and a differential fuzz of random mutations against JSON.parse. Then the envelope decoder from
  * bytes against JSON.parse + parseEnvelope, and RawJson.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonCodec } from './codec.ts';
 import { parseEnvelope } from './envelope.ts';
 import { isSwitchyardError } from './errors.ts';
-import { JsonBytesError, MAX_JSON_DEPTH, scanJsonValue, validateJson } from './json-bytes.ts';
+import {
+  JsonBytesError,
+  MAX_JSON_DEPTH,
+  scanJsonValue,
+  stringScanner,
+  useStringScanner,
+  validateJson,
+} from './json-bytes.ts';
 import { decodeJsonEnvelopeBytes, RAW_JSON_MIN_BYTES } from './json-envelope.ts';
+import { simdScanner } from './json-simd.ts';
 import { RawJson } from './raw-json.ts';
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
@@ -119,7 +127,15 @@ const INVALID = [
   '\ufeff1',
 ];
 
-describe('JSON byte scanner', () => {
+// Every scanner test runs on both string paths: WebAssembly SIMD (the default in Node) and the JS word loop.
+describe.each([
+  ['SIMD', true],
+  ['JS words', false],
+])('JSON byte scanner (%s)', (_path, simd) => {
+  const before = stringScanner();
+  beforeAll(() => useStringScanner(simd ? simdScanner() : undefined));
+  afterAll(() => useStringScanner(before));
+
   it.each(VALID)('accepts %s as JSON.parse does, at every alignment', (text) => {
     expect(parses(text)).toBe(true);
     expect(scansAtEveryOffset(text)).toEqual([true, true, true, true]);
@@ -216,6 +232,44 @@ describe('JSON byte scanner', () => {
     // Both outcomes were exercised.
     expect(accepted).toBeGreaterThan(300);
     expect(accepted).toBeLessThan(2700);
+  });
+
+  it('differential fuzz, large documents: special bytes anywhere, across the SIMD copy chunks (64 KiB)', () => {
+    let seed = 21;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x80000000;
+    };
+    const runs = [
+      'x'.repeat(70_000),
+      'y'.repeat(65_519),
+      'z'.repeat(200),
+      'é€'.repeat(9_000),
+      'w'.repeat(16),
+    ];
+    const noise = ['"', '\\', '\\n', '\\u00e9', '\\q', '\u0001', '\u001f', '\t', ' ', '\u007f', 'é'];
+    let accepted = 0;
+    for (let round = 0; round < 60; round++) {
+      const parts = Array.from({ length: 1 + Math.floor(random() * 3) }, () => {
+        const run = runs[Math.floor(random() * runs.length)] as string;
+        return `"${run.slice(0, Math.floor(random() * run.length))}"`;
+      });
+      let text = random() < 0.5 ? `[${parts.join(',')}]` : `{"k":${parts.join(',"k2":')}}`;
+      const mutations = Math.floor(random() * 3);
+      for (let m = 0; m < mutations; m++) {
+        // Near a chunk boundary (64 KiB from a string's 16th byte on) as often as anywhere.
+        const at =
+          random() < 0.5
+            ? Math.min(text.length, 2 + 16 + 65_536 + Math.floor(random() * 64) - 32)
+            : Math.floor(random() * (text.length + 1));
+        text = text.slice(0, at) + (noise[Math.floor(random() * noise.length)] as string) + text.slice(at);
+      }
+      const expected = parses(text);
+      if (expected) accepted++;
+      expect(scansAtEveryOffset(text), `round ${round}`).toEqual(Array(4).fill(expected));
+    }
+    expect(accepted).toBeGreaterThan(10);
+    expect(accepted).toBeLessThan(50);
   });
 });
 

@@ -5,9 +5,12 @@
  * string and parsing it cost 8 ms of a VM's CPU (large-object pages), scanning them costs a fraction of that.
  *
  * Pure and runtime-neutral (Uint8Array only). No recursion (a container stack of bytes) and no allocation per
- * byte; string runs, most of a large payload, are skipped a 32-bit word at a time. The input must be valid
- * UTF-8 (the rungs validate text frames): bytes >= 0x80 are plain string content.
+ * byte; string runs, most of a large payload, are skipped a 32-bit word at a time, or 16 bytes at a time by
+ * WebAssembly SIMD once a server installed that scanner (src/json-simd.ts, `useStringScanner`: installed by
+ * the server's protocol, so that browser bundles, which never scan bytes, do not carry it). The input must be
+ * valid UTF-8 (the rungs validate text frames): bytes >= 0x80 are plain string content.
  */
+import type { SimdScanner } from './json-simd.ts';
 
 /** A JSON syntax error, with the byte offset where the JSON broke. */
 export class JsonBytesError extends SyntaxError {
@@ -30,12 +33,29 @@ const ARRAY = 2;
 /** Open containers of the value being scanned; one per module: a scan is synchronous and never reentered. */
 const stack = new Uint8Array(MAX_JSON_DEPTH);
 
-/** Strings shorter than this are scanned byte by byte (a word view is not worth making). */
+/** Ranges shorter than this are scanned byte by byte (neither a word view nor a copy is worth making). */
 const WORDS_MIN_BYTES = 256;
 
 /** The aligned 32-bit words of the current scan's range, and where word 0 starts (an index into `bytes`). */
 let words: Uint32Array | undefined;
 let wordsFrom = 0;
+
+/** The installed SIMD scanner, if any; `simd` is it during a scan of a long range (else `words` are used). */
+let installed: SimdScanner | undefined;
+let simd: SimdScanner | undefined;
+
+/**
+ * Installs the scanner that skips long strings (`simdScanner()` of src/json-simd.ts; undefined: the JS word
+ * loop). Either accepts exactly the same JSON; the server's protocol installs the SIMD one.
+ */
+export function useStringScanner(scanner: SimdScanner | undefined): void {
+  installed = scanner;
+}
+
+/** The scanner in use for long strings (undefined: the JS word loop). */
+export function stringScanner(): SimdScanner | undefined {
+  return installed;
+}
 
 function fail(message: string, at: number): never {
   throw new JsonBytesError(message, at);
@@ -103,6 +123,7 @@ function plainWordsUntil(w: Uint32Array, k: number): number {
 
 /** `at` is just after an opening quote: the index after the closing one. */
 export function scanString(bytes: Uint8Array, at: number, end: number): number {
+  if (simd !== undefined) return scanStringSimd(simd, bytes, at, end);
   const w = words;
   // Keys and short strings end within a few bytes: the words only from a string's 16th byte on.
   const wordsAt = at + 16;
@@ -119,6 +140,23 @@ export function scanString(bytes: Uint8Array, at: number, end: number): number {
     else at++;
   }
   return fail('unterminated string', end);
+}
+
+/**
+ * scanString with the SIMD scanner. A string's first 64 bytes are scanned here: a call into WebAssembly costs
+ * about what 20-30 bytes of this loop do, so keys and the short strings of object-heavy JSON stay in JS.
+ */
+function scanStringSimd(scanner: SimdScanner, bytes: Uint8Array, at: number, end: number): number {
+  const plainTo = Math.min(end, at + 64);
+  for (;;) {
+    if (at >= plainTo) at = scanner.find(bytes, at, end);
+    if (at >= end) return fail('unterminated string', end);
+    const c = bytes[at] as number;
+    if (c === QUOTE) return at + 1;
+    if (c === BACKSLASH) at = scanEscape(bytes, at, end);
+    else if (c < 0x20) fail('control character in string', at);
+    else at++;
+  }
 }
 
 function isDigit(c: number): boolean {
@@ -213,7 +251,17 @@ function scanValueAt(bytes: Uint8Array, at: number, end: number): number {
  * bytes (the fields of an envelope) instead of one each.
  */
 export function scanning<T>(bytes: Uint8Array, start: number, end: number, scan: () => T): T {
-  if (words !== undefined || end - start < WORDS_MIN_BYTES) return scan();
+  if (words !== undefined || simd !== undefined || end - start < WORDS_MIN_BYTES) return scan();
+  const scanner = installed;
+  if (scanner !== undefined) {
+    simd = scanner;
+    try {
+      return scan();
+    } finally {
+      simd = undefined;
+      scanner.release();
+    }
+  }
   const from = start + ((4 - ((bytes.byteOffset + start) & 3)) & 3);
   words = new Uint32Array(bytes.buffer, bytes.byteOffset + from, (end - from) >> 2);
   wordsFrom = from;

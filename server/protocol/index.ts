@@ -9,6 +9,8 @@
  */
 import type { Refusal } from '../../src/admission.ts';
 import type { HelloEnvelope } from '../../src/envelope.ts';
+import { useStringScanner } from '../../src/json-bytes.ts';
+import { simdScanner } from '../../src/json-simd.ts';
 import { DEFAULT_MAX_LANES, MAX_LANES } from '../../src/lanes.ts';
 import type { ConnectionHandler, ServerConnection } from '../../src/transport.ts';
 import { DEFAULT_LIMITS } from '../../src/transport.ts';
@@ -167,6 +169,8 @@ export interface Protocol {
 }
 
 export function createProtocol(options: ProtocolOptions): Protocol {
+  // Large JSON `data` is validated as bytes: long strings 16 bytes at a time where WebAssembly SIMD exists.
+  useStringScanner(simdScanner());
   const heartbeatMs = options.heartbeatMs ?? 15_000;
   const sessions = options.sessionStore ?? new MemorySessionStore(options.sessions);
   // A count, not a Set: nothing iterates the connections past hello, and a Set entry is ~20 bytes each.

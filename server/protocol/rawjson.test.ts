@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { CloseCode } from '../../src/close-codes.ts';
+import { stringScanner, useStringScanner } from '../../src/json-bytes.ts';
 import { RAW_JSON_MIN_BYTES } from '../../src/json-envelope.ts';
 import { RawJson } from '../../src/raw-json.ts';
 import { type RawProtocolClient, type Received, rawProtocolClient } from '../../test/raw-protocol-client.ts';
@@ -84,6 +85,12 @@ describe('large JSON messages through the protocol', () => {
       expect(await latePacked.next('msg')).toEqual({ type: 'msg', topic: 'docs', seq: 1, data });
     },
   );
+
+  it('the protocol validates long strings with the SIMD scanner (where WebAssembly SIMD exists, as on Node)', () => {
+    useStringScanner(undefined);
+    createProtocol({ hub: new MemoryHub() }).close();
+    expect(stringScanner()).toBeDefined();
+  });
 
   it('a large vpub reaches subscribers with its value', async () => {
     // Volatile messages over this are dropped rather than queued (default 64 KiB).
