@@ -58,9 +58,10 @@ export function connectionRequest(c: Context, binding: RuntimeBinding): Connecti
 const interned = new Map<string, string>();
 const MAX_INTERNED = 512;
 const MAX_INTERNED_LENGTH = 256;
-/** Unique per request by design: not worth a table entry. */
-const UNIQUE_HEADERS = new Set(['sec-websocket-key', 'cookie', 'authorization']);
-/** Credentials: a record holding one is the connection's own, never kept in a shared table. */
+/**
+ * Credentials: their values are never interned (a user's secret must not outlive its connection in a table, and
+ * each is unique anyway), and a record holding one is the connection's own, never kept in a shared table.
+ */
 const PRIVATE_HEADERS = new Set(['cookie', 'authorization', 'proxy-authorization']);
 /**
  * `Sec-WebSocket-Key`: a nonce that only the handshake uses (the server answers it with `Sec-WebSocket-Accept`);
@@ -89,7 +90,7 @@ function record(entries: readonly string[]): Record<string, string> {
   for (let i = 0; i < entries.length; i += 2) {
     const key = entries[i] as string;
     const value = entries[i + 1] as string;
-    headers[key] = UNIQUE_HEADERS.has(key) ? value : intern(value);
+    headers[key] = PRIVATE_HEADERS.has(key) ? value : intern(value);
   }
   return headers;
 }
