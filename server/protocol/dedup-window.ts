@@ -197,16 +197,8 @@ export class DedupWindow<V> {
     const old = this.#capacity;
     const capacity = Math.min(this.#limit, old * 2);
     this.#capacity = capacity;
-    if (this.#values) {
-      const values: (V | undefined)[] = new Array(capacity);
-      for (let slot = 0; slot < old; slot++) values[slot] = this.#values[slot];
-      this.#values = values;
-    }
-    if (this.#ids) {
-      const ids: (string | undefined)[] = new Array(capacity);
-      for (let slot = 0; slot < old; slot++) ids[slot] = this.#ids[slot];
-      this.#ids = ids;
-    }
+    if (this.#values) this.#values = lengthened(this.#values, capacity);
+    if (this.#ids) this.#ids = lengthened(this.#ids, capacity);
     this.#bytes = grown(this.#bytes, capacity * INLINE_ID_BYTES);
     this.#lengths = grown(this.#lengths, capacity);
     this.#hashes = grown(this.#hashes, capacity);
@@ -217,6 +209,13 @@ export class DedupWindow<V> {
     }
     this.#next = old;
   }
+}
+
+/** The slots of `array` in a new array of `length` (holey, like the ones made with `new Array(capacity)`). */
+function lengthened<T>(array: readonly (T | undefined)[], length: number): (T | undefined)[] {
+  const bigger: (T | undefined)[] = new Array(length);
+  for (let slot = 0; slot < array.length; slot++) bigger[slot] = array[slot];
+  return bigger;
 }
 
 function grown<T extends Uint8Array | Int32Array>(array: T, length: number): T {
