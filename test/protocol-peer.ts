@@ -10,6 +10,7 @@ import { createProtocol, type Protocol, type ProtocolOptions } from '../server/p
 import type { Envelope } from '../src/envelope.ts';
 import type { CloseEvent, Transport } from '../src/transport.ts';
 import { createNodeWebSocketTransport } from '../transports/websocket/node.ts';
+import { EnvelopeInbox } from './envelope-inbox.ts';
 
 export interface Peer {
   readonly transport: Transport;
@@ -46,30 +47,17 @@ export function protocolPeers(): ProtocolPeers {
   async function peer(): Promise<Peer> {
     if (!server) throw new Error('protocolPeers: start() first');
     const transport = createNodeWebSocketTransport({ url: `${server.url.replace('http', 'ws')}/rt/ws` });
-    const received: Envelope[] = [];
-    const waiters: (() => void)[] = [];
-    transport.on('message', (e) => {
-      received.push(JSON.parse(e.data as string) as Envelope);
-      for (const w of waiters.splice(0)) w();
-    });
+    const inbox = new EnvelopeInbox<Envelope>();
+    transport.on('message', (e) => inbox.push(JSON.parse(e.data as string) as Envelope));
     const closed = new Promise<CloseEvent>((resolve) => transport.on('close', resolve));
     await new Promise<void>((resolve) => transport.on('open', () => resolve()));
-    let cursor = 0;
     return {
       transport,
-      received,
+      received: inbox.received,
       closed,
       send: (envelope) =>
         void transport.send(typeof envelope === 'string' ? envelope : JSON.stringify(envelope)),
-      async next(type) {
-        for (;;) {
-          while (cursor < received.length) {
-            const e = received[cursor++] as Envelope;
-            if (e.type === type) return e;
-          }
-          await new Promise<void>((resolve) => waiters.push(resolve));
-        }
-      },
+      next: (type) => inbox.next(type),
     };
   }
 

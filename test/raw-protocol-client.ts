@@ -5,6 +5,7 @@
  */
 import { decode, encode } from '@msgpack/msgpack';
 import WebSocket from 'ws';
+import { EnvelopeInbox } from './envelope-inbox.ts';
 
 export type Received = Record<string, unknown> & { type: string };
 
@@ -26,19 +27,16 @@ export async function rawProtocolClient(
 ): Promise<RawProtocolClient> {
   const ws = new WebSocket(`${serverUrl.replace('http', 'ws')}/rt/ws`);
   track(ws);
-  const received: Received[] = [];
-  const waiters: (() => void)[] = [];
+  const inbox = new EnvelopeInbox<Received>();
   ws.on('message', (data: Buffer, isBinary: boolean) => {
-    received.push(
+    inbox.push(
       (isBinary
         ? decode(data.subarray(1 + (data[0] as number)))
         : JSON.parse(data.toString('utf8').slice(data.indexOf(0x3a) + 1))) as Received,
     );
-    for (const w of waiters.splice(0)) w();
   });
   const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
   await new Promise((resolve) => ws.on('open', resolve));
-  let cursor = 0;
   const client: RawProtocolClient = {
     ws,
     send(envelope) {
@@ -46,15 +44,7 @@ export async function rawProtocolClient(
       else if (codec === 'json') ws.send(`:${JSON.stringify(envelope)}`);
       else ws.send(Buffer.concat([Buffer.from([0]), encode(envelope)]));
     },
-    async next(type) {
-      for (;;) {
-        while (cursor < received.length) {
-          const e = received[cursor++] as Received;
-          if (e.type === type) return e;
-        }
-        await new Promise<void>((resolve) => waiters.push(resolve));
-      }
-    },
+    next: (type) => inbox.next(type),
     closed,
   };
   client.send({ type: 'hello', v: 1 });
