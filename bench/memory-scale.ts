@@ -25,7 +25,8 @@ const counts = option('counts', '5000,15000').split(',').map(Number);
 const rounds = Number(option('rounds', '1'));
 const systems = MEMORY_SYSTEMS.filter((s) => ids.includes(s.id) && s.server !== 'deno-wt');
 
-const kib = (bytes: number) => (bytes / 1024).toFixed(2);
+/** The memory phase's unit (bench/lib/stats.ts `fmtBytes`): KB of 1,000 bytes. */
+const kb = (bytes: number) => (bytes / 1000).toFixed(2);
 /** Growth of the young generation's resident size, per connection. */
 const young = (r: MemoryResult) => ((r.after.youngPhysical ?? 0) - (r.before.youngPhysical ?? 0)) / r.conns;
 const workers = Array.from({ length: 2 }, () => new WorkerProc());
@@ -39,8 +40,8 @@ try {
         const key = `${r.system} ${conns}`;
         results.set(key, [...(results.get(key) ?? []), r]);
         console.log(
-          `${at}Z load ${load} round ${round} ${r.label}, ${conns} conns: ${kib(r.rssPerConn)} KiB RSS ` +
-            `(young generation ${kib(young(r))}), ${kib(r.heapPerConn)} KiB heap per connection`,
+          `${at}Z load ${load} round ${round} ${r.label}, ${conns} conns: ${kb(r.rssPerConn)} KB RSS ` +
+            `(young generation ${kb(young(r))}), ${kb(r.heapPerConn)} KB heap per connection`,
         );
       }
     }
@@ -51,11 +52,11 @@ try {
   for (const system of systems) {
     for (const conns of counts) {
       const runs = results.get(`${system.id} ${conns}`) ?? [];
-      const of = (read: (r: MemoryResult) => number) => kib(median(runs.map(read)));
+      const of = (read: (r: MemoryResult) => number) => kb(median(runs.map(read)));
       console.log(
-        `median of ${runs.length}, ${system.label}, ${conns} conns: ${of((r) => r.rssPerConn)} KiB RSS, ` +
+        `median of ${runs.length}, ${system.label}, ${conns} conns: ${of((r) => r.rssPerConn)} KB RSS, ` +
           `young generation ${of(young)}, beyond it ${of((r) => r.rssPerConn - young(r))}, ` +
-          `heap ${of((r) => r.heapPerConn)} KiB per connection`,
+          `heap ${of((r) => r.heapPerConn)} KB per connection`,
       );
     }
   }
