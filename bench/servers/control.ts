@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
-import { writeHeapSnapshot } from 'node:v8';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 
 export type ToServer =
   | { readonly type: 'mem' }
@@ -20,6 +20,21 @@ export interface MemoryReading {
   readonly heapTotal: number;
   readonly external: number;
   readonly arrayBuffers: number;
+  /**
+   * Resident bytes of V8's young generation (its semi-spaces and young large objects), empty after the full GC but
+   * still in RSS: how far it grew, not what is live. Node servers only.
+   */
+  readonly youngPhysical?: number;
+}
+
+/** Physical (resident) size of the young generation's spaces. */
+function youngPhysical(): number {
+  let bytes = 0;
+  for (const space of getHeapSpaceStatistics()) {
+    if (space.space_name === 'new_space' || space.space_name === 'new_large_object_space')
+      bytes += space.physical_space_size;
+  }
+  return bytes;
 }
 
 export type FromServer =
@@ -112,6 +127,7 @@ export function serveControl(port: number): void {
               heapTotal: m.heapTotal,
               external: m.external,
               arrayBuffers: m.arrayBuffers,
+              youngPhysical: youngPhysical(),
             },
           } satisfies FromServer);
           return;
