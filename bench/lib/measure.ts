@@ -9,6 +9,21 @@ import { cpuMicros, procStat, type ServerProc, sleep, type WorkerProc } from './
 export interface Timing {
   readonly warmupMs: number;
   readonly windowMs: number;
+  /**
+   * Go on warming up (after `warmupMs`) until the workers have counted this many replies, or `maxWarmupMs` has
+   * passed: a fresh server process's first few thousand large messages are its start-up (JIT, and mark-compacts
+   * while V8 grows the old generation's limit), not the steady state a running server is in.
+   */
+  readonly warmupMessages?: number;
+  readonly maxWarmupMs?: number;
+}
+
+/** The warm-up as its own measurement: what a fresh server process does with its first messages. */
+export interface StartupSample {
+  /** Replies counted from the start of the load to the start of the window. */
+  readonly messages: number;
+  readonly rate: number;
+  readonly serverUsPerMsg: number;
 }
 
 export interface Sample {
@@ -22,6 +37,8 @@ export interface Sample {
   readonly clientCpu: number;
   /** The server's minor page faults per counted message (what large messages cost on top of the work). */
   readonly serverFaultsPerMsg?: number;
+  /** The warm-up, where the timing asks for one by message count (fresh server processes). */
+  readonly startup?: StartupSample;
 }
 
 /** CLOCK_MONOTONIC in µs: the clock V8 stamps `.cpuprofile` samples with, the same in every process. */
@@ -61,10 +78,19 @@ export async function measureWindow(
   const used = workers.slice(0, jobs.length);
   if (used.length < jobs.length) throw new Error(`${jobs.length} jobs for ${workers.length} workers`);
   await Promise.all(used.map((w, i) => w.request({ type: 'open', job: jobs[i]! }, 'opened')));
+  const go = await mark(server, used);
   for (const w of used) w.post({ type: 'go' });
   await sleep(timing.warmupMs);
-  await around?.start();
-  const start = await mark(server, used);
+  let start = await mark(server, used);
+  const warmupEnd = go.at + (timing.maxWarmupMs ?? 0);
+  while (start.received - go.received < (timing.warmupMessages ?? 0) && start.at < warmupEnd) {
+    await sleep(50);
+    start = await mark(server, used);
+  }
+  if (around) {
+    await around.start();
+    start = await mark(server, used);
+  }
   await sleep(timing.windowMs);
   const end = await mark(server, used);
   await around?.end();
@@ -85,6 +111,15 @@ export async function measureWindow(
       serverUsPerMsg: serverMicros / messages,
       clientCpu: (end.clients - start.clients) / 1e6 / seconds,
       serverFaultsPerMsg: (end.faults - start.faults) / messages,
+      ...(timing.warmupMessages !== undefined && start.received > go.received
+        ? {
+            startup: {
+              messages: start.received - go.received,
+              rate: ((start.received - go.received) * 1000) / (start.at - go.at),
+              serverUsPerMsg: (start.server - go.server) / (start.received - go.received),
+            },
+          }
+        : {}),
     },
     window: [start.monotonic, end.monotonic],
   };

@@ -56,6 +56,19 @@ function medianSample(samples: readonly Sample[]): Sample {
     serverUsPerMsg: median(samples.map((s) => s.serverUsPerMsg)),
     clientCpu: median(samples.map((s) => s.clientCpu)),
     serverFaultsPerMsg: median(samples.map((s) => s.serverFaultsPerMsg ?? Number.NaN)),
+    ...medianStartup(samples),
+  };
+}
+
+function medianStartup(samples: readonly Sample[]): Pick<Sample, 'startup'> {
+  const startups = samples.flatMap((s) => (s.startup ? [s.startup] : []));
+  if (startups.length === 0) return {};
+  return {
+    startup: {
+      messages: median(startups.map((s) => s.messages)),
+      rate: median(startups.map((s) => s.rate)),
+      serverUsPerMsg: median(startups.map((s) => s.serverUsPerMsg)),
+    },
   };
 }
 
@@ -63,7 +76,10 @@ const rotate = <T>(items: readonly T[], by: number): T[] =>
   items.map((_, i) => items[(i + by) % items.length]!);
 
 function describeSample(s: Sample): string {
-  return `${fmtRate(s.rate).padStart(7)} msgs/s  server ${(s.serverCpu * 100).toFixed(0).padStart(3)}% cpu, ${s.serverUsPerMsg.toFixed(2)} µs/msg, ${(s.serverFaultsPerMsg ?? Number.NaN).toFixed(1)} faults/msg  clients ${(s.clientCpu * 100).toFixed(0)}%`;
+  const startup = s.startup
+    ? `  (warm-up: ${s.startup.messages} msgs, ${fmtRate(s.startup.rate)} msgs/s, ${s.startup.serverUsPerMsg.toFixed(0)} µs/msg)`
+    : '';
+  return `${fmtRate(s.rate).padStart(7)} msgs/s  server ${(s.serverCpu * 100).toFixed(0).padStart(3)}% cpu, ${s.serverUsPerMsg.toFixed(2)} µs/msg, ${(s.serverFaultsPerMsg ?? Number.NaN).toFixed(1)} faults/msg  clients ${(s.clientCpu * 100).toFixed(0)}%${startup}`;
 }
 
 /**
@@ -73,6 +89,16 @@ function describeSample(s: Sample): string {
  * Small rows keep one process per system (starting one costs more than most of their samples).
  */
 const FRESH_SERVER_BYTES = 64 * 1024;
+
+/**
+ * How long a fresh server's warm-up lasts: until 6,000 replies (or 3 s, for the slowest rows). Traced per 1,000
+ * messages (`--trace-gc`, one connection x 16 of 64 KiB), our protocol server costs 90-130 µs per `pub` for its
+ * first ~4,500 messages (optimising code, five mark-compacts while V8 raises the old generation's first limit)
+ * and 40 µs from there on, raw `ws` 50-80 µs for its first ~3,000 and 40-50 µs after; with 100 connections
+ * ours settles after ~9,000 messages, which 6,000 plus the 1 s window covers. A fixed 250 ms measured mostly the
+ * start-up of whichever server started slowest. The warm-up is reported as its own figure (`startup`).
+ */
+const FRESH_WARMUP = { warmupMessages: 6000, maxWarmupMs: 3000 } as const;
 
 export async function runThroughput(ctx: Context, rows: readonly Row[]): Promise<RowResult[]> {
   const samples = new Map<string, Sample[]>();
@@ -86,7 +112,8 @@ export async function runThroughput(ctx: Context, rows: readonly Row[]): Promise
           ? await ServerProc.start(SYSTEMS[system].server)
           : ctx.servers[SYSTEMS[system].server];
         const jobs = jobsFor(row, system, ctx.workers.length, server.port, `r${round}`);
-        const sample = await measureLoad(server, ctx.workers, jobs, ctx.timing).finally(() =>
+        const timing = fresh ? { ...ctx.timing, ...FRESH_WARMUP } : ctx.timing;
+        const sample = await measureLoad(server, ctx.workers, jobs, timing).finally(() =>
           fresh ? server.stop() : undefined,
         );
         const key = `${row.id}/${system}`;
