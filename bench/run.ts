@@ -11,6 +11,7 @@
  * Options: --rounds=N --latency-rounds=N --window=MS --workers=N --malloc=default (glibc's adaptive thresholds)
  *          --only=proof,throughput,latency,memory,webtransport,bundle,scale
  *          --rows=ID,... (rows whose id contains one, e.g. rt-65536,fan-) --out=DIR (results directory) --no-docs
+ *          --app-heap=MB (every server under test holds MB of app state, bench/servers/control.ts; no docs tables)
  */
 
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -38,6 +39,9 @@ if (flag('profile')) {
 }
 
 if (option('malloc') === 'default') process.env.BENCH_MALLOC = 'default';
+// Servers inherit the environment: each holds this many MB of app state (bench/servers/control.ts).
+const appHeapMb = Number(option('app-heap') ?? 0);
+if (appHeapMb > 0) process.env.BENCH_APP_HEAP_MB = String(appHeapMb);
 const quick = flag('quick');
 const PHASES = ['bundle', 'proof', 'throughput', 'latency', 'memory', 'webtransport', 'scale'] as const;
 const only = option('only')?.split(',');
@@ -56,6 +60,7 @@ const settings = {
   latencyLoadMs: quick ? 200 : 1000,
   memoryConnections: quick ? 50 : 5000,
   malloc: mallocMode(),
+  ...(appHeapMb > 0 ? { appHeapMb } : {}),
 };
 const outDir = option('out') ?? fileURLToPath(new URL('./results/', import.meta.url));
 const started = Date.now();
@@ -169,7 +174,8 @@ const name = quick ? 'quick-latest.json' : `full-${result.startedAt.replace(/[:.
 const file = join(outDir, name);
 writeFileSync(file, `${JSON.stringify(result, null, 1)}\n`);
 progress(`results: ${file} (${result.durationSeconds} s)`);
-if (!quick && !flag('no-docs') && !only) {
+// The generated tables are the servers as they are; a run with an app's heap is its own comparison.
+if (!quick && !flag('no-docs') && !only && appHeapMb === 0) {
   const docs = renderDocs(outDir);
   progress(`tables: ${docs}`);
 }

@@ -25,6 +25,8 @@ export interface BenchResult {
     readonly memoryConnections: number;
     /** glibc allocator thresholds of the servers under test (bench/lib/procs.ts FIXED_MALLOC_ENV). */
     readonly malloc?: 'fixed' | 'default';
+    /** MB of app state every server under test held (`--app-heap`); absent: the servers as they are. */
+    readonly appHeapMb?: number;
   };
   readonly serverBound?: { readonly row: string; readonly results: ProofResult[] };
   /** The same check on a large-message row (256 KiB, 100 connections): its own bottleneck may differ. */

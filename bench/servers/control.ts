@@ -112,7 +112,23 @@ async function stopProfile(path: string): Promise<void> {
   writeFileSync(`${path}.scripts.json`, JSON.stringify(await scripts()));
 }
 
+/**
+ * `BENCH_APP_HEAP_MB=N`: the server holds N MB of ordinary objects for its whole life, as a real app does (its
+ * own state, caches, sessions). V8 schedules full collections by the old generation's size, and the servers
+ * under test rest at 5-9 MB, just around the size from which external (Buffer) memory churn starts incremental
+ * marking (docs/benchmarks.md); with an app's heap every system is past it, so the large rows compare per-message
+ * work rather than whose heap at rest happens to be under the line.
+ */
+const appHeap: unknown[] = [];
+function holdAppHeap(megabytes: number): void {
+  // ~100 B per record (an object with a string and two numbers, in an array), promoted by the GCs below.
+  for (let i = 0; i < megabytes * 10_000; i++) appHeap.push({ id: `record-${i}`, at: i, score: i / 3 });
+  gc?.();
+  gc?.();
+}
+
 export function serveControl(port: number): void {
+  holdAppHeap(Number(process.env.BENCH_APP_HEAP_MB ?? 0));
   process.on('message', (message: ToServer) => {
     void (async () => {
       switch (message.type) {
