@@ -6,10 +6,14 @@
  * is how the protocol's own garbage was found (docs/benchmarks.md, "Large messages (issue 20), fifth round").
  *
  *   node --import tsx bench/gc-trace.ts --server=proto|rung|ws --size=65536 --inflight=16 --conns=1
- *        --count=48000 [--flags=--trace-gc-nvp,--max-semi-space-size=8] [--show]
+ *        --count=48000 [--codec=msgpack|json] [--flags=--trace-gc-nvp,--max-semi-space-size=8] [--show]
  *
- * `proto` gets MessagePack `pub`s with a fresh id each (the server acks), `rung` and `ws` the same frames echoed
- * back whole. Prints one JSON line: server CPU µs per message, rate, scavenges and mark-compacts measured.
+ * `proto` gets `pub`s with a fresh id each (the server acks): MessagePack with binary `data` (the default) or
+ * JSON text with a string `data`; `rung` and `ws` the same frames echoed back whole. `BENCH_APP_HEAP_MB=N` in
+ * the environment makes the server hold N MB of app state (bench/servers/control.ts). Prints one JSON line:
+ * server CPU µs per message, rate, scavenges and mark-compacts measured. `--every=1000` also prints one line per
+ * 1,000 answers from the first message on (server CPU per message, GCs): how long a fresh server's start-up
+ * lasts, which decided the throughput bench's warm-up (bench/phases/throughput.ts).
  */
 import { fork } from 'node:child_process';
 import { encode } from '@msgpack/msgpack';
@@ -25,6 +29,8 @@ const inFlight = Number(option('inflight', '16'));
 const conns = Number(option('conns', '1'));
 const count = Number(option('count', '48000'));
 const flags = option('flags', '').split(',').filter(Boolean);
+const json = option('codec', 'msgpack') === 'json';
+const every = Number(option('every', '0'));
 
 const { path, loader, args: serverArgs } = serverCommand(server);
 const child = fork(path, serverArgs, {
@@ -43,7 +49,9 @@ const port = await new Promise<number>((resolve) =>
 /** A binary frame on the default channel: a zero channel byte, then the MessagePack envelope. */
 const frame = (value: unknown) => Buffer.concat([Buffer.from([0]), encode(value)]);
 const ID = '1000000000';
-const template = frame({ type: 'pub', id: ID, topic: 'gc', data: Buffer.alloc(size, 7) });
+const template = json
+  ? Buffer.from(`:${JSON.stringify({ type: 'pub', id: ID, topic: 'gc', data: 'x'.repeat(size) })}`)
+  : frame({ type: 'pub', id: ID, topic: 'gc', data: Buffer.alloc(size, 7) });
 const idAt = template.indexOf(ID);
 
 interface Client {
@@ -60,27 +68,38 @@ for (let i = 0; i < conns; i++) {
     generateMask: (mask) => mask.fill(0),
   });
   await new Promise((resolve) => ws.once('open', resolve));
-  ws.send(frame({ type: 'hello', v: 1 }));
+  ws.send(json ? ':{"type":"hello","v":1}' : frame({ type: 'hello', v: 1 }));
   await new Promise((resolve) => ws.once('message', resolve));
   clients.push({ ws, frames: Array.from({ length: inFlight * 2 }, () => Buffer.from(template)), sent: 0 });
 }
 
+/** Per `every` answers: answers so far, where the trace was, the server's CPU, the time. */
+const steps: { answered: number; traceAt: number; cpu: number; at: number }[] = [];
 let sent = 0;
 let answered = 0;
 let traceFrom = 0;
 let cpuFrom = 0;
 let wallFrom = 0;
 const warmUp = Math.floor(count / 4);
+const loadStart = { answered: 0, traceAt: trace.length, cpu: procStat(child.pid ?? 0).cpuMicros, at: 0 };
 const send = (client: Client) => {
   sent++;
   const next = client.frames[client.sent++ % client.frames.length] as Buffer;
   next.write(String(1e9 + sent), idAt, 'latin1');
-  client.ws.send(next, { binary: true });
+  client.ws.send(next, { binary: !json });
 };
 await new Promise<void>((resolve) => {
   for (const client of clients) {
     client.ws.on('message', () => {
       answered++;
+      if (every > 0 && answered % every === 0) {
+        steps.push({
+          answered,
+          traceAt: trace.length,
+          cpu: procStat(child.pid ?? 0).cpuMicros,
+          at: performance.now(),
+        });
+      }
       if (answered === warmUp) {
         traceFrom = trace.length;
         cpuFrom = procStat(child.pid ?? 0).cpuMicros;
@@ -102,6 +121,8 @@ const counted = (pattern: RegExp) => lines.filter((line) => pattern.test(line)).
 console.log(
   JSON.stringify({
     server,
+    ...(server === 'proto' ? { codec: json ? 'json' : 'msgpack' } : {}),
+    appHeapMb: Number(process.env.BENCH_APP_HEAP_MB ?? 0),
     size,
     conns,
     inFlight,
@@ -112,6 +133,16 @@ console.log(
     markCompacts: counted(/Mark-Compact|gc=mc/),
   }),
 );
+let previous = loadStart;
+for (const step of steps) {
+  const part = trace.slice(previous.traceAt, step.traceAt);
+  const count = (pattern: RegExp) => part.match(pattern)?.length ?? 0;
+  const perMessage = (step.cpu - previous.cpu) / (step.answered - previous.answered);
+  console.log(
+    `${String(step.answered).padStart(7)} answered: ${perMessage.toFixed(0).padStart(4)} µs/msg, ${count(/Scavenge/g)} scavenges, ${count(/Mark-Compact/g)} mark-compacts`,
+  );
+  previous = step;
+}
 if (args.includes('--show')) console.log(lines.join('\n'));
 for (const client of clients) client.ws.close();
 child.kill();

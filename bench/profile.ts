@@ -86,6 +86,27 @@ const SCENARIOS: readonly Scenario[] = [
     system: 'proto-bin',
   },
   {
+    id: 'ws-echo-64k-100',
+    label: 'raw ws echo, 64 KiB, 100 conns',
+    server: 'ws',
+    row: 'rt-65536-100',
+    system: 'ws',
+  },
+  {
+    id: 'rung-echo-64k-100',
+    label: 'WebSocket rung echo, 64 KiB, 100 conns',
+    server: 'rung',
+    row: 'rt-65536-100',
+    system: 'rung',
+  },
+  {
+    id: 'proto-bin-puback-64k-100',
+    label: 'protocol pub -> ack, 64 KiB MessagePack binary, 100 conns',
+    server: 'proto',
+    row: 'rt-65536-100',
+    system: 'proto-bin',
+  },
+  {
     id: 'ws-echo-256k',
     label: 'raw ws echo, 256 KiB, 1 conn',
     server: 'ws',
@@ -174,7 +195,7 @@ try {
       server,
       workers,
       jobsFor(row, s.system, workers.length, server.port, s.id),
-      { warmupMs: 1000, windowMs: 5000 },
+      { warmupMs: 1000, windowMs: 5000, warmupMessages: 6000, maxWarmupMs: 3000 },
       { start: () => server.startProfile(), end: () => server.stopProfile(join(DIR, file)) },
     );
     await server.stop();
