@@ -8,7 +8,7 @@
  * (docs/benchmarks.md, "Idle memory, sixth round").
  *
  *   node --import tsx bench/memory-scale.ts [--systems=ws-idle,rung-idle,proto-idle] [--counts=5000,15000]
- *        [--rounds=1]
+ *        [--rounds=1] [--settle=500]
  *
  * Each count needs that many sockets in the server (and half as many in each of the two load workers): check
  * `ulimit -n`. Prints one line per system, count and round, then medians per system and count.
@@ -23,6 +23,8 @@ const option = (name: string, fallback: string) =>
 const ids = option('systems', 'ws-idle,rung-idle,proto-idle').split(',');
 const counts = option('counts', '5000,15000').split(',').map(Number);
 const rounds = Number(option('rounds', '1'));
+/** Milliseconds the connections sit idle before the reading (the memory phase's own: 500). */
+const settleMs = Number(option('settle', '500'));
 const systems = MEMORY_SYSTEMS.filter((s) => ids.includes(s.id) && s.server !== 'deno-wt');
 
 /** The memory phase's unit (bench/lib/stats.ts `fmtBytes`): KB of 1,000 bytes. */
@@ -36,7 +38,7 @@ try {
     for (const conns of counts) {
       const at = new Date().toISOString().slice(11, 19);
       const load = loadavg()[0]!.toFixed(1);
-      for (const r of await runMemory(workers, conns, () => {}, 500, systems)) {
+      for (const r of await runMemory(workers, conns, () => {}, settleMs, systems)) {
         const key = `${r.system} ${conns}`;
         results.set(key, [...(results.get(key) ?? []), r]);
         console.log(
