@@ -11,6 +11,7 @@ import type { BenchResult } from './lib/result.ts';
 import { RATIOS, type Section, SYSTEMS, type SystemId } from './lib/rows.ts';
 import { fmtBytes, fmtRate } from './lib/stats.ts';
 import type { LatencyPhase, LatencyQuantiles } from './phases/latency.ts';
+import { IDLE_READING_MS } from './phases/memory.ts';
 import type { RowResult } from './phases/throughput.ts';
 
 /** The issue's memory targets, by row (RSS per connection). */
@@ -175,7 +176,14 @@ export function renderResults(runs: readonly BenchResult[]): string {
       `### Server memory per idle connection (${a.settings.memoryConnections} connections, after full GC)`,
       '',
       table(
-        ['connection', 'RSS / conn', 'JS heap / conn', 'external / conn', 'target (issue 11)'],
+        [
+          'connection',
+          'RSS / conn',
+          'JS heap / conn',
+          'external / conn',
+          `RSS / conn after ${IDLE_READING_MS / 1000} s idle`,
+          'target (issue 11)',
+        ],
         latest.memory.map((m) => {
           const cells = runs.map((run) => run.memory.find((x) => x.system === m.system));
           return [
@@ -183,6 +191,7 @@ export function renderResults(runs: readonly BenchResult[]): string {
             cells.map((c) => (c ? fmtBytes(c.rssPerConn) : '–')).join(' / '),
             cells.map((c) => (c ? fmtBytes(c.heapPerConn) : '–')).join(' / '),
             cells.map((c) => (c ? fmtBytes(c.externalPerConn) : '–')).join(' / '),
+            cells.map((c) => (c?.idle ? fmtBytes(c.idle.rssPerConn) : '–')).join(' / '),
             MEMORY_TARGETS[m.system] ?? '',
           ];
         }),

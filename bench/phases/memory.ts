@@ -34,7 +34,19 @@ export interface MemoryResult {
   readonly heapPerConn: number;
   /** Memory outside the JS heap that V8 knows of (Buffers, ArrayBuffers), per connection. */
   readonly externalPerConn: number;
+  /** The same connections read again after they sat idle for `afterMs` (Node servers, full runs). */
+  readonly idle?: { readonly afterMs: number; readonly rssPerConn: number; readonly heapPerConn: number };
 }
+
+/**
+ * How long the connections sit idle before the second reading. The first reading (after `settleMs`) still
+ * carries V8's young generation as the burst of handshakes grew it, empty but resident; V8 gives it back on a
+ * memory-reducing collection, which it starts by itself after some seconds of little allocation (15 s was not
+ * always enough for our servers, whose heartbeat pings every socket every 15 s; 22 s was, in 6 of 6 runs:
+ * docs/benchmarks.md, "Idle memory, sixth round"). Under two heartbeat intervals (30 s), after which the
+ * servers close the bench's clients, which answer no heartbeat.
+ */
+export const IDLE_READING_MS = 22_000;
 
 export function perConn(
   system: MemorySystem,
@@ -55,7 +67,8 @@ export function perConn(
 }
 
 export function describeMemory(r: MemoryResult): string {
-  return `${r.label}: ${fmtBytes(r.rssPerConn)} RSS, ${fmtBytes(r.heapPerConn)} heap, ${fmtBytes(r.externalPerConn)} external per connection (${r.conns} idle)`;
+  const idle = r.idle ? `; after ${r.idle.afterMs / 1000} s idle ${fmtBytes(r.idle.rssPerConn)} RSS` : '';
+  return `${r.label}: ${fmtBytes(r.rssPerConn)} RSS, ${fmtBytes(r.heapPerConn)} heap, ${fmtBytes(r.externalPerConn)} external per connection (${r.conns} idle)${idle}`;
 }
 
 /** Opens `conns` idle connections of `system` spread over the workers; resolves once all are set up. */
@@ -102,6 +115,7 @@ export async function runMemory(
   progress: (line: string) => void,
   settleMs = 500,
   systems: readonly MemorySystem[] = MEMORY_SYSTEMS,
+  idleMs = 0,
 ): Promise<MemoryResult[]> {
   const results: MemoryResult[] = [];
   for (const system of systems) {
@@ -117,8 +131,18 @@ export async function runMemory(
       await openIdle(workers, id, server.port, conns, 'mem', progress);
       await sleep(settleMs);
       const after = await server.memory();
+      let idle: MemoryResult['idle'];
+      if (idleMs > settleMs) {
+        await sleep(idleMs - settleMs);
+        const later = await server.memory();
+        idle = {
+          afterMs: idleMs,
+          rssPerConn: (later.rss - before.rss) / conns,
+          heapPerConn: (later.heapUsed - before.heapUsed) / conns,
+        };
+      }
       await closeIdle(workers);
-      const result = perConn(system, conns, before, after);
+      const result = { ...perConn(system, conns, before, after), ...(idle ? { idle } : {}) };
       results.push(result);
       progress(`[memory] ${describeMemory(result)}`);
     } finally {
