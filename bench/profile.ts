@@ -16,6 +16,7 @@ import { type ServerName, ServerProc, sleep, WorkerProc } from './lib/procs.ts';
 import { buildRows, jobsFor, type SystemId } from './lib/rows.ts';
 import { locator } from './lib/sourcemaps.ts';
 import { closeIdle, MEMORY_SYSTEMS, openIdle } from './phases/memory.ts';
+import { FRESH_WARMUP } from './phases/throughput.ts';
 import { renderProfileDocs } from './profile-report.ts';
 
 // Profiles name functions through tsx's inline source maps, so the profiled servers run from source (the
@@ -195,7 +196,7 @@ try {
       server,
       workers,
       jobsFor(row, s.system, workers.length, server.port, s.id),
-      { warmupMs: 1000, windowMs: 5000, warmupMessages: 6000, maxWarmupMs: 3000 },
+      { warmupMs: 1000, windowMs: 5000, warmupUntil: FRESH_WARMUP },
       { start: () => server.startProfile(), end: () => server.stopProfile(join(DIR, file)) },
     );
     await server.stop();

@@ -10,12 +10,12 @@ export interface Timing {
   readonly warmupMs: number;
   readonly windowMs: number;
   /**
-   * Go on warming up (after `warmupMs`) until the workers have counted this many replies, or `maxWarmupMs` has
-   * passed: a fresh server process's first few thousand large messages are its start-up (JIT, and mark-compacts
-   * while V8 grows the old generation's limit), not the steady state a running server is in.
+   * Go on warming up (after `warmupMs`) until the workers have counted `replies`, or `maxMs` has passed since the
+   * load started: a fresh server process's first few thousand large messages are its start-up (JIT, and
+   * mark-compacts while V8 grows the old generation's limit), not the steady state a running server is in. The
+   * warm-up is then reported as its own figure (`Sample.startup`).
    */
-  readonly warmupMessages?: number;
-  readonly maxWarmupMs?: number;
+  readonly warmupUntil?: { readonly replies: number; readonly maxMs: number };
 }
 
 /** The warm-up as its own measurement: what a fresh server process does with its first messages. */
@@ -82,8 +82,8 @@ export async function measureWindow(
   for (const w of used) w.post({ type: 'go' });
   await sleep(timing.warmupMs);
   let start = await mark(server, used);
-  const warmupEnd = go.at + (timing.maxWarmupMs ?? 0);
-  while (start.received - go.received < (timing.warmupMessages ?? 0) && start.at < warmupEnd) {
+  const until = timing.warmupUntil;
+  while (until && start.received - go.received < until.replies && start.at < go.at + until.maxMs) {
     await sleep(50);
     start = await mark(server, used);
   }
@@ -111,7 +111,7 @@ export async function measureWindow(
       serverUsPerMsg: serverMicros / messages,
       clientCpu: (end.clients - start.clients) / 1e6 / seconds,
       serverFaultsPerMsg: (end.faults - start.faults) / messages,
-      ...(timing.warmupMessages !== undefined && start.received > go.received
+      ...(until && start.received > go.received
         ? {
             startup: {
               messages: start.received - go.received,

@@ -98,7 +98,7 @@ const FRESH_SERVER_BYTES = 64 * 1024;
  * ours settles after ~9,000 messages, which 6,000 plus the 1 s window covers. A fixed 250 ms measured mostly the
  * start-up of whichever server started slowest. The warm-up is reported as its own figure (`startup`).
  */
-const FRESH_WARMUP = { warmupMessages: 6000, maxWarmupMs: 3000 } as const;
+export const FRESH_WARMUP = { replies: 6000, maxMs: 3000 } as const;
 
 export async function runThroughput(ctx: Context, rows: readonly Row[]): Promise<RowResult[]> {
   const samples = new Map<string, Sample[]>();
@@ -112,7 +112,7 @@ export async function runThroughput(ctx: Context, rows: readonly Row[]): Promise
           ? await ServerProc.start(SYSTEMS[system].server)
           : ctx.servers[SYSTEMS[system].server];
         const jobs = jobsFor(row, system, ctx.workers.length, server.port, `r${round}`);
-        const timing = fresh ? { ...ctx.timing, ...FRESH_WARMUP } : ctx.timing;
+        const timing = fresh ? { ...ctx.timing, warmupUntil: FRESH_WARMUP } : ctx.timing;
         const sample = await measureLoad(server, ctx.workers, jobs, timing).finally(() =>
           fresh ? server.stop() : undefined,
         );
