@@ -38,7 +38,7 @@ try {
     for (const conns of counts) {
       const at = new Date().toISOString().slice(11, 19);
       const load = loadavg()[0]!.toFixed(1);
-      for (const r of await runMemory(workers, conns, () => {}, settleMs, systems)) {
+      for (const r of await runMemory(workers, conns, () => {}, { settleMs, systems })) {
         const key = `${r.system} ${conns}`;
         results.set(key, [...(results.get(key) ?? []), r]);
         console.log(

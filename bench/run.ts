@@ -23,7 +23,7 @@ import type { BenchResult } from './lib/result.ts';
 import { buildRows } from './lib/rows.ts';
 import { runBundles } from './phases/bundle.ts';
 import { runLatency } from './phases/latency.ts';
-import { IDLE_READING_MS, MEMORY_SYSTEMS, runMemory } from './phases/memory.ts';
+import { IDLE_READING_MS, runMemory } from './phases/memory.ts';
 import { runScale } from './phases/scale.ts';
 import { runServerBoundProof, runThroughput } from './phases/throughput.ts';
 import { runWebTransportMemory } from './phases/webtransport.ts';
@@ -124,14 +124,10 @@ try {
     : [];
   const settleMs = quick ? 50 : 500;
   const memory = runs('memory')
-    ? await runMemory(
-        ctx.workers,
-        settings.memoryConnections,
-        progress,
+    ? await runMemory(ctx.workers, settings.memoryConnections, progress, {
         settleMs,
-        MEMORY_SYSTEMS,
-        quick ? 0 : IDLE_READING_MS,
-      )
+        idleMs: quick ? 0 : IDLE_READING_MS,
+      })
     : [];
   if (runs('webtransport')) {
     try {

@@ -113,9 +113,17 @@ export async function runMemory(
   workers: readonly WorkerProc[],
   conns: number,
   progress: (line: string) => void,
-  settleMs = 500,
-  systems: readonly MemorySystem[] = MEMORY_SYSTEMS,
-  idleMs = 0,
+  {
+    settleMs = 500,
+    systems = MEMORY_SYSTEMS,
+    idleMs = 0,
+  }: {
+    /** Idle time before the first reading. */
+    readonly settleMs?: number;
+    readonly systems?: readonly MemorySystem[];
+    /** Idle time before a second reading (`MemoryResult.idle`), if longer than `settleMs`. */
+    readonly idleMs?: number;
+  } = {},
 ): Promise<MemoryResult[]> {
   const results: MemoryResult[] = [];
   for (const system of systems) {
@@ -134,12 +142,8 @@ export async function runMemory(
       let idle: MemoryResult['idle'];
       if (idleMs > settleMs) {
         await sleep(idleMs - settleMs);
-        const later = await server.memory();
-        idle = {
-          afterMs: idleMs,
-          rssPerConn: (later.rss - before.rss) / conns,
-          heapPerConn: (later.heapUsed - before.heapUsed) / conns,
-        };
+        const { rssPerConn, heapPerConn } = perConn(system, conns, before, await server.memory());
+        idle = { afterMs: idleMs, rssPerConn, heapPerConn };
       }
       await closeIdle(workers);
       const result = { ...perConn(system, conns, before, after), ...(idle ? { idle } : {}) };

@@ -121,6 +121,7 @@ async function stopProfile(path: string): Promise<void> {
  */
 const appHeap: unknown[] = [];
 function holdAppHeap(megabytes: number): void {
+  if (!(megabytes > 0)) return;
   // ~100 B per record (an object with a string and two numbers, in an array), promoted by the GCs below.
   for (let i = 0; i < megabytes * 10_000; i++) appHeap.push({ id: `record-${i}`, at: i, score: i / 3 });
   gc?.();
