@@ -73,15 +73,32 @@ for (let i = 0; i < conns; i++) {
   clients.push({ ws, frames: Array.from({ length: inFlight * 2 }, () => Buffer.from(template)), sent: 0 });
 }
 
-/** Per `every` answers: answers so far, where the trace was, the server's CPU, the time. */
-const steps: { answered: number; traceAt: number; cpu: number; at: number }[] = [];
+/** Where the load stood: answers so far, the length of the trace, the server's CPU, the time. */
+interface Mark {
+  readonly answered: number;
+  readonly traceAt: number;
+  readonly cpu: number;
+  readonly at: number;
+}
 let sent = 0;
 let answered = 0;
-let traceFrom = 0;
-let cpuFrom = 0;
-let wallFrom = 0;
+const markNow = (): Mark => ({
+  answered,
+  traceAt: trace.length,
+  cpu: procStat(child.pid ?? 0).cpuMicros,
+  at: performance.now(),
+});
+/** GCs in a stretch of the trace (lines of `--trace-gc` or of `--trace-gc-nvp`). */
+const gcsIn = (text: string) => {
+  const lines = text.split('\n');
+  const counted = (pattern: RegExp) => lines.filter((line) => pattern.test(line)).length;
+  return { scavenges: counted(/Scavenge|gc=s /), markCompacts: counted(/Mark-Compact|gc=mc/) };
+};
 const warmUp = Math.floor(count / 4);
-const loadStart = { answered: 0, traceAt: trace.length, cpu: procStat(child.pid ?? 0).cpuMicros, at: 0 };
+const loadStart = markNow();
+let measureFrom = loadStart;
+/** Every `every` answers (`--every`). */
+const steps: Mark[] = [];
 const send = (client: Client) => {
   sent++;
   const next = client.frames[client.sent++ % client.frames.length] as Buffer;
@@ -92,19 +109,8 @@ await new Promise<void>((resolve) => {
   for (const client of clients) {
     client.ws.on('message', () => {
       answered++;
-      if (every > 0 && answered % every === 0) {
-        steps.push({
-          answered,
-          traceAt: trace.length,
-          cpu: procStat(child.pid ?? 0).cpuMicros,
-          at: performance.now(),
-        });
-      }
-      if (answered === warmUp) {
-        traceFrom = trace.length;
-        cpuFrom = procStat(child.pid ?? 0).cpuMicros;
-        wallFrom = performance.now();
-      }
+      if (every > 0 && answered % every === 0) steps.push(markNow());
+      if (answered === warmUp) measureFrom = markNow();
       if (answered === count) resolve();
       else if (sent < count) send(client);
     });
@@ -112,12 +118,12 @@ await new Promise<void>((resolve) => {
   }
 });
 const measured = count - warmUp;
-const cpu = procStat(child.pid ?? 0).cpuMicros - cpuFrom;
-const wall = performance.now() - wallFrom;
+const measureTo = markNow();
+const cpu = measureTo.cpu - measureFrom.cpu;
+const wall = measureTo.at - measureFrom.at;
 // The trace is read after a pause, so that the lines of the last messages have arrived.
 await new Promise((resolve) => setTimeout(resolve, 200));
-const lines = trace.slice(traceFrom).split('\n');
-const counted = (pattern: RegExp) => lines.filter((line) => pattern.test(line)).length;
+const measuredTrace = trace.slice(measureFrom.traceAt);
 console.log(
   JSON.stringify({
     server,
@@ -129,20 +135,18 @@ console.log(
     measured,
     serverUsPerMsg: Math.round((cpu / measured) * 10) / 10,
     rate: Math.round((measured / wall) * 1000),
-    scavenges: counted(/Scavenge|gc=s /),
-    markCompacts: counted(/Mark-Compact|gc=mc/),
+    ...gcsIn(measuredTrace),
   }),
 );
 let previous = loadStart;
 for (const step of steps) {
-  const part = trace.slice(previous.traceAt, step.traceAt);
-  const count = (pattern: RegExp) => part.match(pattern)?.length ?? 0;
+  const { scavenges, markCompacts } = gcsIn(trace.slice(previous.traceAt, step.traceAt));
   const perMessage = (step.cpu - previous.cpu) / (step.answered - previous.answered);
   console.log(
-    `${String(step.answered).padStart(7)} answered: ${perMessage.toFixed(0).padStart(4)} µs/msg, ${count(/Scavenge/g)} scavenges, ${count(/Mark-Compact/g)} mark-compacts`,
+    `${String(step.answered).padStart(7)} answered: ${perMessage.toFixed(0).padStart(4)} µs/msg, ${scavenges} scavenges, ${markCompacts} mark-compacts`,
   );
   previous = step;
 }
-if (args.includes('--show')) console.log(lines.join('\n'));
+if (args.includes('--show')) console.log(measuredTrace);
 for (const client of clients) client.ws.close();
 child.kill();
