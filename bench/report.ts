@@ -42,7 +42,8 @@ function rowsOf(run: BenchResult, section: Section): RowResult[] {
 }
 
 function sectionTables(runs: readonly BenchResult[], section: Section, title: string): string {
-  const first = rowsOf(runs[0]!, section);
+  // The latest run decides which rows are listed (a row added since run A shows `–` for it there).
+  const first = rowsOf(runs.at(-1)!, section);
   if (first.length === 0) return '';
   const systems = first[0]!.row.systems as readonly SystemId[];
   const find = (run: BenchResult, id: string) => rowsOf(run, section).find((r) => r.row.id === id);

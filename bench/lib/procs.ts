@@ -160,12 +160,14 @@ export class ServerProc {
 
   /**
    * `extraArgv` e.g. `--cpu-prof` flags for the profile mode; `malloc` 'default' for measurements of resident
-   * memory (fixed thresholds keep freed memory in the process, which would flatter RSS per connection).
+   * memory (fixed thresholds keep freed memory in the process, which would flatter RSS per connection);
+   * `appHeapMb` MB of app state held by the server (over `BENCH_APP_HEAP_MB`, which `--app-heap` sets).
    */
   static async start(
     name: ServerName,
     extraArgv: string[] = [],
     malloc: 'fixed' | 'default' = mallocMode(),
+    appHeapMb?: number,
   ): Promise<ServerProc> {
     const [script, args] = SERVER_SCRIPTS[name];
     const { path, loader } = runnable(script);
@@ -177,7 +179,11 @@ export class ServerProc {
         ...(process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? []),
       ],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env: malloc === 'fixed' ? { ...process.env, ...FIXED_MALLOC_ENV } : process.env,
+      env: {
+        ...process.env,
+        ...(malloc === 'fixed' ? FIXED_MALLOC_ENV : {}),
+        ...(appHeapMb === undefined ? {} : { BENCH_APP_HEAP_MB: String(appHeapMb) }),
+      },
     });
     const channel = new Channel<FromServer, ToServer>(child, `server ${name}`);
     const ready = await new Promise<FromServer>((resolve, reject) => {

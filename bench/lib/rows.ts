@@ -45,6 +45,8 @@ export interface Row {
   readonly conns: number;
   readonly inFlight: number;
   readonly systems: readonly SystemId[];
+  /** MB of app state every server holds in this row (bench/servers/control.ts); absent: none. */
+  readonly appHeapMb?: number;
 }
 
 /** A ratio the issue states a target for: `of` / `to`, per row. */
@@ -93,6 +95,14 @@ const sizeLabel = (size: number) =>
  * that fits the default limits (`highWaterMark` 1 MiB per connection): on one connection 16 x 64 KiB,
  * 4 x 256 KiB, 1 x 1 MiB; on each of 100, 4 x 64 KiB and 1 of the larger sizes.
  */
+/**
+ * The app state every server holds in the large rows' second set. A bare server is not what users run: an app's
+ * process holds its own state, caches and sessions, and whether V8's old generation is over 8 MB decides how
+ * often a server under large messages runs full mark-compacts (docs/benchmarks.md, "The 8 MB line"). Raw `ws`
+ * rests at ~5 MB, ours at ~8: without app state the rows compare two GC regimes, with it one.
+ */
+const APP_HEAP_MB = 16;
+
 function inFlightFor(size: number, conns: number): number {
   if (size < 64 * KIB) return 100;
   if (conns > 1) return size === 64 * KIB ? 4 : 1;
@@ -114,6 +124,21 @@ export function buildRows(quick: boolean, workers: number): Row[] {
         conns,
         inFlight,
         systems: ['ws', 'sio-echo', 'sio-ack', 'rung', 'proto', 'proto-bin', 'proto-m'],
+      });
+    }
+  }
+  if (!quick) {
+    for (const size of [64 * KIB, 256 * KIB, MIB]) {
+      const inFlight = inFlightFor(size, 100);
+      rows.push({
+        id: `rt-${size}-100-app${APP_HEAP_MB}`,
+        section: 'roundtrip',
+        label: `round trips ${sizeLabel(size)}, 100 conns x ${inFlight} in flight, ${APP_HEAP_MB} MB of app state in every server`,
+        size,
+        conns: 100,
+        inFlight,
+        systems: ['ws', 'rung', 'proto', 'proto-bin'],
+        appHeapMb: APP_HEAP_MB,
       });
     }
   }

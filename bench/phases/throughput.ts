@@ -109,7 +109,7 @@ export async function runThroughput(ctx: Context, rows: readonly Row[]): Promise
       for (const system of rotate(row.systems, round)) {
         const fresh = row.size >= FRESH_SERVER_BYTES;
         const server = fresh
-          ? await ServerProc.start(SYSTEMS[system].server)
+          ? await ServerProc.start(SYSTEMS[system].server, [], undefined, row.appHeapMb)
           : ctx.servers[SYSTEMS[system].server];
         const jobs = jobsFor(row, system, ctx.workers.length, server.port, `r${round}`);
         const timing = fresh ? { ...ctx.timing, warmupUntil: FRESH_WARMUP } : ctx.timing;
