@@ -50,6 +50,13 @@ const SCENARIOS: readonly Scenario[] = [
     system: 'proto-fan',
   },
   {
+    id: 'proto-fanout-64k',
+    label: 'hub -> 1 subscriber, 64 KiB JSON',
+    server: 'proto',
+    row: 'fan-65536-1',
+    system: 'proto-fan',
+  },
+  {
     id: 'rung-echo',
     label: 'WebSocket rung echo, 64 B, 100 conns',
     server: 'rung',

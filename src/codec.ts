@@ -33,16 +33,30 @@ export interface JsonCodec extends Codec {
   decodeUtf8(bytes: Uint8Array): Envelope;
 }
 
+/**
+ * A `msg` or `vmsg` whose `data` is a RawJson, as JSON: `head`, then the data's text as it is, then `}`
+ * (JSON.stringify would parse the data, via toJSON, to write it again). Undefined for any other envelope. One
+ * place for this text, which `encode` writes as a string and a server may write as bytes (src/utf8-text.ts).
+ */
+export function rawJsonMessage(
+  envelope: Envelope,
+): { readonly head: string; readonly data: RawJson } | undefined {
+  if ((envelope.type !== 'msg' && envelope.type !== 'vmsg') || !(envelope.data instanceof RawJson))
+    return undefined;
+  const seq = envelope.type === 'msg' ? `,"seq":${envelope.seq}` : '';
+  return {
+    head: `{"type":"${envelope.type}","topic":${JSON.stringify(envelope.topic)}${seq},"data":`,
+    data: envelope.data,
+  };
+}
+
 export const jsonCodec: JsonCodec = {
   name: 'json',
   encode(envelope) {
     // The server's most frequent envelope, built without the generic serializer; the same text as it.
     if (envelope.type === 'ack') return `{"type":"ack","id":${JSON.stringify(envelope.id)}}`;
-    // A RawJson's text goes in as it is (JSON.stringify would parse it, via toJSON, to write it again).
-    if ((envelope.type === 'msg' || envelope.type === 'vmsg') && envelope.data instanceof RawJson) {
-      const seq = envelope.type === 'msg' ? `,"seq":${envelope.seq}` : '';
-      return `{"type":"${envelope.type}","topic":${JSON.stringify(envelope.topic)}${seq},"data":${envelope.data.text()}}`;
-    }
+    const raw = rawJsonMessage(envelope);
+    if (raw) return `${raw.head}${raw.data.text()}}`;
     return JSON.stringify(envelope);
   },
   decodeUtf8(bytes) {

@@ -9,6 +9,7 @@ import { assertChannel } from './frame.ts';
 import type { CloseEvent, Payload, SendOptions, ServerConnection, TransportState } from './transport.ts';
 import { DEFAULT_CHANNEL } from './transport.ts';
 import { payloadByteLength } from './utf8.ts';
+import type { Utf8Text } from './utf8-text.ts';
 
 export interface CoreEvents {
   open: undefined;
@@ -52,7 +53,7 @@ export class ConnectionCore<Events extends CoreEvents = CoreEvents> extends Emit
    * and for text near the limit, and a lower bound (UTF-16 length) for short text.
    */
   checkSend(
-    data: Payload,
+    data: Payload | Utf8Text,
     options: SendOptions | undefined,
     maxMessageBytes: number,
   ): { channel: string; bytes: number } {

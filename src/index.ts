@@ -11,3 +11,4 @@ export { RAW_JSON_MIN_BYTES } from './json-envelope.ts';
 export * from './negotiate.ts';
 export * from './raw-json.ts';
 export * from './transport.ts';
+export * from './utf8-text.ts';

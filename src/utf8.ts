@@ -61,6 +61,6 @@ export function utf8Length(text: string): number {
 }
 
 /** Byte length of a payload as it travels (text as UTF-8). */
-export function payloadByteLength(data: string | Uint8Array): number {
+export function payloadByteLength(data: string | { readonly byteLength: number }): number {
   return typeof data === 'string' ? utf8Length(data) : data.byteLength;
 }

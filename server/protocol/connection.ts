@@ -19,6 +19,7 @@ import { isSwitchyardError } from '../../src/errors.ts';
 import { DEFAULT_MAX_LANES, LaneMap } from '../../src/lanes.ts';
 import type { CloseEvent, MessageEvent, Payload, ServerConnection } from '../../src/transport.ts';
 import { DEFAULT_CHANNEL } from '../../src/transport.ts';
+import type { OutgoingPayload } from '../../src/utf8-text.ts';
 import type { HubSubscription } from '../hub/hub.ts';
 import type { ProtocolContext, Settings } from './index.ts';
 import { describeError } from './outcomes.ts';
@@ -181,7 +182,7 @@ export class ProtocolConnection {
     return this.#out?.bytes ?? 0;
   }
 
-  enqueueOut(channel: string, payload: Payload, size: Sized | undefined): void {
+  enqueueOut(channel: string, payload: OutgoingPayload, size: Sized | undefined): void {
     if (this.closed) return;
     let out = this.#out;
     if (out === undefined && channel === DEFAULT_CHANNEL) {

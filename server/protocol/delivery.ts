@@ -3,9 +3,11 @@
  * reliable ones queued on the topic's lane (outgoing.ts), unreliable ones sent as a datagram where the rung
  * has them, else ahead of the queue, or dropped when the client is backed up.
  */
-import type { Codec } from '../../src/codec.ts';
+import { type Codec, rawJsonMessage } from '../../src/codec.ts';
 import type { Envelope } from '../../src/envelope.ts';
 import { DEFAULT_CHANNEL } from '../../src/transport.ts';
+import { encodeUtf8 } from '../../src/utf8.ts';
+import { type OutgoingPayload, Utf8Text } from '../../src/utf8-text.ts';
 import type { HubEvent } from '../hub/hub.ts';
 import type { ProtocolConnection } from './connection.ts';
 import { type Sized, sizeOf } from './outgoing.ts';
@@ -29,10 +31,22 @@ function encodeEvent(codec: Codec, event: HubEvent): Sized {
       : event.type === 'volatile'
         ? { type: 'vmsg', topic: event.topic, data: event.data }
         : { type: 'reset', topic: event.topic, seq: event.seq, reason: event.reason, epoch: event.epoch };
-  const encoded: Sized = { payload: codec.encode(envelope), bytes: -1 };
+  const encoded: Sized = { payload: encodePayload(codec, envelope), bytes: -1 };
   slot.event = event;
   slot.encoded = encoded;
   return encoded;
+}
+
+const CLOSE_BRACE = encodeUtf8('}');
+
+/**
+ * A large JSON message's data goes to JSON subscribers as the bytes it arrived in (a RawJson): no string is made
+ * of it and its UTF-8 is not counted or encoded again (docs/benchmarks.md, "zero-copy JSON delivery").
+ */
+function encodePayload(codec: Codec, envelope: Envelope): OutgoingPayload {
+  const raw = codec.name === 'json' ? rawJsonMessage(envelope) : undefined;
+  if (raw) return new Utf8Text([encodeUtf8(raw.head), raw.data.bytes, CLOSE_BRACE]);
+  return codec.encode(envelope);
 }
 
 export function deliverHubEvent(conn: ProtocolConnection, event: HubEvent): void {

@@ -6,16 +6,17 @@
  * the server hold more than `maxMessages` / `maxBytes` for it.
  */
 import { SENT } from '../../src/connection-core.ts';
-import type { Payload, SendOptions, ServerConnection } from '../../src/transport.ts';
+import type { SendOptions, ServerConnection } from '../../src/transport.ts';
 import { DEFAULT_CHANNEL } from '../../src/transport.ts';
 import { payloadByteLength } from '../../src/utf8.ts';
+import type { OutgoingPayload } from '../../src/utf8-text.ts';
 
 /**
  * A payload's UTF-8 size, counted on first need and kept: most messages go straight to the rung and never need
  * it, and an event sent to many subscribers is counted once. `bytes` is negative until counted.
  */
 export interface Sized {
-  readonly payload: Payload;
+  readonly payload: OutgoingPayload;
   bytes: number;
 }
 
@@ -26,7 +27,7 @@ export function sizeOf(item: Sized): number {
 
 interface LaneQueue {
   readonly options: SendOptions | undefined;
-  readonly payloads: Payload[];
+  readonly payloads: OutgoingPayload[];
   readonly sizes: number[];
   /** Index of the next payload to send; the arrays are compacted once it has moved far enough. */
   head: number;
@@ -51,7 +52,7 @@ export interface OutgoingLimits {
 export function sendIdle(
   connection: ServerConnection,
   limits: OutgoingLimits,
-  payload: Payload,
+  payload: OutgoingPayload,
   size: Sized | undefined,
 ): Promise<void> | false {
   if (limits.maxMessages < 1) return false;
@@ -93,7 +94,7 @@ export class Outgoing {
    * Queues `payload` on `channel` (`size`: its size where the caller keeps one, see `Sized`); false when that
    * would exceed the bounds (the caller closes: SlowConsumer).
    */
-  push(channel: string, payload: Payload, size?: Sized): boolean {
+  push(channel: string, payload: OutgoingPayload, size?: Sized): boolean {
     if (this.#closed) return true;
     if (this.#messages + 1 > this.#limits.maxMessages) return false;
     // The exact size only where the cheap upper bound (3 bytes per UTF-16 unit) does not settle the check.
@@ -167,7 +168,7 @@ export class Outgoing {
   /** Sends what waits on `lane` until the rung asks to wait (any promise but SENT) or the lane is empty. */
   #pump(lane: LaneQueue): void {
     while (!this.#closed && lane.head < lane.payloads.length) {
-      const payload = lane.payloads[lane.head] as Payload;
+      const payload = lane.payloads[lane.head] as OutgoingPayload;
       this.#bytes -= lane.sizes[lane.head] as number;
       this.#messages--;
       lane.head++;

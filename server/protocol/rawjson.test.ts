@@ -6,9 +6,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { CloseCode } from '../../src/close-codes.ts';
+import { jsonCodec } from '../../src/codec.ts';
 import { stringScanner, useStringScanner } from '../../src/json-bytes.ts';
 import { RAW_JSON_MIN_BYTES } from '../../src/json-envelope.ts';
 import { RawJson } from '../../src/raw-json.ts';
+import { encodeUtf8 } from '../../src/utf8.ts';
 import { type RawProtocolClient, type Received, rawProtocolClient } from '../../test/raw-protocol-client.ts';
 import { MemoryHub } from '../hub/memory.ts';
 import { type RunningServer, startNodeServer } from '../node.ts';
@@ -85,6 +87,31 @@ describe('large JSON messages through the protocol', () => {
       expect(await latePacked.next('msg')).toEqual({ type: 'msg', topic: 'docs', seq: 1, data });
     },
   );
+
+  it('a JSON subscriber gets the data as published, byte for byte, in the text encode() writes', async () => {
+    await start();
+    const subscriber = await connect('json');
+    const frames: string[] = [];
+    subscriber.ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (!isBinary) frames.push(data.toString('utf8'));
+    });
+    subscriber.send({ type: 'sub', topic: 'dôcs' });
+    await subscriber.next('reset');
+    // Whitespace, escapes and characters of every UTF-8 length: the bytes go out as they came in.
+    const published = ` {"text": "é ☃ 😀 \\n \\u00e9", "list": [ 1, 2.50, -0e0 ],\n "x": "${'y'.repeat(LARGE)}"} `;
+    const publisher = await connect('json');
+    publisher.send(`{"type":"pub","id":"b1","topic":"dôcs","data":${published}}`);
+    await subscriber.next('msg');
+    const expected = jsonCodec.encode({
+      type: 'msg',
+      topic: 'dôcs',
+      seq: 1,
+      data: new RawJson(encodeUtf8(published.trim())),
+    });
+    expect(frames.at(-1)).toBe(`:${expected}`);
+    // The value as published, from its first byte to its last (the whitespace around it is not part of it).
+    expect(expected).toContain(published.trim());
+  });
 
   it('the protocol validates long strings with the SIMD scanner (where WebAssembly SIMD exists, as on Node)', () => {
     useStringScanner(undefined);

@@ -14,6 +14,7 @@ import type {
   Transport,
   TransportConnectOptions,
 } from '../../src/transport.ts';
+import { Utf8Text } from '../../src/utf8-text.ts';
 import { adapters, type ConformanceServer } from './adapters.ts';
 import { type Relay, startRelay } from './relay.ts';
 
@@ -142,6 +143,52 @@ for (const adapter of adapters) {
       await until(() => received.length === samples.length, 'echoes');
       expect(received).toEqual(samples);
     });
+
+    /** Sends each sample as a Utf8Text from the server; resolves with what the client received. */
+    async function sendUtf8Texts(samples: readonly { pieces: string[]; channel?: string }[]) {
+      const { server, connections, nextConnection } = await startCapturing();
+      const transport = await connect(server);
+      await nextConnection();
+      const encoder = new TextEncoder();
+      const received: { data: unknown; channel: string }[] = [];
+      transport.on('message', (m) => received.push({ data: m.data, channel: m.channel }));
+      for (const { pieces, channel } of samples) {
+        const text = new Utf8Text(pieces.map((p) => encoder.encode(p)));
+        await connections[0]!.send(text, channel ? { channel } : undefined);
+      }
+      await until(() => received.length === samples.length, 'UTF-8 text messages');
+      // Order holds within a channel (on a rung with independent streams, not across channels).
+      const byChannel = (list: readonly { data: unknown; channel: string }[]) => {
+        const out: Record<string, unknown[]> = {};
+        for (const m of list) {
+          out[m.channel] ??= [];
+          out[m.channel]?.push(m.data);
+        }
+        return out;
+      };
+      expect(byChannel(received)).toEqual(
+        byChannel(samples.map(({ pieces, channel }) => ({ data: pieces.join(''), channel: channel ?? '' }))),
+      );
+    }
+
+    it('delivers text the server has as UTF-8 pieces (Utf8Text) as one text message, on any channel', async () => {
+      await sendUtf8Texts([
+        { pieces: ['small ', 'pieces ☃ 😀', '\n\r\u0000'] },
+        { pieces: ['{"on":', '"a channel"}'], channel: 'docs' },
+        { pieces: ['one piece'] },
+        { pieces: [] },
+      ]);
+    });
+
+    test(
+      'large-utf8-text',
+      "delivers a large Utf8Text (a rung's large-message path) as one text message",
+      async () => {
+        // Pieces end on character boundaries, as Utf8Text asks; over the WebSocket rung's 16 KiB fragment size.
+        const pieces = ['{"type":"msg","data":"', `héllo ☃ 😀\n\u0000 ${'x'.repeat(20_000)} 日本語`, '"}'];
+        await sendUtf8Texts([{ pieces }, { pieces, channel: 'docs' }]);
+      },
+    );
 
     it('echoes binary exactly: all 256 byte values, empty, and larger payloads', async () => {
       const server = await start(echo);

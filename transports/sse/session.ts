@@ -24,6 +24,7 @@ import type {
   ServerTransportLimits,
   TransportState,
 } from '../../src/transport.ts';
+import { Utf8Text } from '../../src/utf8-text.ts';
 import {
   encodeMessageEvent,
   encodeSseComment,
@@ -292,7 +293,7 @@ export class SseSession implements ServerConnection, SinkOwner, CloseWatchable {
     this.close(error.closeCode ?? CloseCode.ProtocolError, error.message);
   }
 
-  send(data: Payload, options?: SendOptions): Promise<void> {
+  send(data: Payload | Utf8Text, options?: SendOptions): Promise<void> {
     let channel: string;
     try {
       channel = this.#core.checkSend(data, options, Number.POSITIVE_INFINITY).channel;
@@ -302,7 +303,12 @@ export class SseSession implements ServerConnection, SinkOwner, CloseWatchable {
     if (options?.reliable === false && this.#pendingBytes > this.#limits.highWaterMark)
       return Promise.resolve();
     const seq = ++this.#seq;
-    const event = encodeMessageEvent(channel, data, `${this.resumeKey}.${seq}`);
+    // An event's text is JSON-quoted here: bytes already UTF-8 save nothing, so a Utf8Text is read as text.
+    const event = encodeMessageEvent(
+      channel,
+      data instanceof Utf8Text ? data.text() : data,
+      `${this.resumeKey}.${seq}`,
+    );
     this.#events.push(event);
     this.#eventBytes += event.bytes;
     this.#pendingBytes += event.bytes;

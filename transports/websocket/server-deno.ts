@@ -23,6 +23,8 @@ export function acceptPlatformWebSocket(
           return socket.bufferedAmount;
         },
         sendText: (channel, text) => socket.send(encodeTextFrame(channel, text)),
+        // A platform WebSocket sends text from strings only.
+        sendUtf8Text: (channel, text) => socket.send(encodeTextFrame(channel, text.text())),
         sendBinary: (channel, bytes) => socket.send(encodeBinaryFrame(channel, bytes)),
         close: (code, reason) => socket.close(code, reason),
         terminate: () => socket.close(),

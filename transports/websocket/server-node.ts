@@ -11,6 +11,7 @@ import type { WebSocket } from 'ws';
 import { CloseCode } from '../../src/close-codes.ts';
 import type { ConnectionRequest, ServerConnection, ServerTransportLimits } from '../../src/transport.ts';
 import { DEFAULT_CHANNEL } from '../../src/transport.ts';
+import type { Utf8Text } from '../../src/utf8-text.ts';
 import { type RawServerSocket, WebSocketServerConnection } from './server.ts';
 import { type Corkable, netSocketOf, shareEmptyExtensions } from './ws-internals.ts';
 
@@ -254,6 +255,23 @@ class NodeServerSocket implements RawServerSocket {
     const frame = textFrame(channel, text);
     if (typeof frame === 'string') this.#ws.send(frame);
     else this.#ws.send(frame, TEXT);
+  }
+
+  /**
+   * Text given as UTF-8 pieces goes out as they are: the channel prefix as the first fragment, then each piece
+   * as a fragment of the same text message (no string, no UTF-8 counted or encoded, no copy), as large text does.
+   */
+  sendUtf8Text(channel: string, text: Utf8Text): void {
+    const parts = text.parts;
+    if (text.byteLength < LARGE_MESSAGE_BYTES || parts.length === 0) {
+      this.sendText(channel, text.text());
+      return;
+    }
+    this.#cork();
+    this.#ws.send(channel === DEFAULT_CHANNEL ? ':' : `${channel}:`, TEXT_FIRST);
+    const last = parts.length - 1;
+    for (let i = 0; i < last; i++) this.#ws.send(parts[i] as Uint8Array, TEXT_FIRST);
+    this.#ws.send(parts[last] as Uint8Array, TEXT_LAST);
   }
 
   sendBinary(channel: string, bytes: Uint8Array): void {

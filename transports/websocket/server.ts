@@ -26,6 +26,7 @@ import type {
   TransportState,
 } from '../../src/transport.ts';
 import { decodeValidUtf8, payloadByteLength } from '../../src/utf8.ts';
+import { Utf8Text } from '../../src/utf8-text.ts';
 import { WEBSOCKET_CAPABILITIES } from './client.ts';
 
 /**
@@ -37,6 +38,8 @@ export interface RawServerSocket {
   readonly bufferedAmount: number;
   /** Sends `<channel>:<text>` as one text frame. */
   sendText(channel: string, text: string): void;
+  /** The same for text given as UTF-8 pieces (a runtime that sends strings only uses `text.text()`). */
+  sendUtf8Text(channel: string, text: Utf8Text): void;
   /** Sends `<u8 channel length><channel><bytes>` as one binary frame. */
   sendBinary(channel: string, bytes: Uint8Array): void;
   close(code: number, reason: string): void;
@@ -203,7 +206,7 @@ export class WebSocketServerConnection implements ServerConnection, CloseWatchab
     this.#watcher = watcher;
   }
 
-  send(data: Payload, options?: SendOptions): Promise<void> {
+  send(data: Payload | Utf8Text, options?: SendOptions): Promise<void> {
     let channel: string;
     try {
       channel = this.#core.checkSend(data, options, Number.POSITIVE_INFINITY).channel;
@@ -214,6 +217,7 @@ export class WebSocketServerConnection implements ServerConnection, CloseWatchab
       return SENT;
     }
     if (typeof data === 'string') this.#socket.sendText(channel, data);
+    else if (data instanceof Utf8Text) this.#socket.sendUtf8Text(channel, data);
     else this.#socket.sendBinary(channel, data);
     return waitForDrain(this, this.#limits.highWaterMark);
   }

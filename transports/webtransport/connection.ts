@@ -19,6 +19,7 @@ import type {
 } from '../../src/transport.ts';
 import { DEFAULT_CHANNEL } from '../../src/transport.ts';
 import { decodeUtf8Strict, encodeUtf8 } from '../../src/utf8.ts';
+import { Utf8Text } from '../../src/utf8-text.ts';
 import { chunkReader } from './chunks.ts';
 import { closeFrame, helloFrame, readControl, readyFrame } from './control.ts';
 import type { DatagramSender } from './datagram-sender.ts';
@@ -244,15 +245,18 @@ export class WebTransportConnection {
     }
   }
 
-  send(data: Payload, options?: SendOptions): Promise<void> {
+  send(data: Payload | Utf8Text, options?: SendOptions): Promise<void> {
     let channel: string;
     try {
       channel = this.core.checkSend(data, options, this.#options.maxMessageBytes).channel;
     } catch (error) {
       return Promise.reject(error);
     }
-    const type = typeof data === 'string' ? FrameType.text : FrameType.binary;
-    const bytes = typeof data === 'string' ? encodeUtf8(data) : data;
+    const text = typeof data === 'string' || data instanceof Utf8Text;
+    const type = text ? FrameType.text : FrameType.binary;
+    // Text travels as UTF-8 in a frame: a Utf8Text's bytes are that already.
+    const bytes =
+      typeof data === 'string' ? encodeUtf8(data) : data instanceof Utf8Text ? data.bytes() : data;
     if (options?.reliable === false) {
       if (this.capabilities.datagrams) return this.#sendDatagram(type, channel, bytes);
       // Over HTTP/2 a "datagram" would travel on the one reliable connection anyway: apply the volatile policy.
