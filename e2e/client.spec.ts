@@ -94,6 +94,34 @@ test('connects over WebSocket, publishes and receives, remembers the rung in loc
   expect(JSON.parse(remembered ?? '{}')).toMatchObject({ kind: 'websocket' });
 });
 
+test('a large JSON message (64 KiB and more, every UTF-8 length) comes back to the browser intact', async ({
+  page,
+}) => {
+  // Over 16 KiB a JSON message's data stays bytes through the server and goes out as fragments of one text
+  // message (docs/protocol.md, "Large JSON messages"): what the browser reassembles must be what it published.
+  await openClient(page);
+  const same = await page.evaluate(async () => {
+    const w = window as unknown as {
+      client: { publish: (t: string, d: unknown) => Promise<void> };
+      log: { topic?: string; data?: unknown }[];
+    };
+    const doc = {
+      title: 'ünïcødé ☃ 日本語 😀',
+      body: `line one\nline two\t${'x'.repeat(70_000)}`,
+      rows: Array.from({ length: 500 }, (_, i) => ({ i, ok: i % 2 === 0, v: i / 7 })),
+    };
+    const before = w.log.length;
+    await w.client.publish('room', doc);
+    for (let tries = 0; tries < 500; tries++) {
+      const got = w.log.slice(before).find((e) => typeof e === 'object' && e.topic === 'room');
+      if (got) return JSON.stringify(got.data) === JSON.stringify(doc);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return 'not received';
+  });
+  expect(same).toBe(true);
+});
+
 test('offline drops the link at once; online reconnects and resumes what was missed', async ({
   page,
   context,
