@@ -5,37 +5,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CloseCode } from '../../src/close-codes.ts';
 import { isSwitchyardError } from '../../src/errors.ts';
-import type {
-  CloseEvent,
-  ConnectionHandler,
-  MessageEvent,
-  ServerConnection,
-  ServerTransportLimits,
-  Transport,
-  TransportConnectOptions,
-} from '../../src/transport.ts';
-import { Utf8Text } from '../../src/utf8-text.ts';
-import { adapters, type ConformanceServer } from './adapters.ts';
+import type { CloseEvent, ConnectionHandler, MessageEvent } from '../../src/transport.ts';
+import { adapters } from './adapters.ts';
+import { conformanceHarness, onChannel, once, until } from './harness.ts';
 import { type Relay, startRelay } from './relay.ts';
 
 const LIMIT = 64 * 1024;
-
-function once<T>(subscribe: (listener: (value: T) => void) => () => void): Promise<T> {
-  return new Promise((resolve) => {
-    const off = subscribe((value) => {
-      off();
-      resolve(value);
-    });
-  });
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 /** Waits until `read()` has stopped changing for `quietMs`: the sender is blocked, not slow. */
 async function settled(read: () => number, quietMs = 400): Promise<number> {
@@ -61,57 +36,7 @@ const bytes = (n: number, seed = 0) => Uint8Array.from({ length: n }, (_, i) => 
 
 for (const adapter of adapters) {
   describe.skipIf(!adapter.available)(`conformance: ${adapter.name}`, () => {
-    const cleanups: (() => Promise<void> | void)[] = [];
-    /** `it`, or a visible skip carrying the reason when the adapter declares this test a known failure. */
-    const test = (key: string, name: string, fn: () => Promise<void>) => {
-      const reason = adapter.knownFailures?.[key];
-      if (reason) it.skip(`${name} [known failure on this adapter: ${reason}]`, fn);
-      else it(name, fn);
-    };
-    afterEach(async () => {
-      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-    });
-
-    async function start(
-      onConnection: ConnectionHandler,
-      limits?: Partial<ServerTransportLimits>,
-    ): Promise<ConformanceServer> {
-      const server = await adapter.start({ onConnection, ...(limits ? { limits } : {}) });
-      cleanups.push(() => server.close());
-      return server;
-    }
-
-    async function connect(
-      server: ConformanceServer,
-      options?: Partial<TransportConnectOptions>,
-      viaPort?: number,
-    ): Promise<Transport> {
-      const transport = server.connect(options, viaPort);
-      cleanups.push(() => {
-        if (transport.state === 'open') transport.close();
-      });
-      if (transport.state !== 'open') {
-        const outcome = await Promise.race([
-          once<undefined>((l) => transport.on('open', l)).then(() => 'open'),
-          once<CloseEvent>((l) => transport.on('close', l)).then((e) => `closed ${e.code} ${e.reason}`),
-        ]);
-        expect(outcome).toBe('open');
-      }
-      return transport;
-    }
-
-    /** Starts a server that hands its connections to the test. */
-    async function startCapturing(limits?: Partial<ServerTransportLimits>) {
-      const connections: ServerConnection[] = [];
-      const server = await start((c) => {
-        connections.push(c);
-      }, limits);
-      return {
-        server,
-        connections,
-        nextConnection: () => until(() => connections.length > 0, 'server connection'),
-      };
-    }
+    const { test, start, connect, startCapturing } = conformanceHarness(adapter);
 
     it('opens: state, open event and capabilities', async () => {
       const { server, connections, nextConnection } = await startCapturing();
@@ -144,52 +69,6 @@ for (const adapter of adapters) {
       expect(received).toEqual(samples);
     });
 
-    /** Sends each sample as a Utf8Text from the server; resolves with what the client received. */
-    async function sendUtf8Texts(samples: readonly { pieces: string[]; channel?: string }[]) {
-      const { server, connections, nextConnection } = await startCapturing();
-      const transport = await connect(server);
-      await nextConnection();
-      const encoder = new TextEncoder();
-      const received: { data: unknown; channel: string }[] = [];
-      transport.on('message', (m) => received.push({ data: m.data, channel: m.channel }));
-      for (const { pieces, channel } of samples) {
-        const text = new Utf8Text(pieces.map((p) => encoder.encode(p)));
-        await connections[0]!.send(text, channel ? { channel } : undefined);
-      }
-      await until(() => received.length === samples.length, 'UTF-8 text messages');
-      // Order holds within a channel (on a rung with independent streams, not across channels).
-      const byChannel = (list: readonly { data: unknown; channel: string }[]) => {
-        const out: Record<string, unknown[]> = {};
-        for (const m of list) {
-          out[m.channel] ??= [];
-          out[m.channel]?.push(m.data);
-        }
-        return out;
-      };
-      expect(byChannel(received)).toEqual(
-        byChannel(samples.map(({ pieces, channel }) => ({ data: pieces.join(''), channel: channel ?? '' }))),
-      );
-    }
-
-    it('delivers text the server has as UTF-8 pieces (Utf8Text) as one text message, on any channel', async () => {
-      await sendUtf8Texts([
-        { pieces: ['small ', 'pieces ☃ 😀', '\n\r\u0000'] },
-        { pieces: ['{"on":', '"a channel"}'], channel: 'docs' },
-        { pieces: ['one piece'] },
-        { pieces: [] },
-      ]);
-    });
-
-    test(
-      'large-utf8-text',
-      "delivers a large Utf8Text (a rung's large-message path) as one text message",
-      async () => {
-        // Pieces end on character boundaries, as Utf8Text asks; over the WebSocket rung's 16 KiB fragment size.
-        const pieces = ['{"type":"msg","data":"', `héllo ☃ 😀\n\u0000 ${'x'.repeat(20_000)} 日本語`, '"}'];
-        await sendUtf8Texts([{ pieces }, { pieces, channel: 'docs' }]);
-      },
-    );
-
     it('echoes binary exactly: all 256 byte values, empty, and larger payloads', async () => {
       const server = await start(echo);
       const transport = await connect(server);
@@ -214,13 +93,9 @@ for (const adapter of adapters) {
       await transport.send('d1');
       await transport.send('a2', { channel: 'alpha' });
       await until(() => received.length === 4, 'channel echoes');
-      const byChannel = (c: string) =>
-        received
-          .filter((m) => m.channel === c)
-          .map((m) => (typeof m.data === 'string' ? m.data : Uint8Array.from(m.data)));
-      expect(byChannel('alpha')).toEqual(['a1', 'a2']);
-      expect(byChannel('beta')).toEqual([bytes(3)]);
-      expect(byChannel('')).toEqual(['d1']);
+      expect(onChannel(received, 'alpha')).toEqual(['a1', 'a2']);
+      expect(onChannel(received, 'beta')).toEqual([bytes(3)]);
+      expect(onChannel(received, '')).toEqual(['d1']);
       await expect(transport.send('x', { channel: 'no spaces allowed' })).rejects.toMatchObject({
         code: 'ERR_INVALID_CHANNEL',
       });
