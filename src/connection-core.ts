@@ -6,10 +6,10 @@ import { CloseCode, capCloseReason, isSendableCloseCode } from './close-codes.ts
 import { Emitter } from './emitter.ts';
 import { SwitchyardError } from './errors.ts';
 import { assertChannel } from './frame.ts';
-import type { CloseEvent, Payload, SendOptions, ServerConnection, TransportState } from './transport.ts';
+import type { CloseEvent, SendOptions, ServerConnection, TransportState } from './transport.ts';
 import { DEFAULT_CHANNEL } from './transport.ts';
 import { payloadByteLength } from './utf8.ts';
-import type { Utf8Text } from './utf8-text.ts';
+import type { OutgoingPayload } from './utf8-text.ts';
 
 export interface CoreEvents {
   open: undefined;
@@ -53,7 +53,7 @@ export class ConnectionCore<Events extends CoreEvents = CoreEvents> extends Emit
    * and for text near the limit, and a lower bound (UTF-16 length) for short text.
    */
   checkSend(
-    data: Payload | Utf8Text,
+    data: OutgoingPayload,
     options: SendOptions | undefined,
     maxMessageBytes: number,
   ): { channel: string; bytes: number } {

@@ -5,7 +5,7 @@
  */
 
 import type { SwitchyardError } from './errors.ts';
-import type { Utf8Text } from './utf8-text.ts';
+import type { OutgoingPayload } from './utf8-text.ts';
 
 export type TransportKind = 'webtransport' | 'websocket' | 'sse';
 
@@ -136,7 +136,7 @@ export interface ServerConnection {
    * (the WebSocket rung does from 16 KiB on): leave the bytes unchanged once they are sent. A `Utf8Text` is text
    * the server already has as UTF-8 (src/utf8-text.ts): it arrives as a text message, as a string would.
    */
-  send(data: Payload | Utf8Text, options?: SendOptions): Promise<void>;
+  send(data: OutgoingPayload, options?: SendOptions): Promise<void>;
   close(code?: number, reason?: string): void;
   on<K extends keyof ServerConnectionEvents>(
     type: K,

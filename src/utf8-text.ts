@@ -6,6 +6,7 @@
  * bytes as a text message (the Node WebSocket rung) sends the pieces as they are; the others read `text()`,
  * decoded once for all the subscribers the message goes to.
  */
+import type { Payload } from './transport.ts';
 import { decodeValidUtf8 } from './utf8.ts';
 
 export class Utf8Text {
@@ -41,4 +42,4 @@ export class Utf8Text {
 }
 
 /** What a server can send: a payload, or text as UTF-8 pieces. */
-export type OutgoingPayload = string | Uint8Array | Utf8Text;
+export type OutgoingPayload = Payload | Utf8Text;

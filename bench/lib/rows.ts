@@ -91,11 +91,6 @@ const sizeLabel = (size: number) =>
   size >= MIB ? `${size / MIB} MiB` : size >= KIB ? `${size / KIB} KiB` : `${size} B`;
 
 /**
- * Requests outstanding per connection in the round-trip rows: 100 for small messages; for large ones a window
- * that fits the default limits (`highWaterMark` 1 MiB per connection): on one connection 16 x 64 KiB,
- * 4 x 256 KiB, 1 x 1 MiB; on each of 100, 4 x 64 KiB and 1 of the larger sizes.
- */
-/**
  * The app state every server holds in the large rows' second set. A bare server is not what users run: an app's
  * process holds its own state, caches and sessions, and whether V8's old generation is over 8 MB decides how
  * often a server under large messages runs full mark-compacts (docs/benchmarks.md, "The 8 MB line"). Raw `ws`
@@ -103,6 +98,11 @@ const sizeLabel = (size: number) =>
  */
 const APP_HEAP_MB = 16;
 
+/**
+ * Requests outstanding per connection in the round-trip rows: 100 for small messages; for large ones a window
+ * that fits the default limits (`highWaterMark` 1 MiB per connection): on one connection 16 x 64 KiB,
+ * 4 x 256 KiB, 1 x 1 MiB; on each of 100, 4 x 64 KiB and 1 of the larger sizes.
+ */
 function inFlightFor(size: number, conns: number): number {
   if (size < 64 * KIB) return 100;
   if (conns > 1) return size === 64 * KIB ? 4 : 1;

@@ -24,7 +24,7 @@ import type {
   ServerTransportLimits,
   TransportState,
 } from '../../src/transport.ts';
-import { Utf8Text } from '../../src/utf8-text.ts';
+import { type OutgoingPayload, Utf8Text } from '../../src/utf8-text.ts';
 import {
   encodeMessageEvent,
   encodeSseComment,
@@ -293,7 +293,7 @@ export class SseSession implements ServerConnection, SinkOwner, CloseWatchable {
     this.close(error.closeCode ?? CloseCode.ProtocolError, error.message);
   }
 
-  send(data: Payload | Utf8Text, options?: SendOptions): Promise<void> {
+  send(data: OutgoingPayload, options?: SendOptions): Promise<void> {
     let channel: string;
     try {
       channel = this.#core.checkSend(data, options, Number.POSITIVE_INFINITY).channel;

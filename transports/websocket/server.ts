@@ -26,7 +26,7 @@ import type {
   TransportState,
 } from '../../src/transport.ts';
 import { decodeValidUtf8, payloadByteLength } from '../../src/utf8.ts';
-import { Utf8Text } from '../../src/utf8-text.ts';
+import { type OutgoingPayload, Utf8Text } from '../../src/utf8-text.ts';
 import { WEBSOCKET_CAPABILITIES } from './client.ts';
 
 /**
@@ -206,7 +206,7 @@ export class WebSocketServerConnection implements ServerConnection, CloseWatchab
     this.#watcher = watcher;
   }
 
-  send(data: Payload | Utf8Text, options?: SendOptions): Promise<void> {
+  send(data: OutgoingPayload, options?: SendOptions): Promise<void> {
     let channel: string;
     try {
       channel = this.#core.checkSend(data, options, Number.POSITIVE_INFINITY).channel;

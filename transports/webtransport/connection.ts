@@ -11,7 +11,6 @@ import { CloseCode } from '../../src/close-codes.ts';
 import { ConnectionCore, normalizeClose, waitForDrain } from '../../src/connection-core.ts';
 import { SwitchyardError } from '../../src/errors.ts';
 import type {
-  Payload,
   SendOptions,
   TransportCapabilities,
   TransportEvents,
@@ -19,7 +18,7 @@ import type {
 } from '../../src/transport.ts';
 import { DEFAULT_CHANNEL } from '../../src/transport.ts';
 import { decodeUtf8Strict, encodeUtf8 } from '../../src/utf8.ts';
-import { Utf8Text } from '../../src/utf8-text.ts';
+import { type OutgoingPayload, Utf8Text } from '../../src/utf8-text.ts';
 import { chunkReader } from './chunks.ts';
 import { closeFrame, helloFrame, readControl, readyFrame } from './control.ts';
 import type { DatagramSender } from './datagram-sender.ts';
@@ -245,7 +244,7 @@ export class WebTransportConnection {
     }
   }
 
-  send(data: Payload | Utf8Text, options?: SendOptions): Promise<void> {
+  send(data: OutgoingPayload, options?: SendOptions): Promise<void> {
     let channel: string;
     try {
       channel = this.core.checkSend(data, options, this.#options.maxMessageBytes).channel;
