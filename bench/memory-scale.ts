@@ -43,7 +43,8 @@ try {
         results.set(key, [...(results.get(key) ?? []), r]);
         console.log(
           `${at}Z load ${load} round ${round} ${r.label}, ${conns} conns: ${kb(r.rssPerConn)} KB RSS ` +
-            `(young generation ${kb(young(r))}), ${kb(r.heapPerConn)} KB heap per connection`,
+            `(young generation ${kb(young(r))}), ${kb(r.heapPerConn)} KB heap per connection, ` +
+            `${(r.cpuPerConnUs ?? Number.NaN).toFixed(0)} µs server CPU per handshake`,
         );
       }
     }
@@ -58,7 +59,8 @@ try {
       console.log(
         `median of ${runs.length}, ${system.label}, ${conns} conns: ${of((r) => r.rssPerConn)} KB RSS, ` +
           `young generation ${of(young)}, beyond it ${of((r) => r.rssPerConn - young(r))}, ` +
-          `heap ${of((r) => r.heapPerConn)} KB per connection`,
+          `heap ${of((r) => r.heapPerConn)} KB per connection, ` +
+          `${median(runs.map((r) => r.cpuPerConnUs ?? Number.NaN)).toFixed(0)} µs server CPU per handshake`,
       );
     }
   }

@@ -108,6 +108,13 @@ const SCENARIOS: readonly Scenario[] = [
     system: 'rung',
   },
   {
+    id: 'proto-puback-64k-100',
+    label: 'protocol pub -> ack, 64 KiB JSON, 100 conns',
+    server: 'proto',
+    row: 'rt-65536-100',
+    system: 'proto',
+  },
+  {
     id: 'proto-bin-puback-64k-100',
     label: 'protocol pub -> ack, 64 KiB MessagePack binary, 100 conns',
     server: 'proto',

@@ -183,6 +183,7 @@ export function renderResults(runs: readonly BenchResult[]): string {
           'JS heap / conn',
           'external / conn',
           `RSS / conn after ${IDLE_READING_MS / 1000} s idle`,
+          'server CPU / handshake',
           'target (issue 11)',
         ],
         latest.memory.map((m) => {
@@ -193,6 +194,9 @@ export function renderResults(runs: readonly BenchResult[]): string {
             cells.map((c) => (c ? fmtBytes(c.heapPerConn) : '–')).join(' / '),
             cells.map((c) => (c ? fmtBytes(c.externalPerConn) : '–')).join(' / '),
             cells.map((c) => (c?.idle ? fmtBytes(c.idle.rssPerConn) : '–')).join(' / '),
+            cells
+              .map((c) => (c?.cpuPerConnUs === undefined ? '–' : `${c.cpuPerConnUs.toFixed(0)} µs`))
+              .join(' / '),
             MEMORY_TARGETS[m.system] ?? '',
           ];
         }),

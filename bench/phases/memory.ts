@@ -4,7 +4,7 @@
  * idle; RSS and heap after full GC, before and after, divided by N.
  */
 import type { LoadJob, LoadSystem } from '../clients/messages.ts';
-import { type ServerName, ServerProc, sleep, type WorkerProc } from '../lib/procs.ts';
+import { cpuMicros, type ServerName, ServerProc, sleep, type WorkerProc } from '../lib/procs.ts';
 import { fmtBytes } from '../lib/stats.ts';
 import type { MemoryReading } from '../servers/control.ts';
 
@@ -34,6 +34,11 @@ export interface MemoryResult {
   readonly heapPerConn: number;
   /** Memory outside the JS heap that V8 knows of (Buffers, ArrayBuffers), per connection. */
   readonly externalPerConn: number;
+  /**
+   * Server CPU (all its threads: GC helpers included) per connection while the burst was opened: the upgrade,
+   * admission, the hello and its welcome. Microseconds; absent where the server's process is not ours to read.
+   */
+  readonly cpuPerConnUs?: number;
   /** The same connections read again after they sat idle for `afterMs` (Node servers, full runs). */
   readonly idle?: { readonly afterMs: number; readonly rssPerConn: number; readonly heapPerConn: number };
 }
@@ -68,7 +73,9 @@ export function perConn(
 
 export function describeMemory(r: MemoryResult): string {
   const idle = r.idle ? `; after ${r.idle.afterMs / 1000} s idle ${fmtBytes(r.idle.rssPerConn)} RSS` : '';
-  return `${r.label}: ${fmtBytes(r.rssPerConn)} RSS, ${fmtBytes(r.heapPerConn)} heap, ${fmtBytes(r.externalPerConn)} external per connection (${r.conns} idle)${idle}`;
+  const cpu =
+    r.cpuPerConnUs === undefined ? '' : `; ${r.cpuPerConnUs.toFixed(0)} µs of server CPU per handshake`;
+  return `${r.label}: ${fmtBytes(r.rssPerConn)} RSS, ${fmtBytes(r.heapPerConn)} heap, ${fmtBytes(r.externalPerConn)} external per connection (${r.conns} idle)${idle}${cpu}`;
 }
 
 /** Opens `conns` idle connections of `system` spread over the workers; resolves once all are set up. */
@@ -136,7 +143,9 @@ export async function runMemory(
       await closeIdle(workers);
       await sleep(settleMs / 2);
       const before = await server.memory();
+      const cpuBefore = cpuMicros(server.child.pid as number);
       await openIdle(workers, id, server.port, conns, 'mem', progress);
+      const cpuPerConnUs = (cpuMicros(server.child.pid as number) - cpuBefore) / conns;
       await sleep(settleMs);
       const after = await server.memory();
       let idle: MemoryResult['idle'];
@@ -146,7 +155,7 @@ export async function runMemory(
         idle = { afterMs: idleMs, rssPerConn, heapPerConn };
       }
       await closeIdle(workers);
-      const result = { ...perConn(system, conns, before, after), ...(idle ? { idle } : {}) };
+      const result = { ...perConn(system, conns, before, after), cpuPerConnUs, ...(idle ? { idle } : {}) };
       results.push(result);
       progress(`[memory] ${describeMemory(result)}`);
     } finally {
