@@ -95,8 +95,8 @@ export type ServerName = 'ws' | 'sio' | 'rung' | 'proto' | 'proto-m' | 'sse-raw'
 const SERVER_SCRIPTS: Record<ServerName, [string, string[]]> = {
   ws: ['servers/raw-ws.ts', []],
   sio: ['servers/socketio.ts', []],
-  rung: ['servers/ours.ts', ['rung']],
-  proto: ['servers/ours.ts', ['protocol']],
+  rung: ['servers/rung.ts', []],
+  proto: ['servers/ours.ts', []],
   'proto-m': ['servers/ours-metrics.ts', []],
   'sse-raw': ['servers/sse-raw.ts', []],
 };

@@ -5,4 +5,4 @@
 import { createMetrics } from '../../server/metrics/index.ts';
 import { startOurs } from './ours-app.ts';
 
-await startOurs('protocol', createMetrics());
+await startOurs(createMetrics());

@@ -1,6 +1,6 @@
 /**
- * switchyard under test without metrics (ours-app.ts): `rung` (argv[2], the default) or `protocol`.
+ * switchyard's protocol under test without metrics (ours-app.ts). The rungs alone are rung.ts.
  */
 import { startOurs } from './ours-app.ts';
 
-await startOurs(process.argv[2] ?? 'rung');
+await startOurs();
