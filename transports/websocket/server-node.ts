@@ -123,6 +123,11 @@ const TEXT_LAST = { binary: false, fin: true } as const;
 const BINARY_LAST = { binary: true, fin: true } as const;
 const DEFAULT_BINARY_PREFIX = Buffer.from([0]);
 
+/** The first fragment of a large text message: its channel prefix. */
+function textPrefix(channel: string): string {
+  return channel === DEFAULT_CHANNEL ? ':' : `${channel}:`;
+}
+
 function binaryPrefix(channel: string): Buffer {
   if (channel === DEFAULT_CHANNEL) return DEFAULT_BINARY_PREFIX;
   const out = Buffer.allocUnsafe(1 + channel.length);
@@ -248,7 +253,7 @@ class NodeServerSocket implements RawServerSocket {
   sendText(channel: string, text: string): void {
     this.#cork();
     if (text.length >= LARGE_MESSAGE_BYTES) {
-      this.#ws.send(channel === DEFAULT_CHANNEL ? ':' : `${channel}:`, TEXT_FIRST);
+      this.#ws.send(textPrefix(channel), TEXT_FIRST);
       this.#ws.send(largeTextBody(text), TEXT_LAST);
       return;
     }
@@ -268,7 +273,7 @@ class NodeServerSocket implements RawServerSocket {
       return;
     }
     this.#cork();
-    this.#ws.send(channel === DEFAULT_CHANNEL ? ':' : `${channel}:`, TEXT_FIRST);
+    this.#ws.send(textPrefix(channel), TEXT_FIRST);
     const last = parts.length - 1;
     for (let i = 0; i < last; i++) this.#ws.send(parts[i] as Uint8Array, TEXT_FIRST);
     this.#ws.send(parts[last] as Uint8Array, TEXT_LAST);
