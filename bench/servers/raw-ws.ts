@@ -4,12 +4,13 @@
  */
 import { type WebSocket, WebSocketServer } from 'ws';
 import { serveControl } from './control.ts';
+import { BENCH_MAX_MESSAGE_BYTES } from './limits.ts';
 
 const wss = new WebSocketServer({
   port: 0,
   host: '127.0.0.1',
   perMessageDeflate: false,
-  maxPayload: 2 << 20,
+  maxPayload: BENCH_MAX_MESSAGE_BYTES,
 });
 const groups = new Map<string, Set<WebSocket>>();
 

@@ -6,13 +6,14 @@
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
 import { serveControl } from './control.ts';
+import { BENCH_MAX_MESSAGE_BYTES } from './limits.ts';
 
 const http = createServer();
 const io = new Server(http, {
   transports: ['websocket'],
   serveClient: false,
   perMessageDeflate: false,
-  maxHttpBufferSize: 2 << 20,
+  maxHttpBufferSize: BENCH_MAX_MESSAGE_BYTES,
 });
 
 io.on('connection', (socket) => {
