@@ -251,17 +251,22 @@ export class WebTransportConnection {
     } catch (error) {
       return Promise.reject(error);
     }
-    const text = typeof data === 'string' || data instanceof Utf8Text;
-    const type = text ? FrameType.text : FrameType.binary;
-    // Text travels as UTF-8 in a frame: a Utf8Text's bytes are that already.
-    const bytes =
-      typeof data === 'string' ? encodeUtf8(data) : data instanceof Utf8Text ? data.bytes() : data;
+    const type = typeof data === 'string' || data instanceof Utf8Text ? FrameType.text : FrameType.binary;
     if (options?.reliable === false) {
-      if (this.capabilities.datagrams) return this.#sendDatagram(type, channel, bytes);
+      if (this.capabilities.datagrams) {
+        // Text travels as UTF-8; a datagram is small, so a Utf8Text's pieces are joined.
+        const bytes =
+          typeof data === 'string' ? encodeUtf8(data) : data instanceof Utf8Text ? data.bytes() : data;
+        return this.#sendDatagram(type, channel, bytes);
+      }
       // Over HTTP/2 a "datagram" would travel on the one reliable connection anyway: apply the volatile policy.
       if (this.#buffered > this.#options.highWaterMark) return Promise.resolve();
     }
-    const frame = encodeFrame(type, bytes);
+    // A Utf8Text's pieces are UTF-8 already: encodeFrame copies them once, into the frame.
+    const frame = encodeFrame(
+      type,
+      typeof data === 'string' ? encodeUtf8(data) : data instanceof Utf8Text ? data.parts : data,
+    );
     const size = frame.byteLength;
     this.#buffered += size;
     this.#bufferedByChannel.set(channel, (this.#bufferedByChannel.get(channel) ?? 0) + size);

@@ -16,6 +16,16 @@ describe('WebTransport stream framing on bytes', () => {
     expect([...encodeFrame(FrameType.open, new Uint8Array(0))]).toEqual([0, 0, 0, 0, 0]);
   });
 
+  it('frames a payload given as pieces exactly as the same bytes given whole', () => {
+    const pieces = [enc('h\u00e9'), new Uint8Array(0), enc('llo \u2603')];
+    const whole = enc('h\u00e9llo \u2603');
+    expect([...encodeFrame(FrameType.text, pieces)]).toEqual([...encodeFrame(FrameType.text, whole)]);
+    expect([...encodeFrame(FrameType.text, [])]).toEqual([1, 0, 0, 0, 0]);
+    const reader = new FrameReader(100);
+    const [frame] = reader.push(encodeFrame(FrameType.text, pieces));
+    expect(new TextDecoder().decode(frame!.payload)).toBe('h\u00e9llo \u2603');
+  });
+
   it('reassembles a frame split over many one-byte chunks', () => {
     const frame = encodeFrame(
       FrameType.binary,

@@ -30,11 +30,25 @@ export interface Frame {
 
 const HEADER = 5;
 
-export function encodeFrame(type: number, payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(HEADER + payload.byteLength);
+const isPieces = (payload: Uint8Array | readonly Uint8Array[]): payload is readonly Uint8Array[] =>
+  Array.isArray(payload);
+
+/**
+ * One frame, its payload given whole or as pieces (a server's Utf8Text: the pieces are copied once, here, not
+ * joined first and then copied again behind the header).
+ */
+export function encodeFrame(type: number, payload: Uint8Array | readonly Uint8Array[]): Uint8Array {
+  const parts: readonly Uint8Array[] = isPieces(payload) ? payload : [payload];
+  let length = 0;
+  for (const part of parts) length += part.byteLength;
+  const out = new Uint8Array(HEADER + length);
   out[0] = type;
-  new DataView(out.buffer).setUint32(1, payload.byteLength);
-  out.set(payload, HEADER);
+  new DataView(out.buffer).setUint32(1, length);
+  let at = HEADER;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.byteLength;
+  }
   return out;
 }
 
