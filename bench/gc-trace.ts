@@ -6,14 +6,21 @@
  * is how the protocol's own garbage was found (docs/benchmarks.md, "Large messages (issue 20), fifth round").
  *
  *   node --import tsx bench/gc-trace.ts --server=proto|rung|ws --size=65536 --inflight=16 --conns=1
- *        --count=48000 [--codec=msgpack|json] [--flags=--trace-gc-nvp,--max-semi-space-size=8] [--show]
+ *        --count=48000 [--codec=msgpack|json] [--flags=--trace-gc-nvp,--max-semi-space-size=8] [--marking] [--show]
  *
  * `proto` gets `pub`s with a fresh id each (the server acks): MessagePack with binary `data` (the default) or
  * JSON text with a string `data`; `rung` and `ws` the same frames echoed back whole. `BENCH_APP_HEAP_MB=N` in
  * the environment makes the server hold N MB of app state (bench/servers/control.ts). Prints one JSON line:
- * server CPU µs per message, rate, scavenges and mark-compacts measured. `--every=1000` also prints one line per
- * 1,000 answers from the first message on (server CPU per message, GCs): how long a fresh server's start-up
- * lasts, which decided the throughput bench's warm-up (bench/phases/throughput.ts).
+ * server CPU µs per message, the main thread's GC pauses per message, rate, scavenges and mark-compacts, the heap
+ * after a mark-compact (median and largest) and, with `--marking`, why each incremental marking started.
+ * `--every=1000` also prints one line per 1,000 answers from the first message on (server CPU per message, GCs):
+ * how long a fresh server's start-up lasts, which decided the throughput bench's warm-up
+ * (bench/phases/throughput.ts).
+ *
+ * Every connection is driven from this one process. An echo brings it the whole message back, which holds the rate
+ * of `ws` and `rung` down, and a server held to a lower rate pays more per message: compare the CPU per message of
+ * an echo with an echo and of an `ack` with an `ack`; the GC counts compare any two (docs/benchmarks.md, ninth
+ * round). Between kinds, the throughput bench (two load processes) is the measure.
  */
 import { fork } from 'node:child_process';
 import { encode } from '@msgpack/msgpack';
@@ -28,7 +35,11 @@ const size = Number(option('size', '65536'));
 const inFlight = Number(option('inflight', '16'));
 const conns = Number(option('conns', '1'));
 const count = Number(option('count', '48000'));
-const flags = option('flags', '').split(',').filter(Boolean);
+const marking = args.includes('--marking');
+const flags = [
+  ...option('flags', '').split(',').filter(Boolean),
+  ...(marking ? ['--trace-incremental-marking'] : []),
+];
 const json = option('codec', 'msgpack') === 'json';
 const every = Number(option('every', '0'));
 
@@ -94,6 +105,41 @@ const gcsIn = (text: string) => {
   const counted = (pattern: RegExp) => lines.filter((line) => pattern.test(line)).length;
   return { scavenges: counted(/Scavenge|gc=s /), markCompacts: counted(/Mark-Compact|gc=mc/) };
 };
+/**
+ * The heap's size after each mark-compact (`--trace-gc`'s "-> N MB": the old generation, young objects having
+ * been promoted or freed), median and largest. Above 8 MB V8 starts incremental marking whenever the old
+ * generation's headroom runs short, where a smaller heap waits for external-memory pressure
+ * (docs/benchmarks.md, "ninth round").
+ */
+const heapAfterMarkCompacts = (text: string) => {
+  const sizes = [...text.matchAll(/Mark-Compact [\d.]+ \([\d.]+\) -> ([\d.]+) /g)]
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
+  if (sizes.length === 0) return {};
+  return { heapAfterMcMb: sizes[Math.floor(sizes.length / 2)], heapAfterMcMaxMb: sizes[sizes.length - 1] };
+};
+/**
+ * Main-thread time in GC over the stretch, from `--trace-gc` lines: each pause plus, for a mark-compact, the
+ * incremental steps before it ("+ N ms in K steps"). Background threads' marking is not in it.
+ */
+const gcPauseMs = (text: string) => {
+  let ms = 0;
+  for (const m of text.matchAll(
+    /(?:Scavenge|Mark-Compact)[^,]*, ([\d.]+) \/ [\d.]+ ms(?:\s+\(\+ ([\d.]+) ms in)?/g,
+  )) {
+    ms += Number(m[1]) + Number(m[2] ?? 0);
+  }
+  return ms;
+};
+/** Why each incremental marking started (`--marking`: V8's `--trace-incremental-marking`), counted by reason. */
+const markingStarts = (text: string) => {
+  const reasons: Record<string, number> = {};
+  for (const m of text.matchAll(/\[IncrementalMarking\] Start \(([^)]+)\)/g)) {
+    const reason = m[1] as string;
+    reasons[reason] = (reasons[reason] ?? 0) + 1;
+  }
+  return marking ? { markingStarts: reasons } : {};
+};
 const warmUp = Math.floor(count / 4);
 const loadStart = markNow();
 let measureFrom = loadStart;
@@ -134,8 +180,11 @@ console.log(
     inFlight,
     measured,
     serverUsPerMsg: Math.round((cpu / measured) * 10) / 10,
+    gcPauseUsPerMsg: Math.round(((gcPauseMs(measuredTrace) * 1000) / measured) * 10) / 10,
     rate: Math.round((measured / wall) * 1000),
     ...gcsIn(measuredTrace),
+    ...heapAfterMarkCompacts(measuredTrace),
+    ...markingStarts(measuredTrace),
   }),
 );
 let previous = loadStart;
