@@ -1,10 +1,10 @@
 /**
  * Large JSON documents through the Deno binding on every rung, in real browsers: published by the page, fanned
- * out by the server, compared with what was sent. Over WebTransport on native HTTP/3 a 640 KB message crosses
- * many stream chunks, split wherever QUIC splits it (inside characters too) and reassembled by the frame reader
- * on both sides; only this spec sees that in a browser (the conformance suite's WebTransport runs over the
- * HTTP/2 polyfill, and e2e/topic-streams.spec.ts counts 64 KiB messages without reading them). WebSocket and
- * SSE on the same server are the comparison. Every UTF-8 length is in the documents.
+ * out by the server, compared with what was sent. Over WebTransport on native HTTP/3 a large JSON message reaches the
+ * protocol as its bytes and goes back out as a Utf8Text copied into one stream frame (docs/protocol.md, "Large JSON
+ * messages"), crossing many QUIC stream chunks split wherever QUIC splits them (inside characters too); only this
+ * spec sees that path end to end. WebSocket (strings on Deno) and SSE on the same server are the comparison. Every
+ * UTF-8 length is in the documents.
  */
 import { bundleForBrowser } from '../server/demo/bundle.ts';
 import { type DenoServer, launchDenoServer } from '../server/deno/launch.ts';

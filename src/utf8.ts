@@ -14,11 +14,16 @@ export function decodeUtf8Strict(bytes: Uint8Array): string {
   try {
     return strictDecoder.decode(bytes);
   } catch (cause) {
-    throw new SwitchyardError('ERR_INVALID_UTF8', 'text payload is not valid UTF-8', {
-      closeCode: CloseCode.InvalidPayload,
-      cause,
-    });
+    throw invalidUtf8(cause);
   }
+}
+
+/** The error every rung raises for text that is not valid UTF-8 (close code InvalidPayload, 1007). */
+export function invalidUtf8(cause?: unknown): SwitchyardError {
+  return new SwitchyardError('ERR_INVALID_UTF8', 'text payload is not valid UTF-8', {
+    closeCode: CloseCode.InvalidPayload,
+    cause,
+  });
 }
 
 /** Node's Buffer decodes UTF-8 faster than TextDecoder; other runtimes use that. */

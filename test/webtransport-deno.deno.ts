@@ -98,6 +98,13 @@ for (let i = 0; i < 500; i++) {
 await new Promise((r) => setTimeout(r, 500));
 results.datagramsArrived = arrived;
 
+// Large text, past the 16 KiB line from which the server checks UTF-8 on the bytes instead of decoding them:
+// exact, with every UTF-8 length, wherever the stream's chunks split a character.
+const bigText = 'a\u00e9\u2603\u{1f600}'.repeat(30_000);
+const bigEcho = collect(t, 1, (m) => m.channel === 'big');
+await t.send(bigText, { channel: 'big' });
+results.largeTextExact = (await bigEcho)[0]!.data === bigText;
+
 // Server-initiated close with code and reason.
 const serverClose = closed(t);
 await t.send('close:4567:server bye', { channel: 'ctl' });
@@ -164,6 +171,46 @@ results.oversizeClose = (await c3).code;
     aGot: await countEchoes(a.stream.readable, 2000),
   };
   raw.close();
+}
+
+// Invalid UTF-8 in a text frame (written raw: the client never sends it): the server closes with 1007, for a
+// small frame (decoded) and a large one (checked as bytes).
+{
+  const der = offer.certificateHashes.map((h) => ({
+    algorithm: h.algorithm,
+    value: Uint8Array.from(atob(h.value), (c) => c.charCodeAt(0)),
+  }));
+  const closeCodeFor = async (size: number): Promise<number | string> => {
+    const raw = new WebTransport(offer.url, { serverCertificateHashes: der });
+    await raw.ready;
+    try {
+      const control = await raw.createBidirectionalStream();
+      await control.writable
+        .getWriter()
+        .write(encodeFrame(FrameType.hello, new TextEncoder().encode(JSON.stringify({ v: 1 }))));
+      const stream = await raw.createBidirectionalStream();
+      const writer = stream.writable.getWriter();
+      await writer.write(encodeFrame(FrameType.open, new TextEncoder().encode('bad')));
+      // Valid up to its last two bytes: 0xC3 then 0x28 is a lead byte without its continuation.
+      const payload = new Uint8Array(size).fill(0x61);
+      payload.set([0xc3, 0x28], size - 2);
+      await writer.write(encodeFrame(FrameType.text, payload));
+      const reader = new FrameReader(1 << 16);
+      const r = control.readable.getReader();
+      for (;;) {
+        const { done, value } = await r.read();
+        if (done) return 'control stream ended without CLOSE';
+        for (const frame of reader.push(value)) {
+          if (frame.type === FrameType.close) {
+            return new DataView(frame.payload.buffer, frame.payload.byteOffset, 2).getUint16(0);
+          }
+        }
+      }
+    } finally {
+      raw.close();
+    }
+  };
+  results.invalidUtf8Close = { small: await closeCodeFor(100), large: await closeCodeFor(64 * 1024) };
 }
 
 console.log(JSON.stringify(results));

@@ -43,6 +43,14 @@ describe.skipIf(!denoBinary())('webtransport over HTTP/3: Deno client -> Deno se
     expect(results.binaryExact).toBe(true);
   });
 
+  it('echoes a 300 KB text with every UTF-8 length exactly (validated as bytes past 16 KiB)', () => {
+    expect(results.largeTextExact).toBe(true);
+  });
+
+  it('closes with 1007 on invalid UTF-8 in a text frame, small or large', () => {
+    expect(results.invalidUtf8Close).toEqual({ small: 1007, large: 1007 });
+  });
+
   it('keeps channels apart (a stream each)', () => {
     expect(results.channels).toEqual(['alpha=a', 'beta=b', 'gamma=c']);
   });

@@ -14,6 +14,7 @@ import {
 } from '../../src/connection-core.ts';
 import { SwitchyardError } from '../../src/errors.ts';
 import { decodeBinaryFrame, decodeTextFrame } from '../../src/frame.ts';
+import { LazyTextEvent } from '../../src/lazy-text-event.ts';
 import type {
   ConnectionRequest,
   MessageEvent,
@@ -25,7 +26,7 @@ import type {
   TransportCapabilities,
   TransportState,
 } from '../../src/transport.ts';
-import { decodeValidUtf8, payloadByteLength } from '../../src/utf8.ts';
+import { payloadByteLength } from '../../src/utf8.ts';
 import { type OutgoingPayload, Utf8Text } from '../../src/utf8-text.ts';
 import { WEBSOCKET_CAPABILITIES } from './client.ts';
 
@@ -54,24 +55,6 @@ type Received =
 
 /** 0x3a, the ":" after the channel of a text frame (src/frame.ts). */
 const COLON = 58;
-
-/** A text message received as UTF-8 bytes: the string is made on the first read of `data`, if any. */
-class LazyTextEvent implements MessageEvent {
-  readonly utf8: Uint8Array;
-  readonly channel: string;
-  readonly unreliable = false;
-  #data: string | undefined;
-
-  constructor(utf8: Uint8Array, channel: string) {
-    this.utf8 = utf8;
-    this.channel = channel;
-  }
-
-  get data(): string {
-    // biome-ignore lint/suspicious/noAssignInExpressions: decoded once, on the first read
-    return (this.#data ??= decodeValidUtf8(this.utf8));
-  }
-}
 
 let nextId = 0;
 

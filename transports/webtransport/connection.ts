@@ -10,6 +10,7 @@
 import { CloseCode } from '../../src/close-codes.ts';
 import { ConnectionCore, normalizeClose, waitForDrain } from '../../src/connection-core.ts';
 import { SwitchyardError } from '../../src/errors.ts';
+import { LAZY_TEXT_MIN_BYTES, LazyTextEvent } from '../../src/lazy-text-event.ts';
 import type {
   SendOptions,
   TransportCapabilities,
@@ -17,7 +18,7 @@ import type {
   TransportState,
 } from '../../src/transport.ts';
 import { DEFAULT_CHANNEL } from '../../src/transport.ts';
-import { decodeUtf8Strict, encodeUtf8 } from '../../src/utf8.ts';
+import { decodeUtf8Strict, encodeUtf8, invalidUtf8 } from '../../src/utf8.ts';
 import { type OutgoingPayload, Utf8Text } from '../../src/utf8-text.ts';
 import { chunkReader } from './chunks.ts';
 import { closeFrame, helloFrame, readControl, readyFrame } from './control.ts';
@@ -63,6 +64,12 @@ export interface WebTransportConnectionOptions {
   readonly protocol: 'h3' | 'h2';
   readonly maxMessageBytes: number;
   readonly highWaterMark: number;
+  /**
+   * The runtime's own UTF-8 check (`buffer.isUtf8` in Node and Deno: tens of GB/s, where a fatal TextDecoder
+   * decodes at well under one). With it, a text frame of LAZY_TEXT_MIN_BYTES or more is handed over as its
+   * validated bytes (MessageEvent.utf8) and decoded only if read; browsers have none and decode every frame.
+   */
+  readonly isUtf8?: (bytes: Uint8Array) => boolean;
 }
 
 type Writer = WritableStreamDefaultWriter<Uint8Array>;
@@ -221,7 +228,17 @@ export class WebTransportConnection {
   #onData(channel: string, frame: Frame): void {
     if (this.core.state !== 'open' && this.core.state !== 'closing') return;
     if (frame.type === FrameType.text) {
-      this.core.events.emit('message', { data: decodeUtf8Strict(frame.payload), channel, unreliable: false });
+      const isUtf8 = this.#options.isUtf8;
+      if (isUtf8 && frame.payload.byteLength >= LAZY_TEXT_MIN_BYTES) {
+        if (!isUtf8(frame.payload)) throw invalidUtf8();
+        this.core.events.emit('message', new LazyTextEvent(frame.payload, channel));
+      } else {
+        this.core.events.emit('message', {
+          data: decodeUtf8Strict(frame.payload),
+          channel,
+          unreliable: false,
+        });
+      }
     } else if (frame.type === FrameType.binary) {
       this.core.events.emit('message', { data: frame.payload, channel, unreliable: false });
     } else throw invalid(`unexpected frame type ${frame.type} on a channel stream`);

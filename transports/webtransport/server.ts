@@ -3,6 +3,7 @@
  * or @fails-components/webtransport in Node) hands over an accepted session; `onReady` fires once the
  * client's HELLO arrived, which is when the app should see the connection.
  */
+import { isUtf8 } from 'node:buffer';
 import type { ConnectionRequest, ServerConnection, ServerTransportLimits } from '../../src/transport.ts';
 import { WebTransportConnection, type WebTransportSessionLike } from './connection.ts';
 
@@ -26,6 +27,8 @@ export class WebTransportServerConnection extends WebTransportConnection impleme
         protocol,
         maxMessageBytes: limits.maxMessageBytes,
         highWaterMark: limits.highWaterMark,
+        // Node and Deno both have it: large text stays bytes until someone reads it as a string.
+        isUtf8,
       },
       () => onReady(this),
     );
