@@ -139,19 +139,27 @@ test('QUIC blocked and Upgrade stripped by a proxy: the client exchanges message
   await switchyard.expectNoLoss(echo, { count: 1 });
 });
 
-test('without a block the same page takes WebTransport, and opens no WebSocket', async ({
-  page,
-  network,
-  switchyard,
-}) => {
-  const websockets = websocketsOpenedBy(page);
-  const echo = topic();
-  const outcome = await connectAndExchange(page, network.url('/'), echo);
-  expect(outcome.rung).toBe('webtransport');
-  expect(outcome.connectedMs).toBeLessThan(CONNECTED_WITHIN_MS);
-  expect(outcome.attempts.filter((a) => !a.startsWith('negotiate'))).toEqual(['webtransport:true']);
-  expect(websockets).toEqual([]);
-  await switchyard.expectNoLoss(echo, { count: 1 });
+test.describe(() => {
+  // WebSocket starts once WebTransport has had its 250 ms head start without a welcome, by design. On two shared
+  // cores a browser's WebTransport handshake outlasted that once in CI (2026-12-07: WebSocket won, in Chromium;
+  // not reproduced in ten runs since, three of them with both cores busy), so this test gets one more go: a second
+  // miss in a row is a failure.
+  test.describe.configure({ retries: 1 });
+
+  test('without a block the same page takes WebTransport, and opens no WebSocket', async ({
+    page,
+    network,
+    switchyard,
+  }) => {
+    const websockets = websocketsOpenedBy(page);
+    const echo = topic();
+    const outcome = await connectAndExchange(page, network.url('/'), echo);
+    expect(outcome.rung).toBe('webtransport');
+    expect(outcome.connectedMs).toBeLessThan(CONNECTED_WITHIN_MS);
+    expect(outcome.attempts.filter((a) => !a.startsWith('negotiate'))).toEqual(['webtransport:true']);
+    expect(websockets).toEqual([]);
+    await switchyard.expectNoLoss(echo, { count: 1 });
+  });
 });
 
 test('every rung at once (no head start): one wins, nothing is doubled or lost', async ({
