@@ -15,9 +15,8 @@ let server: DenoServer;
 test.beforeAll(async () => {
   const bundle = await bundleForBrowser({
     contents: `
-      import { createClient } from './src/client/index.ts';
-      import { browserTransports } from './transports/index.browser.ts';
-      window.sy = { createClient, browserTransports };
+      import { pinnedClient } from './e2e/support/pinned-client.ts';
+      window.sy = { pinnedClient };
     `,
   });
   server = await launchDenoServer({ bundle });
@@ -43,18 +42,8 @@ for (const kind of ['webtransport', 'websocket', 'sse'] as const) {
         on(type: 'message', listener: (m: Message) => void): () => void;
         dispose(): void;
       };
-      const sy = (window as unknown as { sy: { createClient(o: object): Client; browserTransports: object } })
-        .sy;
-      const negotiate = await (await fetch('/rt/negotiate')).json();
-      const tokenUrl = new URL(negotiate.tokenUrl, new URL('/rt/negotiate', location.href)).href;
-      const client = sy.createClient({
-        url: location.origin,
-        transports: sy.browserTransports,
-        order: [kind],
-        rememberRung: false,
-        climb: false,
-        token: async () => (await (await fetch(tokenUrl, { method: 'POST' })).json()).token as string,
-      });
+      const sy = (window as unknown as { sy: { pinnedClient(kind: string): Promise<Client> } }).sy;
+      const client = await sy.pinnedClient(kind);
       const topic = `echo.large.${Math.random().toString(36).slice(2, 10)}`;
       const sub = client.subscribe(topic);
       const got: unknown[] = [];

@@ -21,9 +21,8 @@ let relay: Bottleneck;
 test.beforeAll(async () => {
   const bundle = await bundleForBrowser({
     contents: `
-      import { createClient } from './src/client/index.ts';
-      import { browserTransports } from './transports/index.browser.ts';
-      window.sy = { createClient, browserTransports };
+      import { pinnedClient } from './e2e/support/pinned-client.ts';
+      window.sy = { pinnedClient };
     `,
   });
   server = await launchDenoServer({ bundle });
@@ -56,20 +55,10 @@ async function bulkAndChat(page: import('@playwright/test').Page, scenario: Scen
       on(type: 'message', listener: (m: Message) => void): () => void;
       dispose(): void;
     };
-    const sy = (window as unknown as { sy: { createClient(o: object): Client; browserTransports: object } })
-      .sy;
-    const negotiate = await (await fetch('/rt/negotiate')).json();
-    // URLs in negotiate are relative to it.
-    const tokenUrl = new URL(negotiate.tokenUrl, new URL('/rt/negotiate', location.href)).href;
-    const client = sy.createClient({
-      url: location.origin,
-      transports: sy.browserTransports,
-      order: [kind],
-      rememberRung: false,
-      climb: false,
+    const sy = (window as unknown as { sy: { pinnedClient(kind: string, o: object): Promise<Client> } }).sy;
+    const client = await sy.pinnedClient(kind, {
       buffer: { maxBytes: 8 << 20, maxMessages: 10_000 },
       ...(lanes === undefined ? {} : { lanes }),
-      token: async () => (await (await fetch(tokenUrl, { method: 'POST' })).json()).token as string,
     });
     const id = Math.random().toString(36).slice(2, 10);
     const bulk = `echo.bulk.${id}`;
