@@ -65,8 +65,8 @@ export interface WebTransportConnectionOptions {
   readonly maxMessageBytes: number;
   readonly highWaterMark: number;
   /**
-   * The runtime's own UTF-8 check (`buffer.isUtf8` in Node and Deno: tens of GB/s, where a fatal TextDecoder
-   * decodes at well under one). With it, a text frame of LAZY_TEXT_MIN_BYTES or more is handed over as its
+   * The runtime's own UTF-8 check, which makes no string (`buffer.isUtf8` in Node and Deno; docs/benchmarks.md,
+   * ninth round, has what each costs). With it, a text frame of LAZY_TEXT_MIN_BYTES or more is handed over as its
    * validated bytes (MessageEvent.utf8) and decoded only if read; browsers have none and decode every frame.
    */
   readonly isUtf8?: (bytes: Uint8Array) => boolean;
