@@ -21,12 +21,21 @@ const objects = JSON.stringify(
     ok: true,
   })),
 );
+// User text: lines of words with 1- to 4-byte characters, each line its own short string.
+const words = 'lorem ipsum d\u00f6l\u00f8r s\u00eet \u00e4met \u2603 \u65e5\u672c \u{1f600}'.split(' ');
+const document = JSON.stringify({
+  title: 'document',
+  lines: Array.from({ length: 1000 }, (_, i) =>
+    Array.from({ length: 12 }, (_, j) => words[(i * 7 + j) % words.length]).join(' '),
+  ),
+});
 const cases: [string, Buffer][] = [
   ...[65_536, 262_144, 1_048_576].map((n): [string, Buffer] => [
     `string ${n} B`,
     envelope(`"${'x'.repeat(n)}"`),
   ]),
   [`objects ${objects.length} B`, envelope(objects)],
+  [`document ${Buffer.byteLength(document)} B`, envelope(document)],
 ];
 
 /** Best ns per call of `run` over `rounds` timed batches. */

@@ -162,6 +162,16 @@ describe.each([
     }
   });
 
+  it('finds a special byte at every position of a 300-byte string (byte loop, then words, then SIMD)', () => {
+    for (let at = 0; at < 300; at++) {
+      expect(scansAtEveryOffset(`"${'a'.repeat(at)}"`)).toEqual([true, true, true, true]);
+      for (const c of ['"', '\\', '\\n', '\u0001', '\u00e9']) {
+        const text = `["${'a'.repeat(at)}${c}${'b'.repeat(300 - at)}"]`;
+        expect(scansAtEveryOffset(text), `${c} at ${at}`).toEqual(Array(4).fill(parses(text)));
+      }
+    }
+  });
+
   it('nests up to MAX_JSON_DEPTH', () => {
     const deep = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
     expect(scans(utf8(deep(MAX_JSON_DEPTH)))).toBe(true);

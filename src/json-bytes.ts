@@ -109,8 +109,7 @@ function scanEscape(bytes: Uint8Array, at: number, end: number): number {
  * `(x - 0x01010101) & ~x & 0x80808080` is non-zero iff x has a zero byte; with 0x20 in each byte it finds
  * a byte below 0x20 (exact for thresholds up to 0x80); the xors turn `"` and `\` into zero bytes.
  */
-function plainWordsUntil(w: Uint32Array, k: number): number {
-  const n = w.length;
+function plainWordsUntil(w: Uint32Array, k: number, n: number = w.length): number {
   while (k < n) {
     const x = w[k] as number;
     const q = x ^ 0x22222222;
@@ -143,20 +142,57 @@ export function scanString(bytes: Uint8Array, at: number, end: number): number {
 }
 
 /**
- * scanString with the SIMD scanner. A string's first 64 bytes are scanned here: a call into WebAssembly costs
- * about what 20-30 bytes of this loop do, so keys and the short strings of object-heavy JSON stay in JS.
+ * scanString with the SIMD scanner. A string's first 32 bytes are scanned here, byte by byte (keys and the short
+ * strings of object-heavy JSON end there; words would cost more than they save); a string still going continues
+ * in scanStringTail.
  */
 function scanStringSimd(scanner: SimdScanner, bytes: Uint8Array, at: number, end: number): number {
-  const plainTo = Math.min(end, at + 64);
+  const plainTo = Math.min(end, at + 32);
   for (;;) {
-    if (at >= plainTo) at = scanner.find(bytes, at, end);
-    if (at >= end) return fail('unterminated string', end);
+    if (at >= plainTo) return scanStringTail(scanner, bytes, at, end, at + 224);
     const c = bytes[at] as number;
     if (c === QUOTE) return at + 1;
     if (c === BACKSLASH) at = scanEscape(bytes, at, end);
     else if (c < 0x20) fail('control character in string', at);
     else at++;
   }
+}
+
+/**
+ * The rest of a string from its 32nd byte: by words up to `simdAt` (256 bytes in), then by the SIMD scanner. A
+ * call into WebAssembly costs about what 20-30 bytes of a byte loop do, so lines of text (tens to a few hundred
+ * bytes) are cheaper by words: bench/json-scan.ts's document of ~66-byte lines decodes in 62-69 µs, against 113-141
+ * with bytes up to 64 and a call there (docs/benchmarks.md, ninth round).
+ */
+function scanStringTail(
+  scanner: SimdScanner,
+  bytes: Uint8Array,
+  at: number,
+  end: number,
+  simdAt: number,
+): number {
+  const w = words;
+  while (at < end) {
+    if (at >= simdAt) {
+      at = scanner.find(bytes, at, end);
+      if (at >= end) break;
+    } else if (w !== undefined && ((at - wordsFrom) & 3) === 0) {
+      const k = (at - wordsFrom) >> 2;
+      // Words up to the first one at or past simdAt: a long string is then the scanner's.
+      const last = Math.min(w.length, (simdAt - wordsFrom + 3) >> 2);
+      if (k >= 0 && k < last) {
+        at = wordsFrom + plainWordsUntil(w, k, last) * 4;
+        if (at >= end) break;
+        if (at >= simdAt) continue;
+      }
+    }
+    const c = bytes[at] as number;
+    if (c === QUOTE) return at + 1;
+    if (c === BACKSLASH) at = scanEscape(bytes, at, end);
+    else if (c < 0x20) fail('control character in string', at);
+    else at++;
+  }
+  return fail('unterminated string', end);
 }
 
 function isDigit(c: number): boolean {
@@ -252,23 +288,18 @@ function scanValueAt(bytes: Uint8Array, at: number, end: number): number {
  */
 export function scanning<T>(bytes: Uint8Array, start: number, end: number, scan: () => T): T {
   if (words !== undefined || simd !== undefined || end - start < WORDS_MIN_BYTES) return scan();
-  const scanner = installed;
-  if (scanner !== undefined) {
-    simd = scanner;
-    try {
-      return scan();
-    } finally {
-      simd = undefined;
-      scanner.release();
-    }
-  }
   const from = start + ((4 - ((bytes.byteOffset + start) & 3)) & 3);
   words = new Uint32Array(bytes.buffer, bytes.byteOffset + from, (end - from) >> 2);
   wordsFrom = from;
+  // With the SIMD scanner installed, the words still take the short strings (scanStringSimd).
+  const scanner = installed;
+  simd = scanner;
   try {
     return scan();
   } finally {
     words = undefined;
+    simd = undefined;
+    scanner?.release();
   }
 }
 
