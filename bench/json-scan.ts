@@ -3,7 +3,9 @@
  * scanner (docs/benchmarks.md, "Large messages (issue 20), fifth round"). Decodes a `pub` envelope from its
  * bytes (src/json-envelope.ts) with the SIMD scanner and with the JS word loop, alternating, and reports the
  * best time of many repetitions (the machine is shared: the minimum is the cost, the rest is the neighbours),
- * next to two `Buffer.indexOf` passes (quote and backslash: memchr) over the same bytes.
+ * next to two `Buffer.indexOf` passes (quote and backslash: memchr) over the same bytes. Cases: one long string
+ * (the throughput bench's payload), records of numbers and short strings, and a document of lines of text (how the
+ * SIMD path's split between words and WebAssembly was chosen: docs/benchmarks.md, ninth round).
  */
 import { useStringScanner } from '../src/json-bytes.ts';
 import { decodeJsonEnvelopeBytes } from '../src/json-envelope.ts';
