@@ -11,7 +11,9 @@
  * `data` is a document of about `size` bytes of UTF-8 text (words with 1- to 4-byte characters). Prints one JSON
  * line: server CPU µs per message over the last three quarters of the messages, and the rate.
  */
+import { DENO_RUN } from '../server/deno/launch.ts';
 import { createWebTransportTransport } from '../transports/webtransport/client.ts';
+import { cpuMicros } from './lib/proc-stat.ts';
 
 const option = (name: string, fallback: number) =>
   Number(Deno.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback);
@@ -22,12 +24,7 @@ const count = option('count', 20000);
 
 const server = new Deno.Command(Deno.execPath(), {
   args: [
-    'run',
-    '--no-check',
-    '--unstable-net',
-    '--allow-net',
-    '--allow-read',
-    '--allow-env',
+    ...DENO_RUN,
     // e.g. --inspect=127.0.0.1:9229, to profile the server from a DevTools client.
     ...(Deno.env.get('WT_PUB_SERVER_FLAGS') ?? '').split(' ').filter(Boolean),
     new URL('./servers/wt.deno.ts', import.meta.url).pathname,
@@ -49,12 +46,7 @@ const { port, hash } = JSON.parse(head.slice(0, head.indexOf('\n'))) as {
   hash: { value: string };
 };
 
-/** User + system CPU of the server process, in µs (Linux /proc, clock ticks of 10 ms). */
-const serverCpu = () => {
-  const stat = Deno.readTextFileSync(`/proc/${server.pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
-};
+const serverCpu = () => cpuMicros(server.pid);
 
 // A document rather than one ASCII run: words with accented letters and symbols, as user text has (an ASCII-only
 // string is the cheapest case for a decoder and for JSON.parse alike).

@@ -4,36 +4,15 @@
  * so asking costs them nothing.
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { buildSync } from 'esbuild';
 import type { FromWorker, ToWorker } from '../clients/messages.ts';
 import type { FromServer, MemoryReading, ToServer } from '../servers/control.ts';
+import { cpuMicros, procStat } from './proc-stat.ts';
 
 const BENCH = new URL('../', import.meta.url);
-/** Linux reports CPU time in clock ticks of 1/100 s (CLK_TCK is 100 on every mainstream kernel build). */
-const TICK_MICROS = 10_000;
 
-/**
- * A process's CPU time (user + system, microseconds, 10 ms resolution) and minor page faults so far (each costs
- * ~10 µs of CPU on these nested-paging VMs), from one read of `/proc/<pid>/stat`; NaN for a process that is gone.
- */
-export function procStat(pid: number): { readonly cpuMicros: number; readonly minorFaults: number } {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return {
-      cpuMicros: (Number(fields[11]) + Number(fields[12])) * TICK_MICROS,
-      minorFaults: Number(fields[7]),
-    };
-  } catch {
-    return { cpuMicros: Number.NaN, minorFaults: Number.NaN };
-  }
-}
-
-export function cpuMicros(pid: number): number {
-  return procStat(pid).cpuMicros;
-}
+export { cpuMicros, procStat };
 
 /**
  * glibc's allocator settings for every server under test, the baseline included. By default glibc adapts its

@@ -7,13 +7,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { denoBinary } from '../../server/deno/launch.ts';
+import { DENO_RUN, denoBinary } from '../../server/deno/launch.ts';
 import { sleep } from '../lib/procs.ts';
 import type { MemoryReading } from '../servers/control.ts';
 import { describeMemory, type MemoryResult, type MemorySystem, perConn } from './memory.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const DENO_FLAGS = ['run', '--no-check', '--unstable-net', '--allow-net', '--allow-read', '--allow-env'];
 
 export const WT_SYSTEMS: readonly MemorySystem[] = [
   { id: 'wt-raw-idle', label: 'Deno WebTransport session alone (HTTP/3, no switchyard)', server: 'deno-wt' },
@@ -81,7 +80,7 @@ async function openSessions(
   progress?: (line: string) => void,
 ) {
   const deno = denoBinary()!;
-  const child = spawn(deno, [...DENO_FLAGS, 'bench/clients/wt.deno.ts', url, hash, String(count), mode], {
+  const child = spawn(deno, [...DENO_RUN, 'bench/clients/wt.deno.ts', url, hash, String(count), mode], {
     cwd: ROOT,
     env: { ...process.env, DENO_NO_UPDATE_CHECK: '1' },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -113,7 +112,7 @@ export async function runWebTransportMemory(
   for (const system of WT_SYSTEMS) {
     const server = spawn(
       deno,
-      [...DENO_FLAGS, '--v8-flags=--expose-gc', 'bench/servers/wt.deno.ts', MODES[system.id]!.server],
+      [...DENO_RUN, '--v8-flags=--expose-gc', 'bench/servers/wt.deno.ts', MODES[system.id]!.server],
       { cwd: ROOT, env: { ...process.env, DENO_NO_UPDATE_CHECK: '1' }, stdio: ['pipe', 'pipe', 'pipe'] },
     );
     try {
