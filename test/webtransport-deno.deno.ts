@@ -1,8 +1,10 @@
 // Deno client -> Deno server over native HTTP/3: the WebTransport rung's checks under Deno, run by
 // test/webtransport-deno.test.ts (which starts the server with SWITCHYARD_APP=echo and parses the result).
+import { base64ToBytes } from '../src/base64.ts';
 import { parseNegotiateResponse } from '../src/negotiate.ts';
 import type { CloseEvent, MessageEvent, Transport } from '../src/transport.ts';
 import { createWebTransportTransport } from '../transports/webtransport/client.ts';
+import { helloFrame } from '../transports/webtransport/control.ts';
 import { encodeFrame, FrameReader, FrameType } from '../transports/webtransport/framing.ts';
 
 type Offer = { kind: string; url: string; certificateHashes: { algorithm: 'sha-256'; value: string }[] };
@@ -45,6 +47,27 @@ function collect(
 
 const closed = (t: Transport) => new Promise<CloseEvent>((resolve) => t.on('close', resolve));
 const bytes = (n: number) => Uint8Array.from({ length: n }, (_, i) => i & 255);
+
+/** A WebTransport session without our client, its control stream open and HELLO sent: for frames written raw. */
+async function rawSession(): Promise<{ raw: WebTransport; control: WebTransportBidirectionalStream }> {
+  const serverCertificateHashes = offer.certificateHashes.map((h) => ({
+    algorithm: h.algorithm,
+    value: base64ToBytes(h.value),
+  }));
+  const raw = new WebTransport(offer.url, { serverCertificateHashes });
+  await raw.ready;
+  const control = await raw.createBidirectionalStream();
+  await control.writable.getWriter().write(helloFrame());
+  return { raw, control };
+}
+
+/** A channel stream of a raw session, its OPEN written. */
+async function rawChannel(raw: WebTransport, name: string) {
+  const stream = await raw.createBidirectionalStream();
+  const writer = stream.writable.getWriter();
+  await writer.write(encodeFrame(FrameType.open, new TextEncoder().encode(name)));
+  return { stream, writer };
+}
 
 const t = await open();
 results.capabilities = t.capabilities;
@@ -124,23 +147,9 @@ results.oversizeClose = (await c3).code;
 
 // Head-of-line: three channels at once; nobody reads channel a's echoes, while b and c keep flowing.
 {
-  const der = offer.certificateHashes.map((h) => ({
-    algorithm: h.algorithm,
-    value: Uint8Array.from(atob(h.value), (c) => c.charCodeAt(0)),
-  }));
-  const raw = new WebTransport(offer.url, { serverCertificateHashes: der });
-  await raw.ready;
-  const control = await raw.createBidirectionalStream();
-  const controlWriter = control.writable.getWriter();
-  await controlWriter.write(encodeFrame(FrameType.hello, new TextEncoder().encode(JSON.stringify({ v: 1 }))));
+  const { raw } = await rawSession();
   const payload = new Uint8Array(16 * 1024);
-  const open = async (name: string) => {
-    const stream = await raw.createBidirectionalStream();
-    const writer = stream.writable.getWriter();
-    await writer.write(encodeFrame(FrameType.open, new TextEncoder().encode(name)));
-    return { stream, writer };
-  };
-  const [a, b, c] = await Promise.all([open('a'), open('b'), open('c')]);
+  const [a, b, c] = await Promise.all([rawChannel(raw, 'a'), rawChannel(raw, 'b'), rawChannel(raw, 'c')]);
   const countEchoes = async (readable: ReadableStream<Uint8Array>, n: number) => {
     const reader = new FrameReader(1 << 20);
     const r = readable.getReader();
@@ -176,21 +185,10 @@ results.oversizeClose = (await c3).code;
 // Invalid UTF-8 in a text frame (written raw: the client never sends it): the server closes with 1007, for a
 // small frame (decoded) and a large one (checked as bytes).
 {
-  const der = offer.certificateHashes.map((h) => ({
-    algorithm: h.algorithm,
-    value: Uint8Array.from(atob(h.value), (c) => c.charCodeAt(0)),
-  }));
   const closeCodeFor = async (size: number): Promise<number | string> => {
-    const raw = new WebTransport(offer.url, { serverCertificateHashes: der });
-    await raw.ready;
+    const { raw, control } = await rawSession();
     try {
-      const control = await raw.createBidirectionalStream();
-      await control.writable
-        .getWriter()
-        .write(encodeFrame(FrameType.hello, new TextEncoder().encode(JSON.stringify({ v: 1 }))));
-      const stream = await raw.createBidirectionalStream();
-      const writer = stream.writable.getWriter();
-      await writer.write(encodeFrame(FrameType.open, new TextEncoder().encode('bad')));
+      const { writer } = await rawChannel(raw, 'bad');
       // Valid up to its last two bytes: 0xC3 then 0x28 is a lead byte without its continuation.
       const payload = new Uint8Array(size).fill(0x61);
       payload.set([0xc3, 0x28], size - 2);
