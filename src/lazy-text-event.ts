@@ -7,7 +7,8 @@ import type { MessageEvent } from './transport.ts';
 import { decodeValidUtf8 } from './utf8.ts';
 
 /**
- * From this size on, a rung that can validate UTF-8 without decoding hands text over as bytes: below it a string
+ * From this size on, a rung that can validate UTF-8 without decoding (Node's WebSocket rung, whose `ws` has checked
+ * the frame; the WebTransport rung on Node and Deno) hands text over as bytes: below it a string
  * costs little, and the JSON codec keeps `data` as bytes only from its RAW_JSON_MIN_BYTES (16 KiB) on anyway.
  */
 export const LAZY_TEXT_MIN_BYTES = 16 * 1024;

@@ -9,6 +9,7 @@
  */
 import type { WebSocket } from 'ws';
 import { CloseCode } from '../../src/close-codes.ts';
+import { LAZY_TEXT_MIN_BYTES } from '../../src/lazy-text-event.ts';
 import type { ConnectionRequest, ServerConnection, ServerTransportLimits } from '../../src/transport.ts';
 import { DEFAULT_CHANNEL } from '../../src/transport.ts';
 import type { Utf8Text } from '../../src/utf8-text.ts';
@@ -334,7 +335,7 @@ function onMessage(this: OwnedWebSocket, data: Buffer | ArrayBuffer | Buffer[], 
       : data;
   if (isBinary) connection.receiveBinary(bytes);
   // A large text stays bytes until someone reads it as a string (the protocol's JSON codec does not).
-  else if (bytes.byteLength >= LARGE_MESSAGE_BYTES) connection.receiveTextBytes(bytes);
+  else if (bytes.byteLength >= LAZY_TEXT_MIN_BYTES) connection.receiveTextBytes(bytes);
   else connection.receiveText(bytes.toString('utf8'), bytes.byteLength);
 }
 
