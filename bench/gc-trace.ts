@@ -133,12 +133,13 @@ const gcPauseMs = (text: string) => {
 };
 /** Why each incremental marking started (`--marking`: V8's `--trace-incremental-marking`), counted by reason. */
 const markingStarts = (text: string) => {
+  if (!marking) return {};
   const reasons: Record<string, number> = {};
   for (const m of text.matchAll(/\[IncrementalMarking\] Start \(([^)]+)\)/g)) {
     const reason = m[1] as string;
     reasons[reason] = (reasons[reason] ?? 0) + 1;
   }
-  return marking ? { markingStarts: reasons } : {};
+  return { markingStarts: reasons };
 };
 const warmUp = Math.floor(count / 4);
 const loadStart = markNow();
