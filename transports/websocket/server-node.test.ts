@@ -8,13 +8,24 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { CloseCode } from '../../src/close-codes.ts';
 import { decodeBinaryFrame, decodeTextFrame, encodeBinaryFrame, encodeTextFrame } from '../../src/frame.ts';
 import { DEFAULT_LIMITS, type ServerConnection } from '../../src/transport.ts';
+import { Utf8Text } from '../../src/utf8-text.ts';
 import {
-  acceptNodeWebSocket,
   encodeBinaryFrameBuffer,
   encodeTextFrameBuffer,
   LARGE_MESSAGE_BYTES,
-  NodeSocketGroup,
-} from './server-node.ts';
+  largeFrameHead,
+} from './node-frames.ts';
+import { acceptNodeWebSocket, NodeSocketGroup } from './server-node.ts';
+
+/** Off: the binding finds no `ws` internals to write frames with (another `ws` version), as the fallback sees it. */
+const internals = vi.hoisted(() => ({ direct: true }));
+vi.mock('./ws-internals.ts', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('./ws-internals.ts')>();
+  return {
+    ...actual,
+    directFramesOf: (ws: WebSocket) => (internals.direct ? actual.directFramesOf(ws) : undefined),
+  };
+});
 
 interface Pair {
   readonly server: ServerConnection;
@@ -29,6 +40,7 @@ interface Pair {
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
+  internals.direct = true;
   for (const cleanup of cleanups.splice(0)) cleanup();
 });
 
@@ -96,6 +108,64 @@ function countWrites(ws: WebSocket): { readonly count: number } {
     };
   }
   return counter;
+}
+
+/** Every chunk the net socket hands to the kernel, and how many calls handed them (`_write` or `_writev`). */
+function captureWrites(ws: WebSocket): { readonly chunks: Buffer[]; readonly calls: number } {
+  const net = (ws as unknown as { _socket: Record<string, (...args: unknown[]) => unknown> })._socket;
+  const wire = { chunks: [] as Buffer[], calls: 0 };
+  const take = (chunk: unknown, encoding: unknown) =>
+    wire.chunks.push(
+      typeof chunk === 'string'
+        ? Buffer.from(chunk, encoding as BufferEncoding)
+        : Buffer.from(chunk as Uint8Array),
+    );
+  const write = net._write!;
+  const writev = net._writev!;
+  net._write = function (this: unknown, chunk: unknown, encoding: unknown, cb: unknown) {
+    wire.calls++;
+    take(chunk, encoding);
+    return write.call(this, chunk, encoding, cb);
+  };
+  net._writev = function (this: unknown, chunks: unknown, cb: unknown) {
+    wire.calls++;
+    for (const { chunk, encoding } of chunks as { chunk: unknown; encoding: unknown }[])
+      take(chunk, encoding);
+    return writev.call(this, chunks, cb);
+  };
+  return wire;
+}
+
+interface WireFrame {
+  readonly fin: boolean;
+  readonly opcode: number;
+  readonly length: number;
+  /** The payload bytes present (all of them unless `partial`). */
+  readonly payload: Buffer;
+}
+
+/** Unmasked WebSocket frames (RFC 6455 5.2) as a server writes them; `partial` allows a last frame cut short. */
+function parseFrames(bytes: Buffer, { partial = false } = {}): WireFrame[] {
+  const frames: WireFrame[] = [];
+  let at = 0;
+  while (at < bytes.length) {
+    const fin = (bytes[at]! & 0x80) !== 0;
+    const opcode = bytes[at]! & 0x0f;
+    expect(bytes[at + 1]! & 0x80).toBe(0);
+    let length = bytes[at + 1]! & 0x7f;
+    at += 2;
+    if (length === 126) {
+      length = bytes.readUInt16BE(at);
+      at += 2;
+    } else if (length === 127) {
+      length = Number(bytes.readBigUInt64BE(at));
+      at += 8;
+    }
+    if (!partial) expect(at + length).toBeLessThanOrEqual(bytes.length);
+    frames.push({ fin, opcode, length, payload: bytes.subarray(at, at + length) });
+    at += length;
+  }
+  return frames;
 }
 
 const text = (pair: Pair) =>
@@ -186,19 +256,35 @@ describe('Node WebSocket binding', () => {
     expect([...frames[2]!.data]).toEqual([1, 2, 3]);
   });
 
-  it('a large message goes out as two fragments (prefix, then the payload uncopied) and arrives as one', async () => {
+  it('a large message goes out as one frame: header and channel prefix in one buffer, then the payload', async () => {
     const pair = await (await listen())();
-    const writes = countWrites(pair.serverWs);
+    const wire = captureWrites(pair.serverWs);
     const bytes = new Uint8Array(300_000).map((_, i) => (i * 7) & 0xff);
     const text = 'é€𝄞x'.repeat(LARGE_MESSAGE_BYTES / 4);
+    const pieces = new Utf8Text([
+      Buffer.from('{"doc":"'),
+      Buffer.from('ü'.repeat(20_000)),
+      Buffer.from('"}'),
+    ]);
     void pair.server.send(bytes, { channel: 'bin' });
     void pair.server.send(text);
     void pair.server.send(bytes);
     void pair.server.send(text, { channel: 'doc' });
-    await pair.receivedCount(4);
-    // One burst, one write: the fragments of every message leave in the same corked writev.
-    expect(writes.count).toBe(1);
-    const [a, b, c, d] = pair.received;
+    void pair.server.send(pieces, { channel: 'json' });
+    await pair.receivedCount(5);
+    // One burst, one write.
+    expect(wire.calls).toBe(1);
+    const frames = parseFrames(Buffer.concat(wire.chunks));
+    expect(frames.map((f) => [f.fin, f.opcode])).toEqual([
+      [true, 2],
+      [true, 1],
+      [true, 2],
+      [true, 1],
+      [true, 1],
+    ]);
+    // The payload is written as the app gave it (not copied behind the prefix): its own chunk on the wire.
+    expect(wire.chunks.some((chunk) => chunk.byteLength === bytes.byteLength)).toBe(true);
+    const [a, b, c, d, e] = pair.received;
     expect(a![0]).toBe(true);
     expect(decodeBinaryFrame(a![1]).channel).toBe('bin');
     expect(Buffer.from(decodeBinaryFrame(a![1]).data).equals(Buffer.from(bytes))).toBe(true);
@@ -206,6 +292,49 @@ describe('Node WebSocket binding', () => {
     expect(decodeBinaryFrame(c![1]).channel).toBe('');
     expect(Buffer.from(decodeBinaryFrame(c![1]).data).equals(Buffer.from(bytes))).toBe(true);
     expect(decodeTextFrame(Buffer.from(d![1]).toString())).toEqual({ channel: 'doc', data: text });
+    expect(decodeTextFrame(Buffer.from(e![1]).toString())).toEqual({ channel: 'json', data: pieces.text() });
+  });
+
+  it("without `ws`'s internals a large message goes out as two fragments (prefix, then the payload) and arrives whole", async () => {
+    internals.direct = false;
+    const pair = await (await listen())();
+    const wire = captureWrites(pair.serverWs);
+    const bytes = new Uint8Array(100_000).map((_, i) => (i * 5) & 0xff);
+    const pieces = new Utf8Text([Buffer.from('é'.repeat(9_000)), Buffer.from('€'.repeat(3_000))]);
+    void pair.server.send(bytes, { channel: 'bin' });
+    void pair.server.send(pieces, { channel: 'json' });
+    await pair.receivedCount(2);
+    expect(parseFrames(Buffer.concat(wire.chunks)).map((f) => [f.fin, f.opcode])).toEqual([
+      [false, 2],
+      [true, 0],
+      [false, 1],
+      [false, 0],
+      [true, 0],
+    ]);
+    const [a, b] = pair.received;
+    expect(decodeBinaryFrame(a![1]).channel).toBe('bin');
+    expect(Buffer.from(decodeBinaryFrame(a![1]).data).equals(Buffer.from(bytes))).toBe(true);
+    expect(decodeTextFrame(Buffer.from(b![1]).toString())).toEqual({ channel: 'json', data: pieces.text() });
+  });
+
+  it('the head of a large frame carries each payload length class and channel exactly', () => {
+    for (const [binary, channel, body] of [
+      [true, '', 20],
+      [false, '', 20],
+      [true, 'c', 200],
+      [false, 'chat.room-1', 65_535 - 12],
+      [true, 'chat.room-1', 65_535 - 12],
+      [false, 'x', 70_000],
+      [true, 'bulk', 2 ** 33 + 5],
+    ] as const) {
+      const head = largeFrameHead(binary, channel, body);
+      const prefix = binary
+        ? Buffer.concat([Buffer.from([channel.length]), Buffer.from(channel)])
+        : Buffer.from(`${channel}:`);
+      const [frame] = parseFrames(head, { partial: true });
+      expect(frame).toMatchObject({ fin: true, opcode: binary ? 2 : 1, length: prefix.length + body });
+      expect(frame!.payload.equals(prefix)).toBe(true);
+    }
   });
 
   it('sockets without extensions share one frozen empty extensions object, and still echo and close', async () => {

@@ -11,10 +11,32 @@ import type { WebSocket } from 'ws';
 import { CloseCode } from '../../src/close-codes.ts';
 import { LAZY_TEXT_MIN_BYTES } from '../../src/lazy-text-event.ts';
 import type { ConnectionRequest, ServerConnection, ServerTransportLimits } from '../../src/transport.ts';
-import { DEFAULT_CHANNEL } from '../../src/transport.ts';
 import type { Utf8Text } from '../../src/utf8-text.ts';
+import {
+  BINARY,
+  BINARY_FIRST,
+  BINARY_LAST,
+  binaryPrefix,
+  encodeBinaryFrameBuffer,
+  LARGE_MESSAGE_BYTES,
+  largeFrameHead,
+  largeTextBody,
+  TEXT,
+  TEXT_FIRST,
+  TEXT_LAST,
+  textFrame,
+  textPrefix,
+} from './node-frames.ts';
 import { type RawServerSocket, WebSocketServerConnection } from './server.ts';
-import { type Corkable, netSocketOf, shareEmptyExtensions } from './ws-internals.ts';
+import {
+  type Corkable,
+  canWriteDirect,
+  type DirectFrames,
+  directFramesOf,
+  type FrameSocket,
+  netSocketOf,
+  shareEmptyExtensions,
+} from './ws-internals.ts';
 
 export interface NodeWebSocketOptions {
   readonly limits: ServerTransportLimits;
@@ -28,9 +50,6 @@ export interface NodeWebSocketOptions {
 const OWNER = Symbol('switchyard.nodeServerSocket');
 type OwnedWebSocket = WebSocket & { [OWNER]?: NodeServerSocket };
 
-/** 0x3a, the ":" between the channel and the text of a text frame (src/frame.ts). */
-const COLON = 58;
-
 // --- Corking -------------------------------------------------------------------------------------------------
 //
 // `ws` writes every frame at once (header and payload in one `writev`), so 100 replies produced while handling one
@@ -41,121 +60,6 @@ const COLON = 58;
 
 function uncork(socket: Corkable): void {
   socket.uncork();
-}
-
-// --- Fan-out cache -------------------------------------------------------------------------------------------
-//
-// A fan-out hands the same payload string to N connections in a row. Sending it as a string makes every
-// connection frame the channel (a new string) and UTF-8-encode the message again. So the framed UTF-8 bytes of
-// the last (channel, text) pair are kept, and from the second send of the same pair on, the same Buffer goes to
-// every socket (`ws` sends a Buffer with `binary: false` as a text frame without touching it). Strings are
-// immutable and compared by value, so a hit is always the right frame; the first send of a pair stays a plain
-// string send (an echo never pays for the Buffer). The cache holds one entry and is emptied on the next tick, so
-// a big message is not kept alive past the burst that sends it.
-
-let lastChannel = '';
-let lastText: string | undefined;
-let lastFrame: Buffer | undefined;
-let clearScheduled = false;
-
-function clearFrameCache(): void {
-  clearScheduled = false;
-  lastText = undefined;
-  lastFrame = undefined;
-}
-
-/** The frame to send for (channel, text): a Buffer when it is worth reusing, else the framed string. */
-function textFrame(channel: string, text: string): Buffer | string {
-  if (text === lastText && channel === lastChannel) {
-    // biome-ignore lint/suspicious/noAssignInExpressions: build once, on the second send of the same pair
-    return (lastFrame ??= encodeTextFrameBuffer(channel, text));
-  }
-  lastChannel = channel;
-  lastText = text;
-  lastFrame = undefined;
-  if (!clearScheduled) {
-    clearScheduled = true;
-    process.nextTick(clearFrameCache);
-  }
-  return channel === DEFAULT_CHANNEL ? `:${text}` : `${channel}:${text}`;
-}
-
-/** `<channel>:<text>` as UTF-8 in one Buffer, written in one pass (no intermediate string). */
-export function encodeTextFrameBuffer(channel: string, text: string): Buffer {
-  const prefix = channel === DEFAULT_CHANNEL ? 0 : channel.length;
-  const out = Buffer.allocUnsafe(prefix + 1 + Buffer.byteLength(text, 'utf8'));
-  // Channel names are ASCII (CHANNEL_PATTERN).
-  if (prefix) out.write(channel, 0, 'latin1');
-  out[prefix] = COLON;
-  out.write(text, prefix + 1, 'utf8');
-  return out;
-}
-
-/**
- * `<u8 channel length><channel><bytes>` in one Buffer: no zero fill (every byte is written) and one copy of the
- * payload (src/frame.ts's `encodeBinaryFrame` must run in browsers and allocates a zeroed Uint8Array above 4 KiB).
- */
-export function encodeBinaryFrameBuffer(channel: string, bytes: Uint8Array): Buffer {
-  const prefix = channel === DEFAULT_CHANNEL ? 0 : channel.length;
-  const out = Buffer.allocUnsafe(1 + prefix + bytes.byteLength);
-  out[0] = prefix;
-  if (prefix) out.write(channel, 1, 'latin1');
-  out.set(bytes, 1 + prefix);
-  return out;
-}
-
-const TEXT = { binary: false } as const;
-const BINARY = { binary: true } as const;
-
-// --- Large messages ------------------------------------------------------------------------------------------
-//
-// Framing the channel in front of a large payload costs a copy of every byte (and, for a Buffer above Node's
-// pool size, a fresh allocation whose backing store the GC must track): at 64 KiB that was a third of the rung's
-// CPU against raw `ws`. From LARGE_MESSAGE_BYTES on, the prefix goes out as the first fragment of the WebSocket
-// message and the payload, untouched, as its last (RFC 6455 5.4; every client reassembles fragments, and `ws`
-// writes both in the same corked `writev`). The payload is then not copied, as with `ws` or `socket.write`: an
-// app that sends a Uint8Array must not change it afterwards (docs/transports/websocket.md).
-
-/** From this size on, a payload is sent as a second fragment instead of being copied behind its prefix. */
-export const LARGE_MESSAGE_BYTES = 16 * 1024;
-const TEXT_FIRST = { binary: false, fin: false } as const;
-const BINARY_FIRST = { binary: true, fin: false } as const;
-const TEXT_LAST = { binary: false, fin: true } as const;
-const BINARY_LAST = { binary: true, fin: true } as const;
-const DEFAULT_BINARY_PREFIX = Buffer.from([0]);
-
-/** The first fragment of a large text message: its channel prefix. */
-function textPrefix(channel: string): string {
-  return channel === DEFAULT_CHANNEL ? ':' : `${channel}:`;
-}
-
-function binaryPrefix(channel: string): Buffer {
-  if (channel === DEFAULT_CHANNEL) return DEFAULT_BINARY_PREFIX;
-  const out = Buffer.allocUnsafe(1 + channel.length);
-  out[0] = channel.length;
-  out.write(channel, 1, 'latin1');
-  return out;
-}
-
-/** The UTF-8 bytes of the last large text sent: a fan-out encodes a large message once, not per socket. */
-let lastLargeText: string | undefined;
-let lastLargeBytes: Buffer | undefined;
-
-function clearLargeText(): void {
-  lastLargeText = undefined;
-  lastLargeBytes = undefined;
-}
-
-/** The body to send for a large text: the string itself the first time, its cached bytes from the second on. */
-function largeTextBody(text: string): string | Buffer {
-  if (text === lastLargeText) {
-    // biome-ignore lint/suspicious/noAssignInExpressions: encode once, on the second send of the same text
-    return (lastLargeBytes ??= Buffer.from(text, 'utf8'));
-  }
-  if (lastLargeText === undefined) process.nextTick(clearLargeText);
-  lastLargeText = text;
-  lastLargeBytes = undefined;
-  return text;
 }
 
 // --- Pings and the server's sockets ---------------------------------------------------------------------------
@@ -233,6 +137,7 @@ const PINGED = -2;
 class NodeServerSocket implements RawServerSocket {
   readonly #ws: WebSocket;
   readonly #net: Corkable | undefined;
+  readonly #frames: DirectFrames | undefined;
   connection: WebSocketServerConnection | undefined;
   /**
    * Liveness. With the net socket at hand: its `bytesRead` (int32) when last pinged, so that a peer that sent
@@ -245,6 +150,7 @@ class NodeServerSocket implements RawServerSocket {
   constructor(ws: WebSocket) {
     this.#ws = ws;
     this.#net = netSocketOf(ws);
+    this.#frames = directFramesOf(ws);
   }
 
   get bufferedAmount(): number {
@@ -254,8 +160,17 @@ class NodeServerSocket implements RawServerSocket {
   sendText(channel: string, text: string): void {
     this.#cork();
     if (text.length >= LARGE_MESSAGE_BYTES) {
-      this.#ws.send(textPrefix(channel), TEXT_FIRST);
-      this.#ws.send(largeTextBody(text), TEXT_LAST);
+      const body = largeTextBody(text);
+      const socket = this.#direct(
+        false,
+        channel,
+        typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength,
+      );
+      if (socket) socket.write(body);
+      else {
+        this.#ws.send(textPrefix(channel), TEXT_FIRST);
+        this.#ws.send(body, TEXT_LAST);
+      }
       return;
     }
     const frame = textFrame(channel, text);
@@ -264,8 +179,8 @@ class NodeServerSocket implements RawServerSocket {
   }
 
   /**
-   * Text given as UTF-8 pieces goes out as they are: the channel prefix as the first fragment, then each piece
-   * as a fragment of the same text message (no string, no UTF-8 counted or encoded, no copy), as large text does.
+   * Text given as UTF-8 pieces goes out as they are, after the channel prefix (no string, no UTF-8 counted or
+   * encoded, no copy): in one frame where it can be written directly, else each piece as a fragment.
    */
   sendUtf8Text(channel: string, text: Utf8Text): void {
     const parts = text.parts;
@@ -274,6 +189,11 @@ class NodeServerSocket implements RawServerSocket {
       return;
     }
     this.#cork();
+    const socket = this.#direct(false, channel, text.byteLength);
+    if (socket) {
+      for (const part of parts) socket.write(part);
+      return;
+    }
     this.#ws.send(textPrefix(channel), TEXT_FIRST);
     const last = parts.length - 1;
     for (let i = 0; i < last; i++) this.#ws.send(parts[i] as Uint8Array, TEXT_FIRST);
@@ -283,6 +203,11 @@ class NodeServerSocket implements RawServerSocket {
   sendBinary(channel: string, bytes: Uint8Array): void {
     this.#cork();
     if (bytes.byteLength >= LARGE_MESSAGE_BYTES) {
+      const socket = this.#direct(true, channel, bytes.byteLength);
+      if (socket) {
+        socket.write(bytes);
+        return;
+      }
       this.#ws.send(binaryPrefix(channel), BINARY_FIRST);
       this.#ws.send(bytes, BINARY_LAST);
       return;
@@ -313,6 +238,17 @@ class NodeServerSocket implements RawServerSocket {
     }
     this.heard = heard;
     this.#ws.ping();
+  }
+
+  /**
+   * Writes the head of a large frame straight to the net socket and returns the socket for its body, when `ws`'s
+   * Sender would have written at once itself; undefined (nothing written) otherwise.
+   */
+  #direct(binary: boolean, channel: string, bodyBytes: number): FrameSocket | undefined {
+    const frames = this.#frames;
+    if (!frames || !canWriteDirect(frames)) return undefined;
+    frames.socket.write(largeFrameHead(binary, channel, bodyBytes));
+    return frames.socket;
   }
 
   #cork(): void {
