@@ -5,7 +5,7 @@
  * scavenges and mark-compacts barely depend on the machine's load, where the throughput bench's rates do; this
  * is how the protocol's own garbage was found (docs/benchmarks.md, "Large messages (issue 20), fifth round").
  *
- *   node --import tsx bench/gc-trace.ts --server=proto|rung|ws --size=65536 --inflight=16 --conns=1
+ *   node --import tsx bench/gc-trace.ts --server=proto|rung|ws|ws-hono --size=65536 --inflight=16 --conns=1
  *        --count=48000 [--codec=msgpack|json] [--flags=--trace-gc-nvp,--max-semi-space-size=8] [--marking] [--show]
  *
  * `proto` gets `pub`s with a fresh id each (the server acks): MessagePack with binary `data` (the default) or

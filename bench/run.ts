@@ -80,7 +80,7 @@ try {
   );
   const needServers = runs('proof') || runs('throughput');
   if (needServers) {
-    for (const name of ['ws', 'sio', 'rung', 'proto', 'proto-m', 'sse-raw'] as const)
+    for (const name of ['ws', 'ws-hono', 'sio', 'rung', 'proto', 'proto-m', 'sse-raw'] as const)
       servers[name] = await ServerProc.start(name);
   }
   const ctx = {

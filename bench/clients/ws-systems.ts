@@ -10,6 +10,7 @@ import { clientFrame, Opcode } from './ws-wire.ts';
 /** Every WebSocket system the bench drives. `fan` systems have a publisher and subscribers per group. */
 export type WsSystem =
   | 'ws'
+  | 'ws-hono'
   | 'sio-echo'
   | 'sio-ack'
   | 'rung'
@@ -167,6 +168,7 @@ export function wsDriver({ system, role, size, group }: DriverOptions): WsDriver
   const empty = () => Buffer.alloc(0);
   switch (system) {
     case 'ws':
+    case 'ws-hono':
     case 'ws-idle':
       return {
         path: '/',

@@ -69,10 +69,11 @@ class Channel<In extends { type: string }, Out> {
   }
 }
 
-export type ServerName = 'ws' | 'sio' | 'rung' | 'proto' | 'proto-m' | 'sse-raw';
+export type ServerName = 'ws' | 'ws-hono' | 'sio' | 'rung' | 'proto' | 'proto-m' | 'sse-raw';
 
 const SERVER_SCRIPTS: Record<ServerName, [string, string[]]> = {
   ws: ['servers/raw-ws.ts', []],
+  'ws-hono': ['servers/raw-ws-hono.ts', []],
   sio: ['servers/socketio.ts', []],
   rung: ['servers/rung.ts', []],
   proto: ['servers/ours.ts', []],

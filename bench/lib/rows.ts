@@ -13,6 +13,7 @@ export interface SystemRef {
 
 export const SYSTEMS = {
   ws: { id: 'ws', label: 'raw ws', server: 'ws' },
+  'ws-hono': { id: 'ws-hono', label: 'raw ws in a Hono app', server: 'ws-hono' },
   'sio-echo': { id: 'sio-echo', label: 'Socket.IO event echo', server: 'sio' },
   'sio-ack': { id: 'sio-ack', label: 'Socket.IO emit + ack', server: 'sio' },
   rung: { id: 'rung', label: 'our WebSocket rung (channel echo)', server: 'rung' },
@@ -74,6 +75,10 @@ export const RATIOS: Record<Section, readonly RatioSpec[]> = {
     { of: 'proto', to: 'ws', label: 'protocol / raw ws', target: largeTarget },
     { of: 'proto-bin', to: 'ws', label: 'protocol, MessagePack binary / raw ws', target: largeTarget },
     { of: 'sio-echo', to: 'ws', label: 'Socket.IO echo / raw ws' },
+    // What of the gap to raw `ws` is the framework every Hono app on Node carries (bench/servers/raw-ws-hono.ts).
+    { of: 'rung', to: 'ws-hono', label: 'rung / raw ws in a Hono app' },
+    { of: 'proto', to: 'ws-hono', label: 'protocol / raw ws in a Hono app' },
+    { of: 'proto-bin', to: 'ws-hono', label: 'protocol, MessagePack binary / raw ws in a Hono app' },
     // Prometheus metrics must not cost the hot path (issue 17: within 3 %).
     { of: 'proto-m', to: 'proto', label: 'metrics on / off', target: () => 0.97 },
   ],
@@ -109,6 +114,14 @@ function inFlightFor(size: number, conns: number): number {
   return Math.max(1, MIB / size);
 }
 
+/**
+ * Raw `ws`, and from 64 KiB on raw `ws` in a Hono app as well: there a server's cost follows the heap each
+ * mark-compact marks, and the framework is ~2 MB of it (docs/benchmarks.md, "tenth round").
+ */
+function baselines(size: number): readonly SystemId[] {
+  return size >= 64 * KIB ? ['ws', 'ws-hono'] : ['ws'];
+}
+
 export function buildRows(quick: boolean, workers: number): Row[] {
   const rows: Row[] = [];
   const sizes = quick ? [64] : [64, KIB, 64 * KIB];
@@ -123,7 +136,7 @@ export function buildRows(quick: boolean, workers: number): Row[] {
         size,
         conns,
         inFlight,
-        systems: ['ws', 'sio-echo', 'sio-ack', 'rung', 'proto', 'proto-bin', 'proto-m'],
+        systems: [...baselines(size), 'sio-echo', 'sio-ack', 'rung', 'proto', 'proto-bin', 'proto-m'],
       });
     }
   }
@@ -137,7 +150,7 @@ export function buildRows(quick: boolean, workers: number): Row[] {
         size,
         conns: 100,
         inFlight,
-        systems: ['ws', 'rung', 'proto', 'proto-bin'],
+        systems: [...baselines(size), 'rung', 'proto', 'proto-bin'],
         appHeapMb: APP_HEAP_MB,
       });
     }
