@@ -45,8 +45,9 @@ function sectionTables(runs: readonly BenchResult[], section: Section, title: st
   // The latest run decides which rows are listed (a row added since run A shows `–` for it there).
   const first = rowsOf(runs.at(-1)!, section);
   if (first.length === 0) return '';
-  // Every system of the section, in the order rows name them (the large rows add a baseline).
-  const systems = [...new Set(first.flatMap((r) => r.row.systems as readonly SystemId[]))];
+  // Every system any row of the section measures (the large rows add a baseline), in SYSTEMS' order.
+  const measured = new Set(first.flatMap((r) => r.row.systems as readonly SystemId[]));
+  const systems = (Object.keys(SYSTEMS) as SystemId[]).filter((s) => measured.has(s));
   const find = (run: BenchResult, id: string) => rowsOf(run, section).find((r) => r.row.id === id);
   const rate = (run: BenchResult, id: string, s: SystemId) => {
     const r = find(run, id)?.results[s];
