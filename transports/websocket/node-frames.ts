@@ -79,7 +79,7 @@ export const BINARY = { binary: true } as const;
 // CPU against raw `ws`. From LARGE_MESSAGE_BYTES on, the payload is not copied: the channel prefix is written in
 // the same small buffer as the frame's header, and the payload after it as it is, one WebSocket frame in two
 // buffers of the socket's corked `writev`, as `ws` itself sends any message. That passes `ws`'s Sender, so it is
-// done only when the Sender would write at once itself (ws-internals.ts: open, nothing queued, no extension);
+// done only when the Sender would write at once itself (ws-internals.ts, `directSocketOf`);
 // otherwise, and with a `ws` whose internals differ, the prefix goes out as the first fragment of the message and
 // the payload as its last (RFC 6455 5.4; every client reassembles fragments). One frame instead of two fragments
 // spares `ws`'s per-frame work twice over and a header on the wire (docs/benchmarks.md, tenth round). Either way

@@ -23,7 +23,7 @@ vi.mock('./ws-internals.ts', async (importOriginal) => {
   const actual = await importOriginal<typeof import('./ws-internals.ts')>();
   return {
     ...actual,
-    directFramesOf: (ws: WebSocket) => (internals.direct ? actual.directFramesOf(ws) : undefined),
+    directSocketOf: (ws: WebSocket) => (internals.direct ? actual.directSocketOf(ws) : undefined),
   };
 });
 

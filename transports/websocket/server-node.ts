@@ -30,9 +30,7 @@ import {
 import { type RawServerSocket, WebSocketServerConnection } from './server.ts';
 import {
   type Corkable,
-  canWriteDirect,
-  type DirectFrames,
-  directFramesOf,
+  directSocketOf,
   type FrameSocket,
   netSocketOf,
   shareEmptyExtensions,
@@ -137,7 +135,6 @@ const PINGED = -2;
 class NodeServerSocket implements RawServerSocket {
   readonly #ws: WebSocket;
   readonly #net: Corkable | undefined;
-  readonly #frames: DirectFrames | undefined;
   connection: WebSocketServerConnection | undefined;
   /**
    * Liveness. With the net socket at hand: its `bytesRead` (int32) when last pinged, so that a peer that sent
@@ -150,7 +147,6 @@ class NodeServerSocket implements RawServerSocket {
   constructor(ws: WebSocket) {
     this.#ws = ws;
     this.#net = netSocketOf(ws);
-    this.#frames = directFramesOf(ws);
   }
 
   get bufferedAmount(): number {
@@ -245,10 +241,9 @@ class NodeServerSocket implements RawServerSocket {
    * Sender would have written at once itself; undefined (nothing written) otherwise.
    */
   #direct(binary: boolean, channel: string, bodyBytes: number): FrameSocket | undefined {
-    const frames = this.#frames;
-    if (!frames || !canWriteDirect(frames)) return undefined;
-    frames.socket.write(largeFrameHead(binary, channel, bodyBytes));
-    return frames.socket;
+    const socket = directSocketOf(this.#ws);
+    socket?.write(largeFrameHead(binary, channel, bodyBytes));
+    return socket;
   }
 
   #cork(): void {

@@ -53,8 +53,10 @@ export function shareEmptyExtensions(ws: WebSocket): void {
 }
 
 /**
- * A WebSocket frame written straight to the net.Socket, past `ws`'s Sender: only where the Sender would write it
- * at once itself (open, nothing queued or being compressed, not inside a fragmented message, no extensions).
+ * The net.Socket under a WebSocket, for writing a frame straight to it past `ws`'s Sender: only where the Sender
+ * would write at once itself (open, nothing queued or being compressed, not inside a fragmented message, no
+ * extension), so that frames still leave in the order they were sent. Feature-tested on every call (only large
+ * messages ask, and nothing is kept per connection): undefined with a `ws` whose internals differ.
  */
 interface WsSenderState {
   _state?: unknown;
@@ -67,39 +69,22 @@ export interface FrameSocket {
   write(chunk: Uint8Array | string): boolean;
 }
 
-export interface DirectFrames {
-  readonly ws: WebSocket;
-  readonly sender: WsSenderState & { _queue: unknown[] };
-  readonly socket: FrameSocket;
-}
-
-export function directFramesOf(ws: WebSocket): DirectFrames | undefined {
-  const inner = ws as unknown as { _sender?: WsSenderState; _socket?: Partial<FrameSocket> };
-  const sender = inner._sender;
-  const socket = inner._socket;
-  if (
-    !sender ||
-    !socket ||
-    typeof socket.write !== 'function' ||
-    typeof sender._state !== 'number' ||
-    !Array.isArray(sender._queue) ||
-    typeof sender._firstFragment !== 'boolean'
-  )
-    return undefined;
-  return { ws, sender: sender as DirectFrames['sender'], socket: socket as FrameSocket };
-}
-
 /** 1, `WebSocket.OPEN`; 0, the Sender's DEFAULT state (no deflate or Blob read under way). */
 const OPEN = 1;
 const SENDER_IDLE = 0;
 
-export function canWriteDirect(frames: DirectFrames): boolean {
-  const sender = frames.sender;
-  return (
-    frames.ws.readyState === OPEN &&
+export function directSocketOf(ws: WebSocket): FrameSocket | undefined {
+  const inner = ws as unknown as { _sender?: WsSenderState; _socket?: Partial<FrameSocket> };
+  const sender = inner._sender;
+  const socket = inner._socket;
+  return ws.readyState === OPEN &&
+    sender !== undefined &&
     sender._state === SENDER_IDLE &&
+    Array.isArray(sender._queue) &&
     sender._queue.length === 0 &&
     sender._firstFragment === true &&
-    sender._extensions === NO_EXTENSIONS
-  );
+    sender._extensions === NO_EXTENSIONS &&
+    typeof socket?.write === 'function'
+    ? (socket as FrameSocket)
+    : undefined;
 }
