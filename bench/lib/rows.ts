@@ -150,7 +150,8 @@ export function buildRows(quick: boolean, workers: number): Row[] {
         size,
         conns: 100,
         inFlight,
-        systems: [...baselines(size), 'rung', 'proto', 'proto-bin'],
+        // metrics on: prom-client's heap takes a bare server over the 8 MB line; with an app's heap it does not decide.
+        systems: [...baselines(size), 'rung', 'proto', 'proto-bin', 'proto-m'],
         appHeapMb: APP_HEAP_MB,
       });
     }
