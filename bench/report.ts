@@ -9,10 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { writeGenerated } from './lib/docs.ts';
 import type { BenchResult } from './lib/result.ts';
 import { RATIOS, type Section, SYSTEMS, type SystemId } from './lib/rows.ts';
-import { fmtBytes, fmtRate } from './lib/stats.ts';
+import { fmtBytes, fmtRate, VERDICT_LEVEL } from './lib/stats.ts';
 import type { LatencyPhase, LatencyQuantiles } from './phases/latency.ts';
 import { IDLE_READING_MS } from './phases/memory.ts';
-import type { RowResult } from './phases/throughput.ts';
+import type { RatioResult, RowResult } from './phases/throughput.ts';
 
 /** The issue's memory targets, by row (RSS per connection). */
 const MEMORY_TARGETS: Partial<Record<string, string>> = {
@@ -22,6 +22,15 @@ const MEMORY_TARGETS: Partial<Record<string, string>> = {
 };
 
 const pct = (x: number) => `${Math.round(x * 100)}%`;
+
+/** ` k/n` rounds at the target, and the verdict where the rounds decide it (runs before the eleventh round: nothing). */
+function roundsAtTarget(r: RatioResult): string {
+  if (r.target === undefined || !r.perRound || r.perRound.length === 0) return '';
+  const target = r.target;
+  const above = r.perRound.filter((x) => x >= target).length;
+  const decided = r.verdict === 'met' || r.verdict === 'missed' ? ` ${r.verdict}` : '';
+  return ` ${above}/${r.perRound.length}${decided}`;
+}
 const ratio = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)}x` : '–');
 
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -61,7 +70,7 @@ function sectionTables(runs: readonly BenchResult[], section: Section, title: st
   const ratioCell = (run: BenchResult, id: string, label: string) => {
     const r = find(run, id)?.ratios.find((x) => x.label === label);
     if (!r) return '–';
-    return `${ratio(r.value)}${r.met === undefined ? '' : r.met ? ' ✓' : ' ✗'}`;
+    return `${ratio(r.value)}${r.met === undefined ? '' : r.met ? ' ✓' : ' ✗'}${roundsAtTarget(r)}`;
   };
   const targetOf = (label: string) => {
     const spec = specs.find((s) => s.label === label);
@@ -92,7 +101,9 @@ function sectionTables(runs: readonly BenchResult[], section: Section, title: st
     '',
     perSystem(rate),
     '',
-    'Ratios of medians (messages per second):',
+    'Ratios of medians (messages per second). Where a target applies, k/n: the rounds whose own ratio reached it; ' +
+      `"met" or "missed" when the rounds decide it beyond the machine's noise (a one-sided sign test at ${pct(VERDICT_LEVEL)}: ` +
+      '7 of 8 rounds on one side), nothing when they do not:',
     '',
     perRatio(ratioCell),
     '',

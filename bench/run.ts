@@ -8,7 +8,7 @@
  *   npm run bench                  full run (about 22 minutes on 2 shared cores with the default 3 rounds)
  *   npm run bench -- --quick       smoke run: every phase but scale, tiny sizes (20-30 s); writes quick-latest.json
  *   npm run bench -- --profile     CPU profiles and heap snapshots of our servers (bench/profile.ts)
- * Options: --rounds=N --latency-rounds=N --window=MS --workers=N --malloc=default (glibc's adaptive thresholds)
+ * Options: --rounds=N --large-rounds=N (round trips from 64 KiB on, default 8) --latency-rounds=N --window=MS --workers=N --malloc=default (glibc's adaptive thresholds)
  *          --only=proof,throughput,latency,memory,webtransport,bundle,scale
  *          --rows=ID,... (rows whose id contains one, e.g. rt-65536,fan-) --out=DIR (results directory) --no-docs
  *          --app-heap=MB (every server under test holds MB of app state, bench/servers/control.ts; no docs tables)
@@ -51,6 +51,8 @@ const runs = (phase: (typeof PHASES)[number]) =>
   only ? only.includes(phase) : !(quick && phase === 'scale');
 const settings = {
   rounds: Number(option('rounds') ?? (quick ? 1 : 3)),
+  // The round-trip rows from 64 KiB on: 8 rounds is the fewest with which a sign test can decide a target.
+  largeRounds: Number(option('large-rounds') ?? (quick ? 1 : 8)),
   warmupMs: quick ? 100 : 250,
   windowMs: Number(option('window') ?? (quick ? 200 : 1000)),
   workers: Number(option('workers') ?? 2),
@@ -88,6 +90,7 @@ try {
     workers: workers.slice(0, settings.workers),
     timing: { warmupMs: settings.warmupMs, windowMs: settings.windowMs },
     rounds: settings.rounds,
+    largeRounds: settings.largeRounds,
     progress,
   };
   // The server-bound proof: the 100-connection 64 B echo row with half, the usual and twice the processes.

@@ -38,8 +38,14 @@ it('npm run bench -- --quick runs every phase and writes well-formed JSON', asyn
         expect(positive(r!.median.rate), `${row.row.id} ${system}`).toBe(true);
         expect(Number.isFinite(r!.median.serverUsPerMsg)).toBe(true);
       }
-      for (const ratio of row.ratios)
+      for (const ratio of row.ratios) {
         expect(positive(ratio.value), `${row.row.id} ${ratio.label}`).toBe(true);
+        // One paired ratio per round, each the two systems' own rates of that round.
+        const of = row.results[ratio.of]!.samples;
+        const to = row.results[ratio.to]!.samples;
+        expect(ratio.perRound).toEqual(of.map((s, i) => s.rate / to[i]!.rate));
+        if (ratio.target !== undefined) expect(ratio.verdict, ratio.label).toBeDefined();
+      }
     }
     expect(result.latency.map((l) => l.system).sort()).toEqual(
       [

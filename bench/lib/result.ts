@@ -18,6 +18,8 @@ export interface BenchResult {
   };
   readonly settings: {
     readonly rounds: number;
+    /** Rounds of the round-trip rows from 64 KiB on (older runs: absent, `rounds` for every row). */
+    readonly largeRounds?: number;
     readonly warmupMs: number;
     readonly windowMs: number;
     readonly workers: number;

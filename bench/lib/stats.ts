@@ -35,3 +35,36 @@ export function fmtBytes(n: number): string {
   if (Math.abs(n) >= 1000) return `${(n / 1000).toFixed(1)} KB`;
   return `${n.toFixed(0)} B`;
 }
+
+/** P(X >= k) for X ~ Binomial(n, 1/2): how likely k or more of n coin flips come up heads. */
+export function signTail(n: number, k: number): number {
+  if (k <= 0) return 1;
+  if (k > n) return 0;
+  let p = 0;
+  let choose = 1; // C(n, 0)
+  for (let i = 0; i <= n; i++) {
+    if (i >= k) p += choose;
+    choose = (choose * (n - i)) / (i + 1);
+  }
+  return p / 2 ** n;
+}
+
+/** How sure a run is of a target: `met` / `missed` beyond the machine's noise, or `undecided`. */
+export type Verdict = 'met' | 'missed' | 'undecided';
+
+/** One-sided level of the sign test below: 8 rounds need 7 on one side of the target to decide. */
+export const VERDICT_LEVEL = 0.05;
+
+/**
+ * Whether the rounds put a ratio above or below its target beyond the noise of a shared machine: a sign test
+ * over the per-round ratios (each round measures both systems back to back, so a round's ratio is one paired
+ * sample). It assumes nothing about how the noise is distributed, which on these machines is anything but
+ * normal (a neighbour's job halves one round); its price is rounds: 4 can never decide at 5 %, 8 need 7 of 8.
+ */
+export function verdict(perRound: readonly number[], target: number): Verdict {
+  const n = perRound.length;
+  const above = perRound.filter((r) => r >= target).length;
+  if (signTail(n, above) < VERDICT_LEVEL) return 'met';
+  if (signTail(n, n - above) < VERDICT_LEVEL) return 'missed';
+  return 'undecided';
+}
