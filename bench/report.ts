@@ -118,6 +118,17 @@ function sectionTables(runs: readonly BenchResult[], section: Section, title: st
   ].join('\n');
 }
 
+/** How many rounds each run measured (the large round trips have their own count since the eleventh round). */
+function roundsText(runs: readonly BenchResult[]): string {
+  const one = ({ settings: { rounds, largeRounds } }: BenchResult) =>
+    largeRounds !== undefined && largeRounds > rounds
+      ? `${rounds} rounds (the round trips from 64 KiB on: ${largeRounds})`
+      : `${rounds} rounds`;
+  const texts = runs.map(one);
+  if (texts.every((t) => t === texts[0])) return texts[0]!;
+  return texts.map((t, i) => `run ${String.fromCharCode(65 + i)}: ${t}`).join('; ');
+}
+
 export function renderResults(runs: readonly BenchResult[]): string {
   const a = runs[0]!;
   /** Rows of the latest run decide which rows are listed (a row added since run A shows `–` for it). */
@@ -132,7 +143,7 @@ export function renderResults(runs: readonly BenchResult[]): string {
             `${r.startedAt.slice(0, 16)}Z: ${r.durationSeconds} s, node ${r.environment.node}, ${r.environment.cpus} × ${r.environment.cpuModel.trim()}, load average ${r.environment.loadAverage[0].toFixed(1)} -> ${r.environment.loadAverage[1].toFixed(1)}`,
         )
         .join('; ')}. ` +
-      `${a.settings.rounds} rounds of ${a.settings.windowMs} ms per system and row (after ${a.settings.warmupMs} ms warm-up), systems rotating round by round; ${a.settings.workers} load processes.`,
+      `${roundsText(runs)} of ${a.settings.windowMs} ms per system and row (after ${a.settings.warmupMs} ms warm-up), systems rotating round by round; ${a.settings.workers} load processes.`,
     '',
   );
   out.push(...proofTables(runs, (run) => run.serverBound, ''));
