@@ -33,6 +33,51 @@ function roundsAtTarget(r: RatioResult): string {
 }
 const ratio = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)}x` : '–');
 
+/** A ratio with its target's marks: ✓ / ✗ for the ratio of medians, then the rounds and the verdict. */
+function targetCell(r: RatioResult | undefined): string {
+  if (!r) return '–';
+  return `${ratio(r.value)}${r.met === undefined ? '' : r.met ? ' ✓' : ' ✗'}${roundsAtTarget(r)}`;
+}
+
+/** The ratios issue 20 states its targets in (bench/lib/rows.ts RATIOS). */
+const LARGE_TARGETS = [
+  'rung / raw ws',
+  'protocol / raw ws',
+  'protocol, MessagePack binary / raw ws',
+] as const;
+
+/**
+ * Issue 20's cells in one table: every round-trip row from 64 KiB on against the three ratios it sets targets for,
+ * with each run's verdicts, and a count of the latest run's. The same cells are in the round-trip tables below,
+ * among the other ratios.
+ */
+function largeTargetsTable(runs: readonly BenchResult[]): string {
+  const latest = runs.at(-1)!;
+  const rows = latest.throughput.filter((r) => r.row.section === 'roundtrip' && r.row.size >= 64 * 1024);
+  if (rows.length === 0) return '';
+  const find = (run: BenchResult, id: string, label: string) =>
+    run.throughput.find((r) => r.row.id === id)?.ratios.find((x) => x.label === label);
+  const verdicts = rows.flatMap((r) => LARGE_TARGETS.map((label) => find(latest, r.row.id, label)?.verdict));
+  const count = (v: string) => verdicts.filter((x) => x === v).length;
+  const tally = verdicts.some((v) => v !== undefined)
+    ? ` In the latest run, of ${verdicts.length} cells: ${count('met')} met and ${count('missed')} missed beyond the noise, ${count('undecided')} undecided.`
+    : '';
+  return [
+    '### Large messages against raw `ws` (issue 20)',
+    '',
+    `Rate ratio to raw \`ws\`'s echo, ratio of medians, ✓ / ✗ against the target; k/n: the rounds whose own ratio reached it, "met" / "missed" where the rounds decide it (a one-sided sign test at ${pct(VERDICT_LEVEL)}).${tally} Targets: the rung 0.95, the protocol 0.9.`,
+    '',
+    table(
+      ['row', ...LARGE_TARGETS],
+      rows.map((r) => [
+        r.row.label,
+        ...LARGE_TARGETS.map((label) => across(runs, (run) => targetCell(find(run, r.row.id, label)))),
+      ]),
+    ),
+    '',
+  ].join('\n');
+}
+
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   return [
     `| ${header.join(' | ')} |`,
@@ -67,11 +112,8 @@ function sectionTables(runs: readonly BenchResult[], section: Section, title: st
     return r ? `${r.median.serverUsPerMsg.toFixed(2)} (${pct(r.median.serverCpu)})` : '–';
   };
   const specs = RATIOS[section];
-  const ratioCell = (run: BenchResult, id: string, label: string) => {
-    const r = find(run, id)?.ratios.find((x) => x.label === label);
-    if (!r) return '–';
-    return `${ratio(r.value)}${r.met === undefined ? '' : r.met ? ' ✓' : ' ✗'}${roundsAtTarget(r)}`;
-  };
+  const ratioCell = (run: BenchResult, id: string, label: string) =>
+    targetCell(find(run, id)?.ratios.find((x) => x.label === label));
   const targetOf = (label: string) => {
     const spec = specs.find((s) => s.label === label);
     const targets = [...new Set(first.map((r) => spec?.target?.(r.row)).filter((t) => t !== undefined))];
@@ -148,6 +190,7 @@ export function renderResults(runs: readonly BenchResult[]): string {
   );
   out.push(...proofTables(runs, (run) => run.serverBound, ''));
   out.push(...proofTables(runs, (run) => run.serverBoundLarge, ', large messages'));
+  out.push(largeTargetsTable(runs));
   out.push(sectionTables(runs, 'roundtrip', 'Round trips over WebSocket (echo, ack, pub -> ack)'));
   out.push(sectionTables(runs, 'fanout', 'Fan-out: one publisher, deliveries to subscribers'));
   out.push(sectionTables(runs, 'sse-push', 'SSE push (server -> client events)'));
