@@ -5,7 +5,7 @@
  * bound by its server (the run proves it). Progress goes to stderr; results to bench/results/<mode>-<time>.json
  * and, for full runs, the tables in docs/benchmarks.md.
  *
- *   npm run bench                  full run (about 22 minutes on 2 shared cores with the default 3 rounds)
+ *   npm run bench                  full run (about 38 minutes on 2 shared cores: 3 rounds, 8 of the large round trips)
  *   npm run bench -- --quick       smoke run: every phase but scale, tiny sizes (20-30 s); writes quick-latest.json
  *   npm run bench -- --profile     CPU profiles and heap snapshots of our servers (bench/profile.ts)
  * Options: --rounds=N --large-rounds=N (round trips from 64 KiB on, default 8) --latency-rounds=N --window=MS --workers=N --malloc=default (glibc's adaptive thresholds)
