@@ -57,8 +57,8 @@ export const VERDICT_LEVEL = 0.05;
 
 /**
  * Whether the rounds put a ratio above or below its target beyond the noise of a shared machine: a sign test
- * over the per-round ratios (each round measures both systems back to back, so a round's ratio is one paired
- * sample). It assumes nothing about how the noise is distributed, which on these machines is anything but
+ * over the per-round ratios (each round measures both systems of a row seconds apart, so a round's ratio is one
+ * paired sample). It assumes nothing about how the noise is distributed, which on these machines is anything but
  * normal (a neighbour's job halves one round); its price is rounds: 4 can never decide at 5 %, 8 need 7 of 8.
  */
 export function verdict(perRound: readonly number[], target: number): Verdict {

@@ -26,7 +26,7 @@ export interface RatioResult {
   readonly target?: number;
   /** The ratio of medians reaches the target (what the issue states). */
   readonly met?: boolean;
-  /** Each round's own ratio (both systems ran in it, minutes apart at most), in round order; older runs: absent. */
+  /** Each round's own ratio (both systems ran in it, seconds apart), in round order; older runs: absent. */
   readonly perRound?: number[];
   /** Whether the rounds decide the target beyond the machine's noise (bench/lib/stats.ts `verdict`). */
   readonly verdict?: Verdict;
