@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeGenerated } from './lib/docs.ts';
 import type { BenchResult } from './lib/result.ts';
-import { RATIOS, type Section, SYSTEMS, type SystemId } from './lib/rows.ts';
-import { fmtBytes, fmtRate, VERDICT_LEVEL } from './lib/stats.ts';
+import { isLargeRoundTrip, RATIOS, type Section, SYSTEMS, type SystemId } from './lib/rows.ts';
+import { fmtBytes, fmtRate, roundsAtTarget, VERDICT_LEVEL } from './lib/stats.ts';
 import type { LatencyPhase, LatencyQuantiles } from './phases/latency.ts';
 import { IDLE_READING_MS } from './phases/memory.ts';
 import type { RatioResult, RowResult } from './phases/throughput.ts';
@@ -24,10 +24,9 @@ const MEMORY_TARGETS: Partial<Record<string, string>> = {
 const pct = (x: number) => `${Math.round(x * 100)}%`;
 
 /** ` k/n` rounds at the target, and the verdict where the rounds decide it (runs before the eleventh round: nothing). */
-function roundsAtTarget(r: RatioResult): string {
+function roundsMark(r: RatioResult): string {
   if (r.target === undefined || !r.perRound || r.perRound.length === 0) return '';
-  const target = r.target;
-  const above = r.perRound.filter((x) => x >= target).length;
+  const above = roundsAtTarget(r.perRound, r.target);
   const decided = r.verdict === 'met' || r.verdict === 'missed' ? ` ${r.verdict}` : '';
   return ` ${above}/${r.perRound.length}${decided}`;
 }
@@ -36,7 +35,7 @@ const ratio = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)}x` : '–');
 /** A ratio with its target's marks: ✓ / ✗ for the ratio of medians, then the rounds and the verdict. */
 function targetCell(r: RatioResult | undefined): string {
   if (!r) return '–';
-  return `${ratio(r.value)}${r.met === undefined ? '' : r.met ? ' ✓' : ' ✗'}${roundsAtTarget(r)}`;
+  return `${ratio(r.value)}${r.met === undefined ? '' : r.met ? ' ✓' : ' ✗'}${roundsMark(r)}`;
 }
 
 /** The ratios issue 20 states its targets in: the round trips' ratios to raw `ws` that have one. */
@@ -49,7 +48,7 @@ const LARGE_TARGETS = RATIOS.roundtrip.filter((spec) => spec.to === 'ws' && spec
  */
 function largeTargetsTable(runs: readonly BenchResult[]): string {
   const latest = runs.at(-1)!;
-  const rows = latest.throughput.filter((r) => r.row.section === 'roundtrip' && r.row.size >= 64 * 1024);
+  const rows = latest.throughput.filter((r) => isLargeRoundTrip(r.row));
   if (rows.length === 0) return '';
   const find = (run: BenchResult, id: string, label: string) =>
     run.throughput.find((r) => r.row.id === id)?.ratios.find((x) => x.label === label);

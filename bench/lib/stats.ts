@@ -49,6 +49,11 @@ export function signTail(n: number, k: number): number {
   return p / 2 ** n;
 }
 
+/** Rounds whose own ratio reached the target (at it counts). */
+export function roundsAtTarget(perRound: readonly number[], target: number): number {
+  return perRound.filter((r) => r >= target).length;
+}
+
 /** How sure a run is of a target: `met` / `missed` beyond the machine's noise, or `undecided`. */
 export type Verdict = 'met' | 'missed' | 'undecided';
 
@@ -63,7 +68,7 @@ export const VERDICT_LEVEL = 0.05;
  */
 export function verdict(perRound: readonly number[], target: number): Verdict {
   const n = perRound.length;
-  const above = perRound.filter((r) => r >= target).length;
+  const above = roundsAtTarget(perRound, target);
   if (signTail(n, above) < VERDICT_LEVEL) return 'met';
   if (signTail(n, n - above) < VERDICT_LEVEL) return 'missed';
   return 'undecided';

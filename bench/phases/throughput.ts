@@ -5,7 +5,7 @@
  */
 import { measureLoad, type Sample, type Timing } from '../lib/measure.ts';
 import { type ServerName, ServerProc, type WorkerProc } from '../lib/procs.ts';
-import { jobsFor, RATIOS, type Row, SYSTEMS, type SystemId } from '../lib/rows.ts';
+import { isLargeRoundTrip, jobsFor, RATIOS, type Row, SYSTEMS, type SystemId } from '../lib/rows.ts';
 import { fmtRate, median, spread, type Verdict, verdict } from '../lib/stats.ts';
 
 export interface SystemResult {
@@ -113,9 +113,7 @@ export const FRESH_WARMUP = { replies: 6000, maxMs: 3000 } as const;
  * (docs/benchmarks.md, "eleventh round").
  */
 function roundsOf(ctx: Context, row: Row): number {
-  return row.section === 'roundtrip' && row.size >= FRESH_SERVER_BYTES
-    ? Math.max(ctx.rounds, ctx.largeRounds)
-    : ctx.rounds;
+  return isLargeRoundTrip(row) ? Math.max(ctx.rounds, ctx.largeRounds) : ctx.rounds;
 }
 
 export async function runThroughput(ctx: Context, rows: readonly Row[]): Promise<RowResult[]> {
