@@ -4,8 +4,6 @@
  * a heap snapshot, a CPU profile of a window, or a clean exit.
  */
 import { writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector';
-import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 
 export type ToServer =
   | { readonly type: 'mem' }
@@ -27,8 +25,17 @@ export interface MemoryReading {
   readonly youngPhysical?: number;
 }
 
+/**
+ * The inspector and `node:v8` are loaded on the orchestrator's first request for them, not at start: they are the
+ * bench's instruments, not part of any server it measures, and loaded they add ~0.3-0.5 MB to the heap of every
+ * server under test, which sits near V8's 8 MB line (docs/benchmarks.md, "twelfth round").
+ */
+const inspector = () => import('node:inspector');
+const v8 = () => import('node:v8');
+
 /** Physical (resident) size of the young generation's spaces. */
-function youngPhysical(): number {
+async function youngPhysical(): Promise<number> {
+  const { getHeapSpaceStatistics } = await v8();
   let bytes = 0;
   for (const space of getHeapSpaceStatistics()) {
     if (space.space_name === 'new_space' || space.space_name === 'new_large_object_space')
@@ -64,6 +71,7 @@ async function settle(): Promise<void> {
  * closures only by script id and position, and this is what turns that into `server/protocol/index.ts:212`.
  */
 async function scripts(): Promise<Record<string, { url: string; sourceMapURL?: string }>> {
+  const { Session } = await inspector();
   const session = new Session();
   session.connect();
   const out: Record<string, { url: string; sourceMapURL?: string }> = {};
@@ -82,9 +90,13 @@ async function scripts(): Promise<Record<string, { url: string; sourceMapURL?: s
   return out;
 }
 
-let profiler: Session | undefined;
+let profiler: import('node:inspector').Session | undefined;
 
-function post(session: Session, method: string, params: object = {}): Promise<unknown> {
+function post(
+  session: import('node:inspector').Session,
+  method: string,
+  params: object = {},
+): Promise<unknown> {
   return new Promise((resolve, reject) =>
     session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))),
   );
@@ -96,6 +108,7 @@ function post(session: Session, method: string, params: object = {}): Promise<un
  * as `(idle)`, so a busy server's profile came out almost all idle.
  */
 async function startProfile(): Promise<void> {
+  const { Session } = await inspector();
   profiler = new Session();
   profiler.connect();
   await post(profiler, 'Profiler.enable');
@@ -134,6 +147,8 @@ export function serveControl(port: number): void {
     void (async () => {
       switch (message.type) {
         case 'mem': {
+          // Loaded before the reading, so that every reading of a server includes it alike.
+          await v8();
           await settle();
           const m = process.memoryUsage();
           process.send?.({
@@ -144,7 +159,7 @@ export function serveControl(port: number): void {
               heapTotal: m.heapTotal,
               external: m.external,
               arrayBuffers: m.arrayBuffers,
-              youngPhysical: youngPhysical(),
+              youngPhysical: await youngPhysical(),
             },
           } satisfies FromServer);
           return;
@@ -152,7 +167,7 @@ export function serveControl(port: number): void {
         case 'snapshot':
           writeFileSync(`${message.path}.scripts.json`, JSON.stringify(await scripts()));
           await settle();
-          writeHeapSnapshot(message.path);
+          (await v8()).writeHeapSnapshot(message.path);
           process.send?.({ type: 'snapshot', path: message.path } satisfies FromServer);
           return;
         case 'cpu-start':
