@@ -120,12 +120,13 @@ const heapAfterMarkCompacts = (text: string) => {
 };
 /**
  * Main-thread time in GC over the stretch, from `--trace-gc` lines: each pause plus, for a mark-compact, the
- * incremental steps before it ("+ N ms in K steps"). Background threads' marking is not in it.
+ * incremental steps before it ("+ N ms in K steps"). Background threads' marking is not in it. Node 24's V8
+ * adds "pooled: N MB," before the pause.
  */
 const gcPauseMs = (text: string) => {
   let ms = 0;
   for (const m of text.matchAll(
-    /(?:Scavenge|Mark-Compact)[^,]*, ([\d.]+) \/ [\d.]+ ms(?:\s+\(\+ ([\d.]+) ms in)?/g,
+    /(?:Scavenge|Mark-Compact)[^,]*,(?: pooled: [\d.]+ MB,)? ([\d.]+) \/ [\d.]+ ms(?:\s+\(\+ ([\d.]+) ms in)?/g,
   )) {
     ms += Number(m[1]) + Number(m[2] ?? 0);
   }
