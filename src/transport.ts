@@ -46,6 +46,10 @@ export interface SendOptions {
 export type TransportState = 'connecting' | 'open' | 'closing' | 'closed';
 
 export interface MessageEvent {
+  /**
+   * The receiver's to keep: a rung never writes to a buffer it handed over (the protocol keeps large `pub` data
+   * as it arrived, in a topic's history). The conformance suite checks it for every rung.
+   */
   readonly data: Payload;
   /**
    * For a text message, its UTF-8 bytes, where the rung received it as bytes and it is large (the Node WebSocket

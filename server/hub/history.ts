@@ -9,6 +9,14 @@
  * (binary data, or text packed one buffer each) is not copied, but once old it is only freed by a full
  * collection, and those then came every few dozen milliseconds (42 % of the CPU of a MessagePack `pub`). One
  * buffer per topic is neither. A replay decodes or copies the bytes again, which only a resuming client pays.
+ *
+ * The copy is not free either: the log is megabytes written round and round, never in cache when a message
+ * comes back to the same place, and a 64 KiB copy into it cost 12-16 µs of a 50-110 µs `pub` in a loaded server
+ * (docs/benchmarks.md, "twelfth round"), against ~2 µs in isolation. So bytes the publisher hands over (a
+ * `pub`'s, which no rung writes to again: `HubPublishOptions.handedOver`) are kept as they are from
+ * KEEP_MIN_BYTES on, when the message holds most of its buffer (a large frame has one of its own), counted at
+ * the size of the buffer they keep alive. No new allocation: the frame is already there, and it would have been
+ * garbage a moment later; kept, it dies at a mark-compact instead of a scavenge.
  */
 import { plainData, RawJson } from '../../src/raw-json.ts';
 import type { HubEvent } from './hub.ts';
@@ -24,6 +32,13 @@ export interface HistoryLimits {
 
 /** Default byte budget of one topic's history, in both hubs: 4 MiB (4 messages of 1 MiB, 64 of 64 KiB). */
 export const DEFAULT_HISTORY_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Handed-over binary or raw JSON data from this size on is kept as it is (not copied into the log) when it holds
+ * at least half of its buffer: a message never pins more than twice its bytes, and a small message sharing a
+ * socket read with others is copied out of it as before.
+ */
+export const KEEP_MIN_BYTES = 32 * 1024;
 
 /** Strings from this length on are kept as UTF-8 bytes (below it, the copy costs more than it saves). */
 export const PACK_MIN_CHARS = 8 * 1024;
@@ -94,6 +109,18 @@ const MAX_NODES = 10_000;
 const MAX_DEPTH = 32;
 
 /** Text that survives a UTF-8 round trip (a lone surrogate would not: such strings are kept as they are). */
+/**
+ * The bytes a handed-over `data` keeps alive when kept as it is (its whole buffer), or 0 when it is to be copied:
+ * not bytes, too small, a small part of a bigger buffer, or a buffer that can change size or be shared.
+ */
+function keptBytes(data: unknown): number {
+  const view = data instanceof RawJson ? data.bytes : data instanceof Uint8Array ? data : undefined;
+  if (view === undefined || view.byteLength < KEEP_MIN_BYTES) return 0;
+  const buffer = view.buffer;
+  if (!(buffer instanceof ArrayBuffer) || (buffer as { resizable?: boolean }).resizable === true) return 0;
+  return buffer.byteLength <= 2 * view.byteLength ? buffer.byteLength : 0;
+}
+
 function packable(text: string): boolean {
   const wellFormed = (text as { isWellFormed?: () => boolean }).isWellFormed;
   return text.length >= PACK_MIN_CHARS && wellFormed !== undefined && wellFormed.call(text);
@@ -128,26 +155,32 @@ export class TopicHistory {
     return this.#count > 0 ? (this.#ring[this.#start] as Entry).seq : undefined;
   }
 
-  add(event: MessageEvent): void {
+  /** `handedOver`: nothing writes to the data's bytes again, so they may be kept without a copy. */
+  add(event: MessageEvent, handedOver = false): void {
     const data = event.data;
+    const kept = handedOver ? keptBytes(data) : 0;
     const kind =
-      typeof data === 'string'
-        ? packable(data)
-          ? TEXT
-          : NOT_PACKED
-        : data instanceof RawJson
-          ? RAW
-          : data instanceof Uint8Array && data.byteLength >= PACK_MIN_CHARS
-            ? BINARY
-            : NOT_PACKED;
+      kept > 0
+        ? NOT_PACKED
+        : typeof data === 'string'
+          ? packable(data)
+            ? TEXT
+            : NOT_PACKED
+          : data instanceof RawJson
+            ? RAW
+            : data instanceof Uint8Array && data.byteLength >= PACK_MIN_CHARS
+              ? BINARY
+              : NOT_PACKED;
     const bytes =
-      kind === TEXT
-        ? utf8Length(data as string)
-        : kind === BINARY
-          ? (data as Uint8Array).byteLength
-          : kind === RAW
-            ? (data as RawJson).byteLength
-            : approximateSize(data);
+      kept > 0
+        ? kept
+        : kind === TEXT
+          ? utf8Length(data as string)
+          : kind === BINARY
+            ? (data as Uint8Array).byteLength
+            : kind === RAW
+              ? (data as RawJson).byteLength
+              : approximateSize(data);
     // A message bigger than the whole budget is not kept, and nothing older fits beside it: a resume across it
     // is an explicit reset.
     if (bytes > this.#limits.maxBytes) {

@@ -55,6 +55,13 @@ export interface HubPublishOptions {
    * process: the session's dedup window already covers re-sends).
    */
   readonly idempotencyKey?: string;
+  /**
+   * The caller hands `data`'s bytes over: nothing writes to them again (the protocol's `pub`s, whose bytes a rung
+   * delivered and never reuses: `MessageEvent` in src/transport.ts). The embedded hub then keeps a large binary
+   * or raw JSON `data` in the topic's history as it is instead of copying it (server/hub/history.ts). Without it,
+   * large bytes are copied into the history, and a caller may reuse its buffer once `publish` returns.
+   */
+  readonly handedOver?: boolean;
 }
 
 /** A read of a topic's history without subscribing (the server API's `GET /rt/api/history`). */

@@ -39,6 +39,21 @@ describe('MemoryHub', () => {
     expect(upToDate.events).toEqual([]);
   });
 
+  it('keeps large bytes handed over with `publish` as they are, and copies the ones that were not', async () => {
+    const hub = new MemoryHub();
+    const handed = new Uint8Array(65_536).fill(1);
+    const lent = new Uint8Array(65_536).fill(2);
+    await hub.publish('t', handed, { handedOver: true });
+    await hub.publish('t', lent);
+    lent.fill(0);
+    const replay = collect();
+    await hub.subscribe('t', 0, replay.listener);
+    const [first, second] = replay.events.map((e) => (e.type === 'msg' ? e.data : undefined));
+    expect(first).toBe(handed);
+    expect(second).not.toBe(lent);
+    expect((second as Uint8Array).every((byte) => byte === 2)).toBe(true);
+  });
+
   it('unsubscribe stops delivery; a throwing listener does not stop the others', async () => {
     const hub = new MemoryHub();
     const a = collect();

@@ -12,6 +12,7 @@ import type {
   HubHistoryPage,
   HubHistoryQuery,
   HubListener,
+  HubPublishOptions,
   HubSubscription,
   ResetReason,
 } from './hub.ts';
@@ -110,7 +111,8 @@ export class MemoryHub implements Hub {
     }
   }
 
-  publishSync(topic: string, data: unknown): number {
+  /** `handedOver`: see `HubPublishOptions.handedOver`. */
+  publishSync(topic: string, data: unknown, handedOver = false): number {
     const state = this.#topic(topic);
     // Keep Map order "least recently published first" for eviction; a topic published again and again
     // (the common case) is already last.
@@ -120,14 +122,14 @@ export class MemoryHub implements Hub {
       this.#last = state;
     }
     const event: MessageEvent = { type: 'msg', topic, seq: ++state.head, data };
-    state.history.add(event);
+    state.history.add(event, handedOver);
     deliver(state, event);
     return event.seq;
   }
 
   /** Completes at once: returns the sequence number itself (see `Hub.publish`). */
-  publish(topic: string, data: unknown): number {
-    return this.publishSync(topic, data);
+  publish(topic: string, data: unknown, options?: HubPublishOptions): number {
+    return this.publishSync(topic, data, options?.handedOver === true);
   }
 
   publishVolatileSync(topic: string, data: unknown): void {

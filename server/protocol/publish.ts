@@ -90,6 +90,8 @@ function publishToHub(
         // another node after a crash between the hub's write and the ack is written once.
         hub.publish(topic, envelope.data, {
           idempotencyKey: `${(conn.session as Session).id}/${(envelope as PublishEnvelope).id}`,
+          // Decoded from a frame the rung handed over: history may keep large data without copying it.
+          handedOver: true,
         })
       : hub.publishVolatile(topic, envelope.data);
   } catch (error) {

@@ -90,6 +90,7 @@ const webtransportOverNodeHttp2: ConformanceAdapter = {
     'backpressure-down': H2_STALL,
     'backpressure-up': H2_STALL,
     'large-utf8-text': H2_STALL,
+    'kept-bytes': H2_STALL,
   },
   async start({ onConnection, limits }) {
     const cert = await certificate;

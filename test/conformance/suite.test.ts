@@ -83,6 +83,32 @@ for (const adapter of adapters) {
       expect(received).toEqual(samples);
     });
 
+    test(
+      'kept-bytes',
+      "hands the server what it received to keep: later messages never rewrite a message's bytes",
+      async () => {
+        // The protocol keeps large `pub` data as the rung delivered it (a topic's history): that is only right if
+        // no rung reuses a buffer it handed over. Sizes around the socket reads and frames that rungs split on.
+        const kept: MessageEvent[] = [];
+        const server = await start((connection) => {
+          connection.on('message', (m) => kept.push(m));
+        });
+        const transport = await connect(server);
+        const sent: (string | Uint8Array)[] = [];
+        for (let i = 0; i < 12; i++) {
+          const size = [48 * 1024, 20_000, 33 * 1024, 100][i % 4]!;
+          sent.push(i % 3 === 2 ? `${i}`.padEnd(size, String.fromCharCode(97 + i)) : bytes(size, i * 17));
+        }
+        for (const payload of sent) await transport.send(payload);
+        await until(() => kept.length === sent.length, 'every message at the server');
+        for (let i = 0; i < sent.length; i++) {
+          const { data, utf8 } = kept[i]!;
+          expect(typeof data === 'string' ? data : Uint8Array.from(data)).toEqual(sent[i]);
+          if (utf8) expect(new TextDecoder().decode(utf8)).toBe(sent[i]);
+        }
+      },
+    );
+
     it('keeps channels apart: each message comes back tagged with its channel', async () => {
       const server = await start(echo);
       const transport = await connect(server);
