@@ -11,10 +11,10 @@
  * buffer per topic is neither. A replay decodes or copies the bytes again, which only a resuming client pays.
  *
  * The copy is not free either: the log is megabytes written round and round, never in cache when a message
- * comes back to the same place, and a 64 KiB copy into it cost 12-16 µs of a 50-110 µs `pub` in a loaded server
+ * comes back to the same place, and a 64 KiB copy into it cost 11-17 µs of a 50-110 µs `pub` in a loaded server
  * (docs/benchmarks.md, "twelfth round"), against ~2 µs in isolation. So bytes the publisher hands over (a
  * `pub`'s, which no rung writes to again: `HubPublishOptions.handedOver`) are kept as they are from
- * KEEP_MIN_BYTES on, when the message holds most of its buffer (a large frame has one of its own), counted at
+ * KEEP_MIN_BYTES on, when the message holds at least half of its buffer (a large frame has one of its own), counted at
  * the size of the buffer they keep alive. No new allocation: the frame is already there, and it would have been
  * garbage a moment later; kept, it dies at a mark-compact instead of a scavenge.
  */
@@ -108,7 +108,6 @@ export function approximateSize(data: unknown): number {
 const MAX_NODES = 10_000;
 const MAX_DEPTH = 32;
 
-/** Text that survives a UTF-8 round trip (a lone surrogate would not: such strings are kept as they are). */
 /**
  * The bytes a handed-over `data` keeps alive when kept as it is (its whole buffer), or 0 when it is to be copied:
  * not bytes, too small, a small part of a bigger buffer, or a buffer that can change size or be shared.
@@ -121,6 +120,7 @@ function keptBytes(data: unknown): number {
   return buffer.byteLength <= 2 * view.byteLength ? buffer.byteLength : 0;
 }
 
+/** Text that survives a UTF-8 round trip (a lone surrogate would not: such strings are kept as they are). */
 function packable(text: string): boolean {
   const wellFormed = (text as { isWellFormed?: () => boolean }).isWellFormed;
   return text.length >= PACK_MIN_CHARS && wellFormed !== undefined && wellFormed.call(text);
