@@ -4,6 +4,7 @@
  * a heap snapshot, a CPU profile of a window, or a clean exit.
  */
 import { writeFileSync } from 'node:fs';
+import type { Session } from 'node:inspector';
 
 export type ToServer =
   | { readonly type: 'mem' }
@@ -27,7 +28,7 @@ export interface MemoryReading {
 
 /**
  * The inspector and `node:v8` are loaded on the orchestrator's first request for them, not at start: they are the
- * bench's instruments, not part of any server it measures, and loaded they add ~0.3-0.5 MB to the heap of every
+ * bench's instruments, not part of any server it measures, and loaded they added ~0.25 MB to the heap of every
  * server under test, which sits near V8's 8 MB line (docs/benchmarks.md, "twelfth round").
  */
 const inspector = () => import('node:inspector');
@@ -71,8 +72,7 @@ async function settle(): Promise<void> {
  * closures only by script id and position, and this is what turns that into `server/protocol/index.ts:212`.
  */
 async function scripts(): Promise<Record<string, { url: string; sourceMapURL?: string }>> {
-  const { Session } = await inspector();
-  const session = new Session();
+  const session = new (await inspector()).Session();
   session.connect();
   const out: Record<string, { url: string; sourceMapURL?: string }> = {};
   session.on('Debugger.scriptParsed', ({ params }) => {
@@ -90,13 +90,9 @@ async function scripts(): Promise<Record<string, { url: string; sourceMapURL?: s
   return out;
 }
 
-let profiler: import('node:inspector').Session | undefined;
+let profiler: Session | undefined;
 
-function post(
-  session: import('node:inspector').Session,
-  method: string,
-  params: object = {},
-): Promise<unknown> {
+function post(session: Session, method: string, params: object = {}): Promise<unknown> {
   return new Promise((resolve, reject) =>
     session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))),
   );
@@ -108,8 +104,7 @@ function post(
  * as `(idle)`, so a busy server's profile came out almost all idle.
  */
 async function startProfile(): Promise<void> {
-  const { Session } = await inspector();
-  profiler = new Session();
+  profiler = new (await inspector()).Session();
   profiler.connect();
   await post(profiler, 'Profiler.enable');
   await post(profiler, 'Profiler.setSamplingInterval', { interval: 200 });
